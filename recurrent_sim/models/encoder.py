@@ -1,0 +1,33 @@
+"""Convolutional encoder of single gray frames."""
+import chainer
+import chainer.functions as F
+import chainer.links as L
+
+from recurrent_sim.models.config import CONV_CHANNELS, CONV_KERNELS, CONV_PADS, CONV_STRIDE
+
+
+class FrameEncoder(chainer.Chain):
+    """Four stride-2 convolutions and a fully connected layer, ReLU after each.
+
+    Input: (batch, 1, height, width) float32 normalised frames.
+    Output: (batch, config.encoding_size) float32 encoding ``z``.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        last_h, last_w = config.feature_shapes()[-1]
+        with self.init_scope():
+            in_channels = 1
+            self.convs = chainer.ChainList()
+            for out_channels, kernel, pad in zip(CONV_CHANNELS, CONV_KERNELS, CONV_PADS):
+                self.convs.append(
+                    L.Convolution2D(in_channels, out_channels, kernel, CONV_STRIDE, pad)
+                )
+                in_channels = out_channels
+            self.fc = L.Linear(in_channels * last_h * last_w, config.encoding_size)
+
+    def forward(self, frames):
+        h = frames
+        for conv in self.convs:
+            h = F.relu(conv(h))
+        return F.relu(self.fc(h))

@@ -1,0 +1,186 @@
+"""Simulator checkpoints: one ``.npz`` file per checkpoint, written atomically.
+
+A checkpoint file holds plain arrays only (it is read with
+``allow_pickle=False``, so loading never executes code):
+
+* ``model/...``: the simulator's parameters and persistent values (the
+  mean image included);
+* ``optimizer/...``: the optimizer's state, when saved;
+* ``format_version``, ``config`` (the :class:`SimulatorConfig` as JSON) and
+  ``metadata`` (JSON: env id, preprocessing, training schedule, counters).
+
+A folder given as ``--savesim`` / ``--loadtosim`` holds the best-so-far
+simulator as ``simulator.npz``.
+"""
+import json
+import logging
+import os
+import tempfile
+import zipfile
+
+import chainer
+import numpy as np
+from chainer.serializers import DictionarySerializer, NpzDeserializer
+
+from recurrent_sim.models import Simulator, SimulatorConfig
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CHECKPOINT_FILENAME = "simulator.npz"
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, unreadable, or does not fit what was asked."""
+
+
+def checkpoint_path(path) -> str:
+    """The checkpoint file for ``path``: ``path/simulator.npz`` for a folder."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return os.path.join(path, CHECKPOINT_FILENAME)
+    return path
+
+
+def atomic_write(path, write):
+    """Write a file through ``write(fileobj)`` so that ``path`` is either its
+    old content or the complete new one, whatever moment the process dies.
+
+    The data go to a temporary file in the same folder, are flushed to disk,
+    then renamed over ``path``.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+        pass
+
+
+def _json_array(value) -> np.ndarray:
+    return np.array(json.dumps(value, sort_keys=True))
+
+
+def save_checkpoint(path, simulator, optimizer=None, metadata=None, extra_arrays=None) -> str:
+    """Save ``simulator`` (and ``optimizer``) atomically; returns the file written.
+
+    ``path`` may be a folder (created if missing; the file is
+    ``simulator.npz`` in it) or a file name. ``extra_arrays`` maps names to
+    numpy arrays stored under ``extra/``.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        os.makedirs(path, exist_ok=True)
+        path = os.path.join(path, CHECKPOINT_FILENAME)
+    else:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    arrays = {}
+    DictionarySerializer(arrays, "model/").save(simulator)
+    if optimizer is not None:
+        DictionarySerializer(arrays, "optimizer/").save(optimizer)
+    for name, value in (extra_arrays or {}).items():
+        arrays["extra/" + name] = np.asarray(value)
+    arrays = {k: chainer.backends.cuda.to_cpu(v) for k, v in arrays.items()}
+    arrays["format_version"] = np.array(FORMAT_VERSION)
+    arrays["config"] = _json_array(simulator.config.to_dict())
+    arrays["metadata"] = _json_array(metadata or {})
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return path
+
+
+class Checkpoint:
+    """A checkpoint read from disk: ``config``, ``metadata`` and its arrays."""
+
+    def __init__(self, path, arrays):
+        self.path = path
+        self.arrays = arrays
+        try:
+            version = int(arrays["format_version"])
+            self.config = SimulatorConfig.from_dict(json.loads(str(arrays["config"])))
+            self.metadata = json.loads(str(arrays["metadata"]))
+        except (KeyError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{path} is not a recurrent_sim checkpoint ({e})") from None
+        if version > FORMAT_VERSION:
+            raise CheckpointError(
+                f"{path} has format version {version}; this recurrent_sim reads up to "
+                f"{FORMAT_VERSION}: upgrade recurrent_sim"
+            )
+
+    @property
+    def has_optimizer(self) -> bool:
+        return any(k.startswith("optimizer/") for k in self.arrays)
+
+    def extra(self, name):
+        """An array saved through ``extra_arrays`` (KeyError if absent)."""
+        return self.arrays["extra/" + name]
+
+    def build_simulator(self) -> Simulator:
+        """A new simulator with this checkpoint's architecture and weights."""
+        simulator = Simulator(self.config)
+        self.restore_simulator(simulator)
+        return simulator
+
+    def restore_simulator(self, simulator):
+        """Load the weights into an existing simulator of the same architecture."""
+        if simulator.config != self.config:
+            raise CheckpointError(
+                f"{self.path} holds a simulator with {describe(self.config)}, "
+                f"but one with {describe(simulator.config)} was asked for"
+            )
+        self._deserialize("model/", simulator)
+
+    def restore_optimizer(self, optimizer):
+        """Load the optimizer state (the optimizer must already be set up)."""
+        if not self.has_optimizer:
+            raise CheckpointError(f"{self.path} holds no optimizer state")
+        self._deserialize("optimizer/", optimizer)
+
+    def _deserialize(self, prefix, target):
+        try:
+            NpzDeserializer(self.arrays, path=prefix, strict=True).load(target)
+        except (KeyError, ValueError) as e:
+            raise CheckpointError(f"{self.path} does not match the model: {e}") from None
+
+
+def describe(config: SimulatorConfig) -> str:
+    """One-line description of an architecture, for error messages."""
+    h, w = config.frame_shape
+    return (
+        f"frames {h}x{w}, {config.n_actions} actions, LSTM {config.hidden_size}, "
+        f"factor {config.factor_size}, encoding {config.encoding_size}"
+    )
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a checkpoint file or a folder's ``simulator.npz``.
+
+    Raises:
+        CheckpointError: missing, truncated, corrupted or foreign file.
+    """
+    file = checkpoint_path(path)
+    if not os.path.exists(file):
+        if os.path.isdir(os.fspath(path)):
+            raise CheckpointError(f"no {CHECKPOINT_FILENAME} in folder {path}")
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise CheckpointError(
+            f"cannot read checkpoint {file}: truncated or corrupted ({type(e).__name__}: {e})"
+        ) from None
+    return Checkpoint(file, arrays)

@@ -1,0 +1,189 @@
+"""Online training of the simulator from the transitions an agent produces.
+
+Every transition the agent makes goes into a :class:`SampleBuffer` through
+:meth:`SimulatorTrainer.observe`. After ``warm_up_steps`` transitions, one
+update on a sampled batch is made every ``training_steps`` transitions, and
+every ``saving_steps`` transitions the simulator is saved to ``savesim`` if
+its mean training error since the last save is the best so far.
+"""
+import dataclasses
+import logging
+import math
+import time
+from typing import Optional
+
+import numpy as np
+
+from recurrent_sim.training.checkpoint import save_checkpoint
+from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+
+logger = logging.getLogger(__name__)
+
+MEAN_IMAGE_FRAMES = 2048  # frames averaged into the mean image, as in the paper
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSchedule:
+    """When the online trainer updates and saves, in environment steps."""
+
+    batch_size: int = 16
+    warm_up_steps: int = 6000
+    training_steps: int = 40
+    saving_steps: int = 30000
+
+    def __post_init__(self):
+        if self.batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if self.warm_up_steps < 0:
+            raise ValueError(f"warm_up_steps must be >= 0, got {self.warm_up_steps}")
+        if self.training_steps <= 0:
+            raise ValueError(f"training_steps must be positive, got {self.training_steps}")
+        if self.saving_steps <= 0:
+            raise ValueError(f"saving_steps must be positive, got {self.saving_steps}")
+
+
+class SimulatorTrainer:
+    """Trains a simulator online on its own sample buffer.
+
+    Args:
+        simulator: the :class:`Simulator` to train.
+        optimizer: an optimiser already set up on ``simulator``.
+        buffer: the :class:`SampleBuffer` transitions are stored in.
+        sequence: split of training sequences (warm-up / observed / predicted).
+        schedule: when to update and save.
+        savesim: folder for the best-so-far checkpoint (created if missing);
+            None disables saving.
+        metadata: extra JSON-able values saved in checkpoints (env id ...).
+        log_interval: log the running error every this many updates.
+    """
+
+    def __init__(
+        self,
+        simulator,
+        optimizer,
+        buffer,
+        sequence: SequenceSchedule = SequenceSchedule(),
+        schedule: TrainingSchedule = TrainingSchedule(),
+        savesim: Optional[str] = None,
+        metadata: Optional[dict] = None,
+        log_interval: int = 50,
+    ):
+        self.simulator = simulator
+        self.optimizer = optimizer
+        self.buffer = buffer
+        self.sequence = sequence
+        self.schedule = schedule
+        self.savesim = savesim
+        self.metadata = dict(metadata or {})
+        self.log_interval = log_interval
+        self.steps = 0
+        self.updates = 0
+        self.skipped_updates = 0
+        self.best_error = math.inf
+        self.last_saved_path = None
+        self._errors_since_save = []
+        self._recent_errors = []
+        self._started = time.time()
+
+    @property
+    def sequence_length(self) -> int:
+        return self.sequence.sequence_length
+
+    def observe(self, frame, action, reward, episode_end):
+        """Record one transition and train / save when the schedule says so.
+
+        Args:
+            frame: (H, W) uint8 frame on which ``action`` was taken.
+            action: int action index.
+            reward: float reward of the transition.
+            episode_end: True when the transition ended the episode.
+        Returns:
+            The update's loss (float) when an update happened, else None.
+        """
+        self.buffer.append(frame, action, reward, episode_end)
+        self.steps += 1
+        loss = None
+        if (
+            self.steps >= self.schedule.warm_up_steps
+            and self.steps % self.schedule.training_steps == 0
+            and self.buffer.can_sample(self.sequence_length)
+        ):
+            loss = self.update()
+        if self.savesim and self.steps % self.schedule.saving_steps == 0:
+            self.save_if_best()
+        return loss
+
+    def ensure_mean_image(self):
+        """Compute the mean image from the oldest stored frames, once."""
+        if not self.simulator.has_mean_image:
+            frames = self.buffer.first_frames(MEAN_IMAGE_FRAMES)
+            self.simulator.set_mean_image(frames)
+            logger.info("mean image computed from %d frames", len(frames))
+
+    def update(self, batch=None):
+        """One optimiser step on a batch sampled from the buffer (or given).
+
+        Returns the loss (mean squared error per pixel, pixels in [0, 1]),
+        or None when the loss was not finite (the batch is skipped and
+        counted in ``skipped_updates``).
+        """
+        self.ensure_mean_image()
+        if batch is None:
+            batch = self.buffer.sample(self.schedule.batch_size, self.sequence_length)
+        result = sequence_loss(self.simulator, batch.frames, batch.actions, self.sequence)
+        value = float(result.loss.array)
+        if not math.isfinite(value):
+            self.skipped_updates += 1
+            logger.warning("non-finite simulator loss; batch skipped (%d so far)", self.skipped_updates)
+            return None
+        self.simulator.cleargrads()
+        result.loss.backward()
+        self.optimizer.update()
+        self.updates += 1
+        self._errors_since_save.append(value)
+        self._recent_errors.append(value)
+        if self.log_interval and self.updates % self.log_interval == 0:
+            elapsed = time.time() - self._started
+            logger.info(
+                "simulator update %d (env step %d): error %.6f (obs %.6f pred %.6f), %.1f steps/s",
+                self.updates,
+                self.steps,
+                np.mean(self._recent_errors),
+                result.obs_mse,
+                result.pred_mse,
+                self.steps / max(elapsed, 1e-9),
+            )
+            self._recent_errors = []
+        return value
+
+    @property
+    def running_error(self) -> Optional[float]:
+        """Mean training error since the last save (None before any update)."""
+        if not self._errors_since_save:
+            return None
+        return float(np.mean(self._errors_since_save))
+
+    def save_if_best(self, force=False):
+        """Save to ``savesim`` when the error since the last save is the best
+        so far (or always with ``force`` and at least one update)."""
+        error = self.running_error
+        if error is None or not self.savesim:
+            return None
+        self._errors_since_save = []
+        if not (force or error < self.best_error):
+            logger.info("simulator error %.6f not better than %.6f: not saved", error, self.best_error)
+            return None
+        self.best_error = min(self.best_error, error)
+        metadata = dict(self.metadata)
+        metadata.update(
+            steps=self.steps,
+            updates=self.updates,
+            error=error,
+            sequence=dataclasses.asdict(self.sequence),
+            schedule=dataclasses.asdict(self.schedule),
+        )
+        self.last_saved_path = save_checkpoint(
+            self.savesim, self.simulator, self.optimizer, metadata=metadata
+        )
+        logger.info("simulator saved to %s (error %.6f)", self.last_saved_path, error)
+        return self.last_saved_path

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Creates (or updates) the virtual environment .venv in the repository root
+# with recurrent_sim and everything it needs. Safe to run repeatedly.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${RECURRENT_SIM_VENV:-$root/.venv}"
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null 2>&1 || python=python3
+if [ ! -x "$venv/bin/python" ]; then
+  echo "[setup] creating virtual environment $venv" >&2
+  "$python" -m venv "$venv"
+fi
+stamp="$venv/.recurrent_sim_installed"
+if [ ! -f "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
+  echo "[setup] installing recurrent_sim and its dependencies into $venv" >&2
+  PIP_CONSTRAINT="$root/scripts/constraints.txt" PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    "$venv/bin/pip" install -q -e "$root[test]"
+  touch "$stamp"
+fi

@@ -1,0 +1,30 @@
+"""Packaging for recurrent_sim: learned recurrent simulators of Atari games."""
+from setuptools import find_packages, setup
+
+setup(
+    name="recurrent_sim",
+    version="0.1.0",
+    description=(
+        "Action-conditioned recurrent environment simulators of Atari games "
+        "(Chiappa et al., ICLR 2017) in Chainer and ChainerRL"
+    ),
+    packages=find_packages(include=["recurrent_sim", "recurrent_sim.*"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=[
+        "chainer==7.8.1",
+        "chainerrl==0.8.0",
+        "gym==0.22.0",
+        "numpy>=1.24,<2",
+        "ale-py>=0.12,<0.13",
+        "opencv-python-headless>=4.8",
+        "matplotlib>=3.7",
+        "imageio>=2.30",
+        "Pillow>=9",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+        "gpu": ["cupy-cuda12x"],
+        "mpi": ["mpi4py"],
+    },
+    entry_points={"console_scripts": ["recurrent-sim=recurrent_sim.cli:main"]},
+)
