@@ -22,6 +22,7 @@ import chainer
 import numpy as np
 from chainer.serializers import DictionarySerializer, NpzDeserializer
 
+from recurrent_sim.errors import UserError
 from recurrent_sim.models import Simulator, SimulatorConfig
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ FORMAT_VERSION = 1
 CHECKPOINT_FILENAME = "simulator.npz"
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint is missing, unreadable, or does not fit what was asked."""
 
 

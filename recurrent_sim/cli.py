@@ -1,0 +1,56 @@
+"""The ``recurrent-sim`` command line: one sub-command per module of
+:mod:`recurrent_sim.commands`.
+
+Each command module defines ``add_parser(subparsers)``, which registers its
+parser and sets ``func`` to a ``run(args) -> int`` function. Errors a user
+can cause (:class:`UserError` and its subclasses) are printed as one line
+and exit with status 2; Ctrl-C exits with 130.
+"""
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from recurrent_sim import commands
+from recurrent_sim.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recurrent-sim",
+        description="Learn and measure recurrent simulators of Atari games.",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default: INFO)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_") or info.name == "common":
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"recurrent-sim {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"recurrent-sim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

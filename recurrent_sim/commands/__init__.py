@@ -1,0 +1,1 @@
+"""Sub-commands of ``recurrent-sim``; each module is one command (see cli.py)."""

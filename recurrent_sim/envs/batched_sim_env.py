@@ -1,0 +1,96 @@
+"""N simulated games stepped together in one forward pass.
+
+After :meth:`BatchedSimEnv.reset` on real frames the games run on the
+simulator alone: each :meth:`step` feeds the current frames (the last real
+frame right after a reset, the previous predictions afterwards) and the N
+actions, and returns the N predicted next frames. :meth:`set_frames`
+replaces the current frames with real ones (re-synchronisation) while the
+recurrent state carries on.
+"""
+import chainer
+import numpy as np
+
+
+class BatchedSimEnv:
+    """A batch of games played inside a :class:`Simulator`.
+
+    Args:
+        simulator: a trained simulator (its mean image must be set).
+    """
+
+    def __init__(self, simulator):
+        self.simulator = simulator
+        self.state = None
+        self._current = None  # (N, 1, H, W) float32 normalised, on the simulator's device
+
+    @property
+    def num_games(self) -> int:
+        return 0 if self._current is None else len(self._current)
+
+    def reset(self, frames, actions):
+        """Warm the simulator up on real frames.
+
+        Args:
+            frames: (N, warmup, H, W) uint8 real frames, warmup >= 1.
+            actions: (N, warmup - 1) int32; ``actions[:, t]`` was taken on
+                ``frames[:, t]``.
+        Returns:
+            (N, H, W) uint8: the last real frame of each game, the one the
+            first :meth:`step` acts on.
+        """
+        frames = np.asarray(frames)
+        actions = np.asarray(actions, dtype=np.int32)
+        if frames.ndim != 4 or frames.shape[1] < 1:
+            raise ValueError(f"reset needs (N, warmup >= 1, H, W) frames, got {frames.shape}")
+        if actions.shape != (frames.shape[0], frames.shape[1] - 1):
+            raise ValueError(
+                f"reset needs (N, warmup - 1) = {(frames.shape[0], frames.shape[1] - 1)} actions, "
+                f"got {actions.shape}"
+            )
+        sim = self.simulator
+        xp = sim.xp
+        n, warmup, h, w = frames.shape
+        inputs = sim.normalize(frames)[:, :, None]  # (N, warmup, 1, H, W)
+        actions = xp.asarray(actions)
+        state = sim.initial_state(n)
+        with chainer.no_backprop_mode(), chainer.using_config("train", False):
+            if warmup > 1:
+                codes = sim.encode(inputs[:, :-1].reshape(n * (warmup - 1), 1, h, w))
+                codes = codes.array.reshape(n, warmup - 1, -1)
+                for t in range(warmup - 1):
+                    _, state = sim.transition(codes[:, t], actions[:, t], state)
+        self.state = tuple(chainer.as_array(s) for s in state)
+        self._current = inputs[:, -1]
+        return self.frames
+
+    def step(self, actions):
+        """Advance every game by one step.
+
+        Args:
+            actions: (N,) int actions, one per game.
+        Returns:
+            (N, H, W) uint8 predicted frames.
+        """
+        if self._current is None:
+            raise RuntimeError("call reset() before step()")
+        sim = self.simulator
+        actions = sim.xp.asarray(np.asarray(actions, dtype=np.int32).reshape(-1))
+        if len(actions) != self.num_games:
+            raise ValueError(f"step needs {self.num_games} actions, got {len(actions)}")
+        with chainer.no_backprop_mode(), chainer.using_config("train", False):
+            prediction, state = sim.predict(self._current, actions, self.state)
+        self.state = tuple(chainer.as_array(s) for s in state)
+        self._current = prediction.array
+        return self.frames
+
+    def set_frames(self, frames):
+        """Replace the current frames with real (N, H, W) uint8 frames."""
+        frames = np.asarray(frames)
+        if self._current is None or frames.shape != self._current.shape[:1] + self._current.shape[2:]:
+            raise ValueError(f"set_frames needs {self.num_games} frames of the simulator's size")
+        self._current = self.simulator.normalize(frames)[:, None]
+
+    @property
+    def frames(self) -> np.ndarray:
+        """(N, H, W) uint8 current frames, on the host."""
+        return chainer.backends.cuda.to_cpu(self.simulator.to_uint8(self._current[:, 0]))

@@ -1,0 +1,59 @@
+"""Pictures and animations of frames: side-by-side panels, PNG, GIF.
+
+Frames are (H, W) uint8 gray or (H, W, 3) uint8 RGB images.
+"""
+import os
+
+import cv2
+import numpy as np
+
+
+def to_rgb(frame) -> np.ndarray:
+    """(H, W) or (H, W, 3) uint8 -> (H, W, 3) uint8."""
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        return np.repeat(frame[:, :, None], 3, axis=2)
+    return frame
+
+
+def side_by_side(panels, labels=None, scale=2, caption=None) -> np.ndarray:
+    """Panels of equal height, scaled by ``scale`` (nearest), separated by a
+    2-pixel white line, each with an optional label above it and an optional
+    caption (e.g. the step number) at the bottom. Returns (H', W', 3) uint8.
+    """
+    rgb = [cv2.resize(to_rgb(p), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) for p in panels]
+    height = max(p.shape[0] for p in rgb)
+    rgb = [np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0))) for p in rgb]
+    gap = np.full((height, 2, 3), 255, dtype=np.uint8)
+    row = [rgb[0]]
+    for p in rgb[1:]:
+        row += [gap, p]
+    image = np.concatenate(row, axis=1)
+    band = 14
+    if labels:
+        top = np.zeros((band, image.shape[1], 3), dtype=np.uint8)
+        x = 0
+        for p, label in zip(rgb, labels):
+            cv2.putText(top, str(label), (x + 2, band - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1)
+            x += p.shape[1] + 2
+        image = np.concatenate([top, image], axis=0)
+    if caption:
+        bottom = np.zeros((band, image.shape[1], 3), dtype=np.uint8)
+        cv2.putText(bottom, str(caption), (2, band - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1)
+        image = np.concatenate([image, bottom], axis=0)
+    return image
+
+
+def save_png(path, image):
+    """Write an (H, W) or (H, W, 3) RGB uint8 image as PNG; folders are created."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if not cv2.imwrite(os.fspath(path), cv2.cvtColor(to_rgb(image), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write image {path}")
+
+
+def save_animation(path, images, fps=10):
+    """Write RGB images of equal size as an animated GIF (looping)."""
+    import imageio
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    imageio.mimsave(os.fspath(path), [to_rgb(i) for i in images], duration=1000.0 / fps, loop=0)
