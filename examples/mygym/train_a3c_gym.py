@@ -1,0 +1,383 @@
+"""Train a recurrent simulator of an Atari game while an agent plays it, or
+play a demo inside a trained simulator.
+
+Training (the agent sees the real game; every transition feeds the
+simulator, which trains every --training_steps steps after
+--warm_up_steps and is saved to --savesim every --saving_steps steps when
+its error is the best so far)::
+
+    python examples/mygym/train_a3c_gym.py 1 --env Breakout-v0 --savesim break \\
+        --num_output_channels_sim 512 --steps 3000 --warm_up_steps 200
+
+Demo (the agent sees the simulator's frames; reward and episode end come
+from the real game running alongside)::
+
+    python examples/mygym/train_a3c_gym.py 1 --env Breakout-v0 --loadtosim break \\
+        --demo --render-b2w --chain_period 100 --eval-n-runs 1
+
+Errors a user can cause are reported in one line (exit status 2).
+"""
+import argparse
+import cProfile
+import datetime
+import json
+import logging
+import os
+import pstats
+import sys
+
+import numpy as np
+
+from recurrent_sim.errors import UserError
+
+DEFAULT_FRAME_SIZE = 84
+DEFAULT_HIDDEN_SIZE = 1024
+
+
+def seed_int(text):
+    """argparse type: an integer given as '3000' or '1e4'."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(value)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        description=(
+            "Learn a recurrent simulator of a game from an A3C agent's play, or (--demo) let the agent "
+            "play inside a saved simulator. Changes from the original script are marked 'changed:'."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("processes", type=int,
+                   help="number of agent processes; only 1 is supported (changed: more than 1 is refused, "
+                        "instead of silently training one simulator per process)")
+    p.add_argument("--env", default="Breakout-v0",
+                   help="gym id of a game with image frames (changed: was CartPole-v0, which has no frames)")
+    p.add_argument("--arch", default="FFSoftmax", choices=["FFSoftmax"],
+                   help="agent network: convolutional head, softmax policy and value")
+    p.add_argument("--agent", default="acting", choices=["acting", "a3c"],
+                   help="'acting': A3C that only acts (gathers samples, never learns); 'a3c': A3C that learns "
+                        "and saves itself in the output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--gpu", type=int, default=-1, help="Chainer CUDA device id, -1 for the CPU")
+    p.add_argument("--outdir", default="results",
+                   help="output folder; each run writes into a new time-stamped sub-folder")
+    p.add_argument("--t-max", type=int, default=5, help="A3C rollout length, steps")
+    p.add_argument("--beta", type=float, default=1e-2, help="A3C entropy weight")
+    p.add_argument("--profile", action="store_true", help="profile the run; writes profile.txt in the output folder")
+    p.add_argument("--steps", type=seed_int, default=8 * 10 ** 7, help="environment steps of a training run")
+    p.add_argument("--eval-interval", type=seed_int, default=10 ** 5,
+                   help="steps between evaluations of the agent on the real game during training")
+    p.add_argument("--eval-n-runs", type=seed_int, default=10,
+                   help="episodes per evaluation; in --demo, episodes played in the simulator")
+    p.add_argument("--reward-scale-factor", type=float, default=1e-2, help="the agent learns from reward x this")
+    p.add_argument("--rmsprop-epsilon", type=float, default=1e-1, help="A3C RMSProp epsilon")
+    p.add_argument("--render", action="store_true",
+                   help="in --demo, write the game's RGB frames as PNGs under OUTDIR/render (no window is opened)")
+    p.add_argument("--lr", type=float, default=7e-4, help="A3C learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="A3C weight decay")
+    p.add_argument("--demo", action="store_true",
+                   help="play --eval-n-runs episodes inside the simulator loaded with --loadtosim")
+    p.add_argument("--load", default="", help="agent folder to load (model.npz, written by a previous run)")
+    p.add_argument("--logger-level", type=int, default=logging.INFO,
+                   help="logging level, 10 = DEBUG, 20 = INFO (changed: was 10, DEBUG)")
+    p.add_argument("--monitor", action="store_true",
+                   help="record episode statistics with gym's Monitor under OUTDIR/monitor")
+    p.add_argument("--frame-buffer-length", type=int, default=4, help="frames stacked in the agent's observation")
+    p.add_argument("--frame-size", type=int, default=None,
+                   help=f"side of the square gray frames, pixels (default: {DEFAULT_FRAME_SIZE}, or the loaded "
+                        "simulator's)")
+    p.add_argument("--render-b2w", action="store_true",
+                   help="in --demo, write real | simulated frames side by side as PNGs and an animated GIF per "
+                        "episode under OUTDIR/b2w (changed: needed a display, now never does)")
+    p.add_argument("--saliency-interval", type=int, default=10,
+                   help="in --demo, steps between guided-backprop saliency maps of the agent written under "
+                        "OUTDIR/saliency; 0 writes none")
+    p.add_argument("--gif-frames", type=int, default=300, help="frames per episode in the --render-b2w GIF")
+    p.add_argument("--min_reward", type=float, default=None,
+                   help="rewards below this become 0 for the agent (changed: the old default zeroed every "
+                        "negative reward; now no reward is changed unless this is given)")
+    p.add_argument("--loadtosim", default=None,
+                   help="simulator folder to load: continues its training, or is played in --demo")
+    p.add_argument("--savesim", default=None,
+                   help="folder for the best simulator so far, simulator.npz (changed: created when missing)")
+    p.add_argument("--unroll_dep", type=int, default=15, help="warm-up steps of a training sequence (no backprop)")
+    p.add_argument("--obs_dep", type=int, default=10, help="observation-dependent steps of a training sequence")
+    p.add_argument("--pred_dep", type=int, default=10, help="prediction-dependent steps of a training sequence")
+    p.add_argument("--sim-warmup-steps", type=int, default=None,
+                   help="in --demo, real transitions the simulator is warmed up on at the start of each episode "
+                        "(default: --unroll_dep; changed: was a fixed 600)")
+    p.add_argument("--batch_size", type=int, default=16, help="sequences per simulator update")
+    p.add_argument("--warm_up_steps", type=seed_int, default=6000, help="steps before the simulator starts training")
+    p.add_argument("--buffer_size_sim", type=seed_int, default=10 ** 4, help="transitions kept to train the simulator")
+    p.add_argument("--training_steps", type=seed_int, default=40, help="steps between simulator updates")
+    p.add_argument("--saving_steps", type=seed_int, default=30000,
+                   help="steps between saves of the simulator (only when its error is the best so far)")
+    p.add_argument("--chain_period", type=int, default=20,
+                   help="in --demo, predicted steps between re-synchronisations with the real frame; 0: never")
+    p.add_argument("--num_output_channels_sim", type=int, default=None,
+                   help=f"LSTM units of the simulator (default: {DEFAULT_HIDDEN_SIZE}, or the loaded simulator's)")
+    p.add_argument("--lr-sim", type=float, default=1e-4, help="simulator learning rate")
+    p.add_argument("--optimizer-sim", default="adam", choices=["adam", "rmsprop_graves"],
+                   help="simulator optimiser: Adam, or the paper's centred RMSProp")
+    return p
+
+
+def check_args(args):
+    """Refuse flag values that cannot work, in one line."""
+    if args.processes != 1:
+        raise UserError(
+            f"processes must be 1 (got {args.processes}): several processes would each train their own simulator"
+        )
+    positive = (("steps", "--steps"), ("frame_buffer_length", "--frame-buffer-length"), ("t_max", "--t-max"),
+                ("batch_size", "--batch_size"), ("buffer_size_sim", "--buffer_size_sim"),
+                ("training_steps", "--training_steps"), ("saving_steps", "--saving_steps"))
+    for name, flag in positive:
+        if getattr(args, name) <= 0:
+            raise UserError(f"{flag} must be positive, got {getattr(args, name)}")
+    non_negative = (("eval_interval", "--eval-interval"), ("eval_n_runs", "--eval-n-runs"),
+                    ("warm_up_steps", "--warm_up_steps"), ("chain_period", "--chain_period"),
+                    ("unroll_dep", "--unroll_dep"), ("obs_dep", "--obs_dep"), ("pred_dep", "--pred_dep"),
+                    ("saliency_interval", "--saliency-interval"), ("gif_frames", "--gif-frames"))
+    for name, flag in non_negative:
+        if getattr(args, name) < 0:
+            raise UserError(f"{flag} must be >= 0, got {getattr(args, name)}")
+    if args.sim_warmup_steps is not None and args.sim_warmup_steps < 0:
+        raise UserError(f"--sim-warmup-steps must be >= 0, got {args.sim_warmup_steps}")
+    if args.demo and not args.loadtosim:
+        raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
+    if args.demo and args.eval_n_runs < 1:
+        raise UserError("--demo needs --eval-n-runs >= 1 (episodes to play in the simulator)")
+    if args.frame_size is not None and args.frame_size < 16:
+        raise UserError(f"--frame-size must be at least 16, got {args.frame_size}")
+
+
+def prepare_outdir(args, argv):
+    """A new time-stamped folder under --outdir with the run's flags and command."""
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S.%f")
+    if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
+        raise UserError(f"--outdir {args.outdir} exists and is not a folder")
+    outdir = os.path.join(args.outdir, stamp)
+    os.makedirs(outdir)
+    with open(os.path.join(outdir, "args.txt"), "w") as f:
+        json.dump(vars(args), f, indent=2, sort_keys=True)
+    with open(os.path.join(outdir, "command.txt"), "w") as f:
+        f.write(" ".join([sys.executable] + list(argv)) + "\n")
+    return outdir
+
+
+def make_game(args, seed, outdir=None):
+    """The preprocessed real game (gray square frames, stacked)."""
+    import gym
+
+    from recurrent_sim.envs import PreprocessedEnv, make_env
+    from recurrent_sim.envs.synthetic import register_synthetic_envs
+
+    register_synthetic_envs()
+    try:
+        env = make_env(args.env, seed=seed)
+    except UserError:
+        raise
+    except (ValueError, gym.error.Error) as e:
+        raise UserError(str(e)) from None
+    if outdir is not None and args.monitor:
+        env = gym.wrappers.Monitor(env, os.path.join(outdir, "monitor"), video_callable=False, force=True)
+    size = args.frame_size or DEFAULT_FRAME_SIZE
+    return PreprocessedEnv(env, size=(size, size), n_frames=args.frame_buffer_length)
+
+
+def load_simulator(args, n_actions):
+    """The --loadtosim checkpoint, checked against the game and the flags."""
+    from recurrent_sim.training import CheckpointError, load_checkpoint
+
+    checkpoint = load_checkpoint(args.loadtosim)
+    config = checkpoint.config
+    if config.n_actions != n_actions:
+        raise CheckpointError(
+            f"{checkpoint.path} simulates a game with {config.n_actions} actions, {args.env} has {n_actions}"
+        )
+    if args.frame_size is not None and tuple(config.frame_shape) != (args.frame_size, args.frame_size):
+        raise CheckpointError(
+            f"{checkpoint.path} predicts {config.frame_shape[0]}x{config.frame_shape[1]} frames, "
+            f"--frame-size asks for {args.frame_size}"
+        )
+    if args.num_output_channels_sim is not None and args.num_output_channels_sim != config.hidden_size:
+        raise CheckpointError(
+            f"{checkpoint.path} has an LSTM of {config.hidden_size} units, "
+            f"--num_output_channels_sim asks for {args.num_output_channels_sim}"
+        )
+    saved_env = checkpoint.metadata.get("env")
+    if saved_env and saved_env != args.env:
+        logging.getLogger(__name__).warning("%s was trained on %s, not %s", checkpoint.path, saved_env, args.env)
+    args.frame_size = config.frame_shape[0]
+    return checkpoint
+
+
+def make_agent(args, n_actions, obs_shape):
+    from recurrent_sim.agents import make_acting_agent, make_learning_agent
+
+    load = args.load or None
+    if args.agent == "acting" or args.demo:
+        return make_acting_agent(n_actions, obs_shape, load=load, seed=args.seed, gpu=args.gpu)
+    return make_learning_agent(
+        n_actions, obs_shape, load=load, seed=args.seed, gpu=args.gpu, lr=args.lr,
+        rmsprop_epsilon=args.rmsprop_epsilon, weight_decay=args.weight_decay, t_max=args.t_max, beta=args.beta,
+    )
+
+
+def print_stats(stats, prefix=""):
+    print(f"{prefix}n_runs: {stats['n_runs']} mean: {stats['mean']} median: {stats['median']} "
+          f"stdev {stats['stdev']}", flush=True)
+
+
+def run_demo(args, outdir):
+    from recurrent_sim.agents.play import DemoRecorder, run_episodes, summarize
+    from recurrent_sim.commands.common import use_device
+    from recurrent_sim.envs.sim_env import SimEnvironment
+
+    probe = make_game(args, args.seed)
+    n_actions = probe.action_space.n
+    probe.close()
+    checkpoint = load_simulator(args, n_actions)
+    simulator = checkpoint.build_simulator()
+    if not simulator.has_mean_image:
+        raise UserError(f"{checkpoint.path} holds a simulator that was never trained (no mean image)")
+    use_device(args.gpu, simulator)
+    game = make_game(args, args.seed, outdir)
+    warmup = args.unroll_dep if args.sim_warmup_steps is None else args.sim_warmup_steps
+    env = SimEnvironment(game, simulator=simulator, warmup_steps=warmup, chain_period=args.chain_period)
+    agent = make_agent(args, n_actions, game.observation_space.shape)
+    recorder = DemoRecorder(outdir, side_by_side_frames=args.render_b2w, saliency_interval=args.saliency_interval,
+                            gif_frames=args.gif_frames, raw_frames=args.render)
+    print(f"demo: {args.eval_n_runs} episodes in the simulator of {checkpoint.path} "
+          f"(warm-up {warmup} real steps, re-sync every {args.chain_period} steps)", flush=True)
+    scores = run_episodes(env, agent, args.eval_n_runs, recorder=recorder)
+    env.close()
+    for kind, folder in (("b2w", "b2w"), ("saliency", "saliency"), ("render", "render")):
+        if recorder.written[kind]:
+            print(f"{recorder.written[kind]} {kind} images in {os.path.join(outdir, folder)}")
+    if recorder.written["gif"]:
+        print(f"{recorder.written['gif']} animated GIFs in {os.path.join(outdir, 'b2w')}")
+    print_stats(summarize(scores))
+    return 0
+
+
+def run_training(args, outdir):
+    from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
+    from recurrent_sim.commands.common import use_device
+    from recurrent_sim.data import SampleBuffer
+    from recurrent_sim.envs.sim_env import SimEnvironment
+    from recurrent_sim.models import Simulator, SimulatorConfig
+    from recurrent_sim.training import (
+        SequenceSchedule,
+        SimulatorTrainer,
+        TrainingSchedule,
+        make_optimizer,
+    )
+
+    log = logging.getLogger(__name__)
+    probe = make_game(args, args.seed)
+    n_actions = probe.action_space.n
+    probe.close()
+    checkpoint = load_simulator(args, n_actions) if args.loadtosim else None
+    if checkpoint is not None:
+        simulator = checkpoint.build_simulator()
+    else:
+        size = args.frame_size or DEFAULT_FRAME_SIZE
+        simulator = Simulator(SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
+                                              hidden_size=args.num_output_channels_sim or DEFAULT_HIDDEN_SIZE))
+    use_device(args.gpu, simulator)
+    optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
+    if checkpoint is not None and checkpoint.has_optimizer:
+        try:
+            checkpoint.restore_optimizer(optimizer)
+        except UserError as e:
+            log.warning("optimizer state not restored (%s); it starts afresh", e)
+    try:
+        sequence = SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
+        schedule = TrainingSchedule(args.batch_size, args.warm_up_steps, args.training_steps, args.saving_steps)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    game = make_game(args, args.seed, outdir)
+    buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
+    metadata = {"env": args.env, "frame_size": game.frame_shape[0], "seed": args.seed}
+    trainer = SimulatorTrainer(simulator, optimizer, buffer, sequence, schedule, savesim=args.savesim,
+                               metadata=metadata)
+    if checkpoint is not None and args.savesim and os.path.abspath(checkpoint.path) == os.path.abspath(
+            os.path.join(args.savesim, "simulator.npz")):
+        trainer.best_error = float(checkpoint.metadata.get("error", np.inf))
+    env = SimEnvironment(game, trainer=trainer)
+    agent = make_agent(args, n_actions, game.observation_space.shape)
+
+    evaluate = None
+    if args.eval_n_runs > 0 and args.eval_interval > 0:
+        eval_game = make_game(args, args.seed + 1)
+
+        def evaluate(step):
+            stats = summarize(run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation"))
+            print_stats(stats, prefix=f"evaluation at step {step}: ")
+
+    print(f"training: {args.steps} steps of {args.env}; simulator ({simulator.config.hidden_size} LSTM units, "
+          f"{simulator.config.frame_shape[0]}x{simulator.config.frame_shape[1]} frames) trains every "
+          f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
+    interrupted = False
+    try:
+        train(env, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
+              evaluate=evaluate, eval_interval=args.eval_interval)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: saving what was learnt", file=sys.stderr)
+    if args.savesim:
+        if trainer.updates and trainer.last_saved_path is None:
+            trainer.save_if_best(force=True)
+        else:
+            trainer.save_if_best()
+        if trainer.last_saved_path:
+            print(f"simulator saved in {trainer.last_saved_path} ({trainer.updates} updates, "
+                  f"best error {trainer.best_error:.6f})")
+        else:
+            print(f"no simulator saved: it never trained ({trainer.steps} steps played, training starts after "
+                  f"--warm_up_steps {args.warm_up_steps} once sequences of {sequence.sequence_length} frames "
+                  "without an episode end are stored)")
+    if args.agent == "a3c":
+        agent_dir = os.path.join(outdir, f"{trainer.steps}_{'except' if interrupted else 'finish'}")
+        agent.save(agent_dir)
+        print(f"agent saved in {agent_dir}")
+    env.close()
+    return 130 if interrupted else 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.logger_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prog = os.path.basename(sys.argv[0]) or "train_a3c_gym.py"
+    try:
+        check_args(args)
+        import chainerrl.misc
+
+        chainerrl.misc.set_random_seed(args.seed, gpus=(args.gpu,) if args.gpu >= 0 else ())
+        outdir = prepare_outdir(args, [sys.argv[0]] + list(argv))
+        print(f"outputs in {outdir}", flush=True)
+        run = run_demo if args.demo else run_training
+        if args.profile:
+            profiler = cProfile.Profile()
+            status = profiler.runcall(run, args, outdir)
+            with open(os.path.join(outdir, "profile.txt"), "w") as f:
+                pstats.Stats(profiler, stream=f).sort_stats("cumulative").print_stats(40)
+            print(f"profile in {os.path.join(outdir, 'profile.txt')}")
+        else:
+            status = run(args, outdir)
+        return status
+    except UserError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
