@@ -52,7 +52,10 @@ def atomic_write(path, write):
     """
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -185,3 +188,78 @@ def load_checkpoint(path) -> Checkpoint:
             f"cannot read checkpoint {file}: truncated or corrupted ({type(e).__name__}: {e})"
         ) from None
     return Checkpoint(file, arrays)
+
+
+# ----- numbered checkpoints of a training run ---------------------------------
+
+NUMBERED_PREFIX = "checkpoint_"
+DAMAGED_SUFFIX = ".damaged"
+
+
+def numbered_checkpoint_path(folder, number: int) -> str:
+    """``folder/checkpoint_00001234.npz`` for checkpoint ``number`` (an update count)."""
+    return os.path.join(os.fspath(folder), f"{NUMBERED_PREFIX}{int(number):08d}.npz")
+
+
+def list_checkpoints(folder):
+    """Numbered checkpoints in ``folder`` as ``[(number, path), ...]``, oldest first.
+
+    Temporary files of interrupted writes and files set aside as damaged are
+    not listed. A missing folder lists nothing.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for name in os.listdir(folder):
+        if not (name.startswith(NUMBERED_PREFIX) and name.endswith(".npz")):
+            continue
+        digits = name[len(NUMBERED_PREFIX) : -len(".npz")]
+        if digits.isdigit():
+            found.append((int(digits), os.path.join(folder, name)))
+    return sorted(found)
+
+
+def prune_checkpoints(folder, keep: int):
+    """Delete all numbered checkpoints of ``folder`` but the ``keep`` newest; returns the deleted paths."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    deleted = []
+    for _, path in list_checkpoints(folder)[:-keep]:
+        os.unlink(path)
+        deleted.append(path)
+    return deleted
+
+
+def remove_stale_temporaries(folder):
+    """Delete the temporary files that writes killed mid-way (SIGKILL, power
+    loss) left in ``folder``; returns their paths. Finished files are untouched."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return []
+    removed = []
+    for name in os.listdir(folder):
+        if name.startswith(".") and name.endswith(".tmp"):
+            path = os.path.join(folder, name)
+            os.unlink(path)
+            removed.append(path)
+    if removed:
+        logger.info("removed %d unfinished temporary file(s) in %s", len(removed), folder)
+    return removed
+
+
+def newest_loadable_checkpoint(folder):
+    """The newest numbered checkpoint of ``folder`` that loads, or None.
+
+    Checkpoints newer than it that fail to load (truncated or corrupted by
+    something other than this package's atomic writes, e.g. a failed copy)
+    are renamed ``*.npz.damaged`` with a warning, so that they are neither
+    deleted nor picked again.
+    """
+    for _, path in reversed(list_checkpoints(folder)):
+        try:
+            return load_checkpoint(path)
+        except CheckpointError as e:
+            logger.warning("skipping damaged checkpoint: %s", e)
+            os.replace(path, path + DAMAGED_SUFFIX)
+    return None

@@ -1,0 +1,159 @@
+"""``recurrent-sim collect``: play a game and record its episodes to a dataset folder.
+
+The frames stored are the preprocessed gray frames the simulator learns
+(``--frame-size`` square). Episode i is played from a reset seeded with a
+seed derived from ``--seed`` and i, so running the same command again on a
+folder continues it (up to ``--episodes`` episodes in all) and gives the
+episodes an uninterrupted run would have given (exactly so with ``--policy
+random``). Ctrl-C or SIGTERM drops the episode being played; the finished
+ones are on disk. See :mod:`recurrent_sim.data.episodes` for the format.
+"""
+import logging
+
+import numpy as np
+
+from recurrent_sim.commands.common import add_env_arguments, make_game, positive_int, use_device
+from recurrent_sim.data.episodes import Episode, EpisodeWriter
+from recurrent_sim.errors import UserError
+from recurrent_sim.training.signals import StopRequest
+from recurrent_sim.utils.progress import Progress
+from recurrent_sim.validation import check_agent_folder, one_line_errors
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "collect",
+        help="play a game and record episodes for offline training",
+        description="Play a game with the non-learning agent, a trained agent (--load) or random actions, "
+        "and write the episodes to a dataset folder. Running it again on the same folder continues it.",
+    )
+    one_line_errors(parser)
+    add_env_arguments(parser)
+    parser.add_argument("--out", required=True, help="dataset folder (created if missing; an existing one is continued)")
+    parser.add_argument("--episodes", type=positive_int, default=10,
+                        help="episodes the folder holds when the command ends (default: 10)")
+    parser.add_argument("--max-episode-steps", type=positive_int, default=None,
+                        help="cut episodes after this many steps (default: the game's own limit)")
+    parser.add_argument("--policy", choices=["agent", "random"], default="agent",
+                        help="who plays: the A3C agent (non-learning, or trained with --load) or uniformly "
+                        "random actions (default: agent)")
+    parser.add_argument("--load", default=None, help="folder of a trained agent to play with (default: untrained)")
+    parser.add_argument("--frame-buffer-length", type=positive_int, default=4,
+                        help="frames stacked in the agent's observation (default: 4)")
+    parser.set_defaults(func=run)
+
+
+def episode_seed(seed, index) -> int:
+    """Reset seed of episode ``index`` of a collection seeded with ``seed``."""
+    return int(np.random.SeedSequence([int(seed) % 2**32, index]).generate_state(1)[0] % 2**31)
+
+
+class RandomPolicy:
+    """Uniformly random actions, seeded per episode."""
+
+    def __init__(self, n_actions):
+        self.n_actions = n_actions
+        self.description = "random"
+        self.rng = None
+
+    def start_episode(self, seed):
+        self.rng = np.random.default_rng([seed, 1])
+
+    def act(self, observation) -> int:
+        return int(self.rng.integers(self.n_actions))
+
+    def stop_episode(self):
+        pass
+
+
+class AgentPolicy:
+    """The acting A3C agent: ``act((frames, H, W) uint8 observation) -> action``."""
+
+    def __init__(self, n_actions, obs_shape, load, seed, gpu):
+        from recurrent_sim.agents import make_acting_agent
+
+        self.agent = make_acting_agent(n_actions, obs_shape=obs_shape, load=load, seed=seed, gpu=gpu)
+        self.description = f"agent:{load}" if load else "agent:untrained"
+
+    def start_episode(self, seed):
+        pass
+
+    def act(self, observation) -> int:
+        return int(self.agent.act(observation))
+
+    def stop_episode(self):
+        stop = getattr(self.agent, "stop_episode", None)
+        if stop is not None:
+            stop()
+
+
+def play_episode(game, policy, seed, max_steps, stop):
+    """Play one episode from a reset seeded with ``seed``.
+
+    Returns an :class:`Episode`, or None when ``stop`` was requested before
+    it ended.
+    """
+    game.seed(seed)
+    policy.start_episode(seed)
+    observation = game.reset()
+    frames, actions, rewards = [game.last_frame], [], []
+    done = False
+    while not done and (max_steps is None or len(actions) < max_steps):
+        if stop.requested:
+            return None
+        action = policy.act(observation)
+        observation, reward, done, _ = game.step(action)
+        frames.append(game.last_frame)
+        actions.append(action)
+        rewards.append(reward)
+    policy.stop_episode()
+    ends = np.zeros(len(actions), dtype=bool)
+    ends[-1:] = done
+    return Episode(np.stack(frames), np.asarray(actions, np.int32), np.asarray(rewards, np.float32), ends)
+
+
+def run(args) -> int:
+    from recurrent_sim.envs.synthetic import register_synthetic_envs
+
+    register_synthetic_envs()
+    if args.load is not None:
+        if args.policy == "random":
+            raise UserError("--load gives the agent to play with; it cannot be combined with --policy random")
+        check_agent_folder(args.load, "--load")
+    if args.frame_size < 16:
+        raise UserError(f"--frame-size {args.frame_size} is too small: the simulator needs frames of 16 pixels or more")
+    use_device(args.gpu)
+    game = make_game(args.env, seed=args.seed, frame_size=args.frame_size, n_frames=args.frame_buffer_length)
+    size = (args.frame_size, args.frame_size)
+    preprocessing = {
+        "gray": "0.299 R + 0.587 G + 0.114 B",
+        "resize": "area interpolation",
+        "frame_shape": list(size),
+    }
+    writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
+    if writer.num_episodes >= args.episodes:
+        print(f"{args.out} already holds {writer.num_episodes} episodes ({writer.total_steps} steps); nothing to do")
+        return 0
+    if args.policy == "random":
+        policy = RandomPolicy(game.action_space.n)
+    else:
+        obs_shape = (args.frame_buffer_length,) + size
+        policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed + writer.num_episodes, args.gpu)
+    start = writer.num_episodes
+    with StopRequest() as stop, Progress(args.episodes - start, "collecting", unit="episodes") as bar:
+        while writer.num_episodes < args.episodes:
+            seed = episode_seed(args.seed, writer.num_episodes)
+            episode = play_episode(game, policy, seed, args.max_episode_steps, stop)
+            if episode is None:
+                break
+            writer.add(episode, seed=seed, policy=policy.description)
+            bar.update(1, steps=writer.total_steps, episode_return=float(episode.rewards.sum()))
+    game.close()
+    summary = f"{args.out}: {writer.num_episodes} episodes, {writer.total_steps} steps"
+    if stop.requested:
+        print(f"{stop.name} received: the unfinished episode was dropped; {summary}; run the same command to continue")
+        return stop.exit_code
+    print(summary)
+    return 0

@@ -1,0 +1,185 @@
+"""``recurrent-sim train``: train a simulator offline on recorded episodes.
+
+See :mod:`recurrent_sim.training.offline` for what the output folder holds.
+``--resume`` continues the run in ``--out`` from its newest loadable
+checkpoint, exactly; the settings that define a run (sequence split, batch
+size, sizes, optimizer, learning rate, validation split, seed) are then
+taken from the checkpoint, and giving a different value is an error.
+"""
+import argparse
+import logging
+import os
+
+from recurrent_sim.commands.common import (
+    add_model_arguments,
+    add_sequence_arguments,
+    non_negative_int,
+    positive_int,
+    sequence_schedule,
+    use_device,
+)
+from recurrent_sim.data.episodes import EpisodeDataset
+from recurrent_sim.errors import UserError
+from recurrent_sim.training.offline import (
+    OfflineSettings,
+    OfflineTrainer,
+    RunOptions,
+    check_fresh_output,
+    find_resume_checkpoint,
+    options_of,
+    settings_of,
+)
+from recurrent_sim.validation import load_simulator_checkpoint, one_line_errors, prepare_output_folder
+
+logger = logging.getLogger(__name__)
+
+# Flags that define a run (a resume must keep them) and flags of how it runs
+# (a resume keeps them unless given again). Both are None unless given, so
+# that a resume can tell.
+RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
+                "grad_clip", "validation_fraction", "validation_sequences", "seed")
+RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
+               "on_nonfinite", "max_nonfinite")
+
+
+def fraction(text) -> float:
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def non_negative_float(text) -> float:
+    """argparse type: a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train",
+        help="train a simulator offline on episodes recorded by `collect`",
+        description="Train a simulator on dataset folders, with held-out validation episodes, checkpoints "
+        "and exact --resume.",
+    )
+    one_line_errors(parser)
+    parser.add_argument("data", nargs="*", metavar="DATASET",
+                        help="dataset folders made by `recurrent-sim collect` (with --resume: the run's own by default)")
+    parser.add_argument("--out", required=True, help="output folder of the run (see `docs/persistence.md`)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    parser.add_argument("--loadtosim", default=None,
+                        help="start from this simulator (a folder holding simulator.npz, or a .npz file)")
+    add_sequence_arguments(parser)
+    add_model_arguments(parser)
+    parser.add_argument("--grad-clip", type=non_negative_float, default=10.0,
+                        help="clip the gradient to this L2 norm, 0 for none (default: 10)")
+    parser.add_argument("--validation-fraction", type=fraction, default=0.1,
+                        help="share of the episodes held out for validation (default: 0.1)")
+    parser.add_argument("--validation-sequences", type=positive_int, default=64,
+                        help="validation sequences the validation error averages (default: 64)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, batch order and weights (default: 0)")
+    parser.add_argument("--updates", type=positive_int, default=100000,
+                        help="updates of the whole run; a resume goes on up to it (default: 100000)")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=1000,
+                        help="updates between checkpoints (default: 1000)")
+    parser.add_argument("--keep-checkpoints", type=positive_int, default=3,
+                        help="newest checkpoints kept (default: 3)")
+    parser.add_argument("--validate-every", type=positive_int, default=None,
+                        help="updates between validations (default: --checkpoint-every)")
+    parser.add_argument("--log-every", type=positive_int, default=10,
+                        help="updates per training-error row of the log (default: 10)")
+    parser.add_argument("--on-nonfinite", choices=["skip", "stop"], default="skip",
+                        help="on a non-finite loss: skip the batch and count it, or stop (default: skip)")
+    parser.add_argument("--max-nonfinite", type=positive_int, default=100,
+                        help="with skip: stop after this many non-finite batches in a row (default: 100)")
+    parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
+    defaults = {name: parser.get_default(name) for name in RUN_SETTINGS + RUN_OPTIONS}
+    parser.set_defaults(func=run, run_defaults=defaults, **{name: None for name in RUN_SETTINGS + RUN_OPTIONS})
+    return parser
+
+
+def _given(args, names=RUN_SETTINGS) -> dict:
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _flat(settings: OfflineSettings) -> dict:
+    flat = settings.to_dict()
+    flat.update(flat.pop("sequence"))
+    return flat
+
+
+def _check_resume_flags(args, settings):
+    stored = _flat(settings)
+    for name, value in _given(args).items():
+        if stored[name] != value:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(
+                f"--resume: {flag} {value} differs from this run's {stored[name]}; drop {flag} to continue "
+                "the run, or start a new run in another --out"
+            )
+
+
+def _new_settings(args, init) -> OfflineSettings:
+    values = {name: args.run_defaults[name] for name in RUN_SETTINGS}
+    if init is not None:
+        values.update(hidden_size=init.config.hidden_size)
+    given = _given(args)
+    if init is not None and given.get("hidden_size", init.config.hidden_size) != init.config.hidden_size:
+        raise UserError(
+            f"--hidden-size {given['hidden_size']} differs from the {init.config.hidden_size} LSTM units of "
+            f"--loadtosim {args.loadtosim}; drop --hidden-size"
+        )
+    values.update(given)
+    for name in ("unroll_dep", "obs_dep", "pred_dep"):
+        setattr(args, name, values.pop(name))
+    return OfflineSettings(
+        sequence=sequence_schedule(args),
+        encoding_size=init.config.encoding_size if init is not None else OfflineSettings.encoding_size,
+        **values,
+    )
+
+
+def _new_options(args) -> RunOptions:
+    values = {name: args.run_defaults[name] for name in RUN_OPTIONS}
+    values.update(_given(args, RUN_OPTIONS))
+    if values["validate_every"] is None:
+        values["validate_every"] = values["checkpoint_every"]
+    return RunOptions(gpu=args.gpu, **values)
+
+
+def run(args) -> int:
+    use_device(args.gpu)
+    out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--out {out} is a file; give a folder")
+    if args.resume:
+        if args.loadtosim:
+            raise UserError("--loadtosim starts a new run; it cannot be combined with --resume")
+        checkpoint = find_resume_checkpoint(out)
+        _check_resume_flags(args, settings_of(checkpoint))
+        dataset = EpisodeDataset(args.data or checkpoint.metadata["dataset"]["folders"])
+        options = options_of(checkpoint, gpu=args.gpu, **_given(args, RUN_OPTIONS))
+        trainer = OfflineTrainer.resume(out, dataset, checkpoint, options)
+    else:
+        if not args.data:
+            raise UserError("give at least one dataset folder (made by `recurrent-sim collect`)")
+        check_fresh_output(out)
+        dataset = EpisodeDataset(args.data)
+        init = None
+        if args.loadtosim:
+            init = load_simulator_checkpoint(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
+        settings = _new_settings(args, init)
+        trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init)
+        prepare_output_folder(out)
+    result = trainer.run()
+    print(result.message)
+    return result.exit_code

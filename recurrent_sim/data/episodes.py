@@ -1,0 +1,378 @@
+"""Episode datasets on disk: one compressed ``.npz`` per episode plus a JSON manifest.
+
+A dataset is a folder::
+
+    manifest.json
+    episode_000000.npz
+    episode_000001.npz
+    ...
+
+Each ``episode_NNNNNN.npz`` (written with ``numpy.savez_compressed``, read
+with ``allow_pickle=False``) holds one stretch of play that starts at a
+reset of the game, ``T`` steps long:
+
+================  ===============  =======  ==========================================
+array             shape            dtype    meaning
+================  ===============  =======  ==========================================
+``frames``        (T + 1, H, W)    uint8    preprocessed gray frames; ``frames[t]`` is
+                                            the frame ``actions[t]`` was taken on
+``actions``       (T,)             int32    action index
+``rewards``       (T,)             float32  reward of the transition (unclipped)
+``episode_ends``  (T,)             bool     the transition ended the episode (only the
+                                            last may be true; all false when play was
+                                            cut by ``--max-episode-steps``)
+================  ===============  =======  ==========================================
+
+``manifest.json`` records the format, env id, frame shape, number of
+actions, preprocessing, and per episode its file, steps, return, whether it
+ended the game, the seed of its reset and the policy that played it.
+
+Files are written atomically (temporary file, fsync, rename), the episode
+first and the manifest after it; reopening a folder with
+:class:`EpisodeWriter` adopts an episode whose manifest entry a crash
+prevented, and removes temporary files of unfinished writes, so an
+interrupted collection resumes without losing or duplicating episodes.
+"""
+import dataclasses
+import json
+import logging
+import os
+import zipfile
+import zlib
+
+import numpy as np
+
+from recurrent_sim.errors import UserError
+from recurrent_sim.training.checkpoint import atomic_write, remove_stale_temporaries
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT = "recurrent_sim-episodes"
+FORMAT_VERSION = 1
+EPISODE_PREFIX = "episode_"
+# Errors numpy and zipfile raise on truncated, corrupted or foreign files.
+READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+class DatasetError(UserError):
+    """A dataset folder or file is missing, unreadable or inconsistent."""
+
+
+def episode_filename(index: int) -> str:
+    """``episode_000012.npz`` for episode 12."""
+    return f"{EPISODE_PREFIX}{int(index):06d}.npz"
+
+
+@dataclasses.dataclass
+class Episode:
+    """One stretch of play from a reset, ``T`` steps.
+
+    Attributes:
+        frames: (T + 1, H, W) uint8 gray frames.
+        actions: (T,) int32; ``actions[t]`` was taken on ``frames[t]``.
+        rewards: (T,) float32.
+        episode_ends: (T,) bool; true where the transition ended the episode.
+    """
+
+    frames: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    episode_ends: np.ndarray
+
+    def __post_init__(self):
+        self.frames = np.asarray(self.frames)
+        self.actions = np.asarray(self.actions)
+        self.rewards = np.asarray(self.rewards)
+        self.episode_ends = np.asarray(self.episode_ends)
+        problem = self._problem()
+        if problem:
+            raise ValueError(f"invalid episode: {problem}")
+
+    def _problem(self) -> str:
+        expected = (("frames", np.uint8, 3), ("actions", np.int32, 1),
+                    ("rewards", np.float32, 1), ("episode_ends", np.bool_, 1))
+        for name, dtype, ndim in expected:
+            array = getattr(self, name)
+            if array.dtype != dtype or array.ndim != ndim:
+                return f"{name} must be {ndim}-D {np.dtype(dtype).name}, got {array.ndim}-D {array.dtype}"
+        steps = len(self.actions)
+        if len(self.frames) != steps + 1:
+            return f"{len(self.frames)} frames for {steps} actions (expected {steps + 1})"
+        if len(self.rewards) != steps or len(self.episode_ends) != steps:
+            return f"{steps} actions, {len(self.rewards)} rewards, {len(self.episode_ends)} episode ends"
+        if steps and self.episode_ends[:-1].any():
+            return "an episode end before the last step"
+        if min(self.frames.shape[1:]) < 1:
+            return f"empty frames {self.frames.shape[1:]}"
+        return ""
+
+    @property
+    def steps(self) -> int:
+        """Number of transitions T."""
+        return len(self.actions)
+
+    @property
+    def frame_shape(self):
+        return tuple(self.frames.shape[1:])
+
+    @property
+    def terminal(self) -> bool:
+        """True when the last transition ended the episode."""
+        return bool(self.steps and self.episode_ends[-1])
+
+
+def save_episode(path, episode: Episode):
+    """Write ``episode`` to ``path`` atomically as a compressed ``.npz``."""
+    arrays = {f.name: getattr(episode, f.name) for f in dataclasses.fields(Episode)}
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def load_episode(path) -> Episode:
+    """Read an episode file; never executes pickled data.
+
+    Raises:
+        DatasetError: missing, truncated, corrupted or not an episode.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DatasetError(f"episode file {path} is missing or not a file")
+    names = [f.name for f in dataclasses.fields(Episode)]
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in names}
+        return Episode(**arrays)
+    except READ_ERRORS as e:
+        raise DatasetError(
+            f"cannot read episode file {path}: truncated, corrupted or not an episode "
+            f"({type(e).__name__}: {e}); delete it and its line in {MANIFEST}, or collect again"
+        ) from None
+
+
+def _check_folder(folder) -> str:
+    folder = os.fspath(folder)
+    if not os.path.exists(folder):
+        raise DatasetError(f"dataset folder {folder} does not exist")
+    if not os.path.isdir(folder):
+        raise DatasetError(f"dataset {folder} is not a folder")
+    return folder
+
+
+def read_manifest(folder) -> dict:
+    """The manifest of a dataset folder, checked for the fields readers use.
+
+    Raises:
+        DatasetError: missing or empty folder, no or unreadable manifest.
+    """
+    folder = _check_folder(folder)
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.exists(path):
+        if not os.listdir(folder):
+            raise DatasetError(f"dataset folder {folder} is empty: collect episodes with `recurrent-sim collect --out {folder}`")
+        raise DatasetError(f"{folder} is not a dataset folder: it has no {MANIFEST}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"format is {manifest.get('format')!r}, not {FORMAT!r}")
+        if int(manifest["format_version"]) > FORMAT_VERSION:
+            raise DatasetError(
+                f"{path} has format version {manifest['format_version']}; this recurrent_sim reads up to "
+                f"{FORMAT_VERSION}: upgrade recurrent_sim"
+            )
+        manifest["frame_shape"] = [int(s) for s in manifest["frame_shape"]]
+        manifest["n_actions"] = int(manifest["n_actions"])
+        for entry in manifest["episodes"]:
+            entry["file"], entry["steps"] = str(entry["file"]), int(entry["steps"])
+            if os.path.basename(entry["file"]) != entry["file"]:
+                raise ValueError(f"episode file {entry['file']!r} is not a plain file name")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DatasetError(f"cannot read {path}: {type(e).__name__}: {e}") from None
+    return manifest
+
+
+def _actions_in_range(episode, n_actions) -> bool:
+    return not episode.steps or 0 <= int(episode.actions.min()) <= int(episode.actions.max()) < n_actions
+
+
+def _write_manifest(folder, manifest):
+    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    atomic_write(os.path.join(folder, MANIFEST), lambda f: f.write(text.encode("utf-8")))
+
+
+class EpisodeWriter:
+    """Appends episodes to a dataset folder; opening an existing one resumes it.
+
+    Args:
+        folder: the dataset folder (created if missing).
+        env_id: gym id of the game.
+        frame_shape: (H, W) of the stored frames, pixels.
+        n_actions: number of actions of the game.
+        preprocessing: JSON-able description of how frames were made.
+
+    Raises:
+        DatasetError: the folder holds another game, frame size or action
+            count, or files this package did not write in it.
+    """
+
+    def __init__(self, folder, env_id, frame_shape, n_actions, preprocessing=None):
+        self.folder = os.fspath(folder)
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            raise DatasetError(f"--out {self.folder} is a file, not a folder")
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+        except OSError as e:
+            raise DatasetError(f"cannot create dataset folder {self.folder}: {e.strerror}") from None
+        wanted = {"env_id": env_id, "frame_shape": [int(s) for s in frame_shape], "n_actions": int(n_actions)}
+        if os.path.exists(os.path.join(self.folder, MANIFEST)):
+            self.manifest = read_manifest(self.folder)
+            self._check_compatible(wanted)
+        elif any(name.startswith(EPISODE_PREFIX) for name in os.listdir(self.folder)):
+            raise DatasetError(f"{self.folder} holds episode files but no {MANIFEST}; use another --out folder")
+        else:
+            self.manifest = dict(format=FORMAT, format_version=FORMAT_VERSION, preprocessing=preprocessing or {},
+                                 episodes=[], total_steps=0, **wanted)
+        remove_stale_temporaries(self.folder)
+        self._adopt_orphans()
+        for entry in self.manifest["episodes"]:
+            if not os.path.isfile(os.path.join(self.folder, entry["file"])):
+                raise DatasetError(
+                    f"{MANIFEST} of {self.folder} lists {entry['file']}, which is missing; "
+                    "restore it or collect into a new folder")
+        _write_manifest(self.folder, self.manifest)
+
+    def _check_compatible(self, wanted):
+        have = {key: self.manifest.get(key) for key in wanted}
+        if have != wanted:
+            raise DatasetError(
+                f"{self.folder} holds {have['env_id']} episodes ({have['frame_shape'][0]}x{have['frame_shape'][1]} "
+                f"frames, {have['n_actions']} actions), not {wanted['env_id']} ({wanted['frame_shape'][0]}x"
+                f"{wanted['frame_shape'][1]}, {wanted['n_actions']} actions): use another --out folder"
+            )
+
+    def _adopt_orphans(self):
+        """List the complete episode files a crash wrote but did not record."""
+        while True:
+            name = episode_filename(self.num_episodes)
+            path = os.path.join(self.folder, name)
+            if not os.path.exists(path):
+                return
+            try:
+                episode = load_episode(path)
+            except DatasetError as e:
+                logger.warning("%s; setting it aside as %s.damaged", e, name)
+                os.replace(path, path + ".damaged")
+                return
+            logger.info("recovered %s, written before an interruption", name)
+            self._record(name, episode, seed=None, policy=None)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.manifest["episodes"])
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.manifest["total_steps"])
+
+    def _record(self, name, episode, seed, policy):
+        self.manifest["episodes"].append(
+            dict(file=name, steps=episode.steps, terminal=episode.terminal,
+                 episode_return=float(episode.rewards.sum(dtype=np.float64)), seed=seed, policy=policy))
+        self.manifest["total_steps"] = self.total_steps + episode.steps
+
+    def add(self, episode: Episode, seed=None, policy=None) -> str:
+        """Write ``episode`` as the next file, then record it; returns its path.
+
+        ``seed`` (the reset seed) and ``policy`` (a description of who
+        played) are stored in the manifest.
+        """
+        if list(episode.frame_shape) != self.manifest["frame_shape"]:
+            raise ValueError(f"episode frames {episode.frame_shape} != dataset frames {self.manifest['frame_shape']}")
+        if not _actions_in_range(episode, self.manifest["n_actions"]):
+            raise ValueError(f"episode actions outside 0..{self.manifest['n_actions'] - 1}")
+        name = episode_filename(self.num_episodes)
+        path = os.path.join(self.folder, name)
+        save_episode(path, episode)
+        self._record(name, episode, seed, policy)
+        _write_manifest(self.folder, self.manifest)
+        return path
+
+
+def load_dataset(folder):
+    """``(manifest, episodes)`` of one dataset folder, every file checked.
+
+    Raises:
+        DatasetError: see :func:`read_manifest` and :func:`load_episode`;
+            also when the folder holds no episode or a file disagrees with
+            the manifest.
+    """
+    manifest = read_manifest(folder)
+    if not manifest["episodes"]:
+        raise DatasetError(f"dataset folder {folder} holds no episode yet: collect some first")
+    episodes = []
+    for entry in manifest["episodes"]:
+        path = os.path.join(folder, entry["file"])
+        episode = load_episode(path)
+        if list(episode.frame_shape) != manifest["frame_shape"] or episode.steps != entry["steps"]:
+            raise DatasetError(
+                f"{path} holds {episode.steps} steps of {episode.frame_shape[0]}x{episode.frame_shape[1]} frames, "
+                f"but {MANIFEST} says {entry['steps']} steps of {manifest['frame_shape'][0]}x{manifest['frame_shape'][1]}"
+            )
+        if not _actions_in_range(episode, manifest["n_actions"]):
+            raise DatasetError(f"{path} has actions outside 0..{manifest['n_actions'] - 1}")
+        episodes.append(episode)
+    return manifest, episodes
+
+
+class EpisodeDataset:
+    """The episodes of one or more dataset folders, read into memory.
+
+    Memory: about ``total_steps * H * W`` bytes.
+
+    Attributes:
+        folders: the folders, as given.
+        episodes: list of :class:`Episode`, folder by folder in manifest order.
+        names: ``"<folder>/<file>"`` of each episode.
+        env_id, frame_shape ((H, W)), n_actions: common to all folders.
+
+    Raises:
+        DatasetError: a folder is unusable (see :func:`load_dataset`) or the
+            folders hold different games, frame sizes or action counts.
+    """
+
+    def __init__(self, folders):
+        folders = [os.fspath(folder) for folder in folders]
+        if not folders:
+            raise DatasetError("no dataset folder given")
+        self.folders = folders
+        self.episodes, self.names, self.manifests = [], [], []
+        for folder in folders:
+            manifest, episodes = load_dataset(folder)
+            first = self.manifests[0] if self.manifests else manifest
+            keys = ("env_id", "frame_shape", "n_actions")
+            if any(manifest[key] != first[key] for key in keys):
+                raise DatasetError(
+                    f"{folder} holds {manifest['env_id']} {manifest['frame_shape']} with {manifest['n_actions']} "
+                    f"actions but {folders[0]} holds {first['env_id']} {first['frame_shape']} with "
+                    f"{first['n_actions']} actions: train on folders of one game and frame size"
+                )
+            self.manifests.append(manifest)
+            self.episodes.extend(episodes)
+            self.names.extend(os.path.join(folder, entry["file"]) for entry in manifest["episodes"])
+        self.env_id = self.manifests[0]["env_id"]
+        self.frame_shape = tuple(self.manifests[0]["frame_shape"])
+        self.n_actions = self.manifests[0]["n_actions"]
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def total_steps(self) -> int:
+        return sum(episode.steps for episode in self.episodes)
+
+    def fingerprint(self):
+        """``[[file, steps], ...]`` per folder: what a resumed run checks it trains on.
+
+        Folder paths are left out so that a dataset may be moved.
+        """
+        return [[[entry["file"], entry["steps"]] for entry in manifest["episodes"]] for manifest in self.manifests]

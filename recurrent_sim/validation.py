@@ -1,0 +1,129 @@
+"""Checks of user-given paths and numbers, shared by the command lines.
+
+Each check raises :class:`recurrent_sim.errors.UserError` (or a subclass)
+with one line that names the flag, what is wrong and what to do, before any
+long work starts and before anything is written.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import zipfile
+import zlib
+
+import numpy as np
+
+from recurrent_sim.errors import UserError
+from recurrent_sim.training.checkpoint import CheckpointError, describe, load_checkpoint
+
+
+def prepare_output_folder(path, flag="--out") -> str:
+    """Create the folder ``path`` if missing and check that files can be written in it."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a file; give a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise UserError(f"{flag} {path}: cannot write there ({e.strerror})") from None
+    return path
+
+
+def load_simulator_checkpoint(path, flag="--loadtosim", frame_shape=None, n_actions=None):
+    """Read a simulator checkpoint (file or folder) and check it fits the game.
+
+    Args:
+        path: a ``.npz`` checkpoint or a folder holding ``simulator.npz``.
+        flag: the flag name used in messages.
+        frame_shape: (H, W) the game's frames have, or None not to check.
+        n_actions: the game's number of actions, or None not to check.
+    Returns:
+        a :class:`recurrent_sim.training.checkpoint.Checkpoint`.
+    Raises:
+        CheckpointError: missing, truncated, corrupted, foreign, or made for
+            another frame size or action count.
+    """
+    try:
+        checkpoint = load_checkpoint(path)
+    except UserError as e:
+        raise type(e)(f"{flag}: {e}") from None
+    config = checkpoint.config
+    wrong_frames = frame_shape is not None and tuple(config.frame_shape) != tuple(frame_shape)
+    wrong_actions = n_actions is not None and config.n_actions != int(n_actions)
+    if wrong_frames or wrong_actions:
+        wanted = []
+        if frame_shape is not None:
+            wanted.append(f"{frame_shape[0]}x{frame_shape[1]} frames")
+        if n_actions is not None:
+            wanted.append(f"{n_actions} actions")
+        raise CheckpointError(
+            f"{flag} {path}: the simulator has {describe(config)}, but this game needs "
+            f"{' and '.join(wanted)}; train a simulator for it or pick the matching --env / --frame-size"
+        )
+    return checkpoint
+
+
+def check_savesim_folder(path, config, flag="--savesim") -> str:
+    """Prepare the folder the best simulator will be saved in.
+
+    Refuses a folder whose ``simulator.npz`` holds a simulator of another
+    architecture: saving would destroy it.
+    """
+    path = prepare_output_folder(path, flag)
+    existing = os.path.join(path, "simulator.npz")
+    if os.path.exists(existing):
+        try:
+            held = load_checkpoint(existing).config
+        except UserError:
+            return path  # a damaged file: nothing to protect
+        if held != config:
+            raise UserError(
+                f"{flag} {path} already holds a simulator with {describe(held)}; this run trains one with "
+                f"{describe(config)}: choose another folder, or --loadtosim {path} to continue it"
+            )
+    return path
+
+
+def check_agent_folder(path, flag="--load") -> str:
+    """Check a saved ChainerRL agent folder before the agent loads it.
+
+    Chainer's ``load_npz`` unpickles object arrays, which can execute code:
+    every ``.npz`` in the folder is opened here with ``allow_pickle=False``
+    and fully read, so a file holding pickled objects, a truncated or a
+    corrupted file is refused without running anything.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UserError(f"{flag} {path} does not exist")
+    if not os.path.isdir(path):
+        raise UserError(f"{flag} {path} is not a folder (give the folder the agent was saved in)")
+    files = sorted(
+        os.path.join(root, name) for root, _, names in os.walk(path) for name in names if name.endswith(".npz")
+    )
+    if not files:
+        raise UserError(f"{flag} {path} holds no saved agent (no .npz file)")
+    for file in files:
+        try:
+            with np.load(file, allow_pickle=False) as npz:
+                for key in npz.files:
+                    npz[key]
+        except ValueError as e:
+            if "pickle" in str(e):
+                raise UserError(f"{flag}: {file} holds pickled Python objects, which are never loaded") from None
+            raise UserError(f"{flag}: cannot read {file}: truncated or corrupted ({e})") from None
+        except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+            raise UserError(f"{flag}: cannot read {file}: truncated or corrupted ({type(e).__name__}: {e})") from None
+    return path
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make ``parser`` report a bad flag in one line (exit status 2), not with the usage block."""
+
+    def error(message):
+        print(f"{parser.prog}: error: {message} (see {parser.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = error
+    return parser
