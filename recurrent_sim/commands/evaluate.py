@@ -1,0 +1,242 @@
+"""``recurrent-sim evaluate``: how many steps a saved simulator stays close to the real game.
+
+Plays the real game with an agent, records held-out sequences, warms the
+simulator up on the first ``--warmup`` real frames of each and lets it
+predict ``--horizon`` frames from the recorded actions alone. Writes, in
+``--out``: ``metrics.csv`` (per-step errors of the model and two
+baselines), ``summary.json``, ``error_curve.png``, ``rollout.gif`` and
+``rollout_frames.png``.
+"""
+import argparse
+import logging
+import os
+import time
+
+import numpy as np
+
+from recurrent_sim.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENV = "Breakout-v0"
+SEED_STREAM = 0x5EED_E7A1  # separates evaluation episodes from training ones played with the same --seed
+
+THRESHOLD_HELP = (
+    "accurate-horizon threshold as a fraction of the mean-frame baseline's error (averaged over the "
+    "horizon); the accurate horizon is the first step whose mean model MSE exceeds it. The mean "
+    "frame's error is the pixel variance of the game around its average picture, so the default 0.5 "
+    "means: accurate while the model still explains at least half of that variance, whatever the game's "
+    "brightness or amount of motion (default: 0.5)"
+)
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="measure a saved simulator: per-step error over a horizon against baselines",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
+    parser.add_argument("--loadtosim", required=True, metavar="DIR",
+                        help="simulator folder (its simulator.npz) or checkpoint file to evaluate")
+    parser.add_argument("--env", default=None,
+                        help=f"gym id of the game (default: the checkpoint's, else {DEFAULT_ENV})")
+    parser.add_argument("--load", default=None, metavar="DIR",
+                        help="agent folder that plays the game (default: the non-learning agent)")
+    parser.add_argument("--out", default="evaluation", metavar="DIR",
+                        help="output folder, created if missing (default: evaluation)")
+    parser.add_argument("--warmup", type=int, default=10,
+                        help="real frames the simulator sees before predicting (default: 10, as in the paper)")
+    parser.add_argument("--horizon", type=int, default=100,
+                        help="steps predicted from the actions alone after the warm-up (default: 100)")
+    parser.add_argument("--sequences", type=int, default=100,
+                        help="held-out sequences the errors are averaged over (default: 100)")
+    parser.add_argument("--batch-size", type=int, default=20,
+                        help="sequences predicted together, one forward pass per step (default: 20)")
+    threshold = parser.add_mutually_exclusive_group()
+    threshold.add_argument("--threshold", type=float, default=None, metavar="FRACTION", help=THRESHOLD_HELP)
+    threshold.add_argument("--threshold-mse", type=float, default=None, metavar="MSE",
+                           help="absolute accurate-horizon threshold, MSE per pixel with pixels in [0, 1], "
+                                "to compare evaluations of different runs on one scale (replaces --threshold)")
+    parser.add_argument("--max-gap", type=int, default=20,
+                        help="at most this many unrecorded steps before each sequence, so sequences start "
+                             "at varied moments (default: 20)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the game, the agent and the gaps; same seed, same results (default: 0)")
+    parser.add_argument("--frame-size", type=int, default=None,
+                        help="side of the square frames, pixels (default: the checkpoint's)")
+    parser.add_argument("--frame-buffer-length", type=int, default=4,
+                        help="frames stacked in the agent's observation (default: 4)")
+    parser.add_argument("--fps", type=float, default=10.0, help="frames per second of rollout.gif (default: 10)")
+    parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def check_arguments(args):
+    """Raise UserError for values no evaluation can use."""
+    for name in ("warmup", "horizon", "sequences", "batch_size", "frame_buffer_length"):
+        value = getattr(args, name)
+        if value <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if args.max_gap < 0:
+        raise UserError(f"--max-gap must be >= 0, got {args.max_gap}")
+    if args.frame_size is not None and args.frame_size <= 0:
+        raise UserError(f"--frame-size must be a positive integer, got {args.frame_size}")
+    if args.threshold is not None and not args.threshold > 0:
+        raise UserError(f"--threshold must be a positive fraction, got {args.threshold}")
+    if args.threshold_mse is not None and not args.threshold_mse > 0:
+        raise UserError(f"--threshold-mse must be positive, got {args.threshold_mse}")
+    if not args.fps > 0:
+        raise UserError(f"--fps must be positive, got {args.fps}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a file; give a folder")
+
+
+def load_simulator(args):
+    """The checkpoint and its simulator; the frame size checked against --frame-size."""
+    from recurrent_sim.training import CheckpointError, load_checkpoint
+
+    checkpoint = load_checkpoint(args.loadtosim)
+    height, width = checkpoint.config.frame_shape
+    if height != width:
+        raise CheckpointError(f"{checkpoint.path} predicts {height}x{width} frames; only square frames are supported")
+    if args.frame_size is not None and args.frame_size != height:
+        raise CheckpointError(
+            f"--frame-size {args.frame_size} does not match the {height}x{width} frames of {checkpoint.path}; "
+            f"leave --frame-size out to use the checkpoint's"
+        )
+    simulator = checkpoint.build_simulator()
+    if not simulator.has_mean_image:
+        raise CheckpointError(f"{checkpoint.path} has no mean image: it was saved before any training update")
+    return checkpoint, simulator
+
+
+def make_evaluation_game(args, checkpoint):
+    """The real game at the simulator's frame size; its action count checked."""
+    from recurrent_sim.commands.common import make_game
+    from recurrent_sim.envs.synthetic import register_synthetic_envs
+    from recurrent_sim.training import CheckpointError
+
+    register_synthetic_envs()
+    saved_env = checkpoint.metadata.get("env_id")
+    env_id = args.env or saved_env or DEFAULT_ENV
+    if saved_env and env_id != saved_env:
+        logger.warning("evaluating on %s a simulator trained on %s", env_id, saved_env)
+    frame_size = checkpoint.config.frame_shape[0]
+    game_seed, _, _ = seeds(args.seed)
+    game = make_game(env_id, seed=game_seed, frame_size=frame_size, n_frames=args.frame_buffer_length)
+    n_actions = game.action_space.n
+    if n_actions != checkpoint.config.n_actions:
+        raise CheckpointError(
+            f"{checkpoint.path} was trained for {checkpoint.config.n_actions} actions but {env_id} has "
+            f"{n_actions}; pass the --env it was trained on"
+        )
+    return env_id, game
+
+
+def seeds(seed):
+    """(game seed, agent seed, gap seed) derived from --seed."""
+    state = np.random.SeedSequence([int(seed) % 2**32, SEED_STREAM]).generate_state(3)
+    return tuple(int(s) % 2**31 for s in state)
+
+
+def run(args) -> int:
+    from recurrent_sim.agents import make_acting_agent
+    from recurrent_sim.commands.common import use_device
+    from recurrent_sim.evaluation import (
+        DEFAULT_THRESHOLD_FRACTION,
+        accurate_horizon,
+        build_summary,
+        evaluate_simulator,
+        plot_error_curve,
+        record_sequences,
+        report_steps,
+        threshold_from_fraction,
+        write_metrics_csv,
+        write_rollout,
+        write_summary_json,
+    )
+    from recurrent_sim.utils.progress import Progress
+
+    check_arguments(args)
+    checkpoint, simulator = load_simulator(args)
+    env_id, game = make_evaluation_game(args, checkpoint)
+    frame_size = checkpoint.config.frame_shape[0]
+    _, agent_seed, gap_seed = seeds(args.seed)
+    agent = make_acting_agent(
+        game.action_space.n,
+        obs_shape=(args.frame_buffer_length, frame_size, frame_size),
+        load=args.load,
+        seed=agent_seed,
+        gpu=args.gpu,
+    )
+    use_device(args.gpu, simulator)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create --out {args.out}: {e.strerror}") from None
+
+    started = time.time()
+    sequences = record_sequences(
+        game, agent.act, args.sequences, args.warmup + args.horizon, seed=gap_seed, max_gap=args.max_gap
+    )
+    with Progress(args.sequences * args.horizon, "evaluate", unit="frames") as progress:
+        evaluation = evaluate_simulator(simulator, sequences, args.warmup, args.batch_size, progress=progress)
+    evaluated = time.time() - started
+    curves = evaluation.curves
+
+    if args.threshold_mse is not None:
+        threshold, fraction = args.threshold_mse, None
+    else:
+        fraction = args.threshold if args.threshold is not None else DEFAULT_THRESHOLD_FRACTION
+        threshold = threshold_from_fraction(curves, fraction)
+    horizon_step = accurate_horizon(curves.mean("model"), threshold)
+
+    settings = {
+        "env": env_id,
+        "agent": args.load or "non-learning agent (random initial weights)",
+        "seed": args.seed,
+        "warmup": args.warmup,
+        "horizon": args.horizon,
+        "sequences": args.sequences,
+        "batch_size": args.batch_size,
+        "threshold": fraction,
+        "threshold_mse": args.threshold_mse,
+        "max_gap": args.max_gap,
+        "frame_size": frame_size,
+        "frame_buffer_length": args.frame_buffer_length,
+        "gpu": args.gpu,
+        "out": os.path.abspath(args.out),
+    }
+    checkpoint_info = {
+        "path": os.path.abspath(checkpoint.path),
+        "config": checkpoint.config.to_dict(),
+        "metadata": checkpoint.metadata,
+    }
+    write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves)
+    plot_error_curve(
+        os.path.join(args.out, "error_curve.png"), curves, threshold=threshold, accurate_horizon=horizon_step,
+        title=f"{env_id}: prediction error after {args.warmup} warm-up frames, {curves.n_sequences} sequences",
+    )
+    write_rollout(
+        os.path.join(args.out, "rollout.gif"), os.path.join(args.out, "rollout_frames.png"),
+        evaluation.example_real, evaluation.example_predicted, fps=args.fps,
+    )
+    summary = build_summary(
+        curves, threshold, fraction, horizon_step, settings, checkpoint_info,
+        timing={"evaluation": round(evaluated, 3), "total": round(time.time() - started, 3)},
+    )
+    write_summary_json(os.path.join(args.out, "summary.json"), summary)
+
+    for step in report_steps(curves.horizon):
+        logger.info(
+            "step %3d: MSE model %.6f, repeat last frame %.6f, mean frame %.6f (PSNR model %.2f dB)",
+            step, curves.mean("model")[step - 1], curves.mean("repeat_last")[step - 1],
+            curves.mean("mean_frame")[step - 1], curves.psnr("model")[step - 1],
+        )
+    if horizon_step is None:
+        logger.info("accurate horizon: the model stays under MSE %.6g for all %d steps", threshold, curves.horizon)
+    else:
+        logger.info("accurate horizon: step %d is the first over MSE %.6g", horizon_step, threshold)
+    logger.info("results written to %s", os.path.abspath(args.out))
+    return 0

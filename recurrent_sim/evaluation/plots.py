@@ -1,0 +1,61 @@
+"""The error curve: the model's per-step error against the two baselines.
+
+Drawn with matplotlib's Agg canvas directly (no pyplot, no display, no
+global backend switch), so it works on headless machines and inside
+programs that use another backend.
+"""
+import os
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from recurrent_sim.evaluation.metrics import MSE_FLOOR
+
+FIGURE_SIZE = (8.0, 5.0)  # inches
+DPI = 100  # so the PNG is 800 x 500 pixels
+
+_STYLE = {
+    "model": dict(label="model", color="tab:blue", linewidth=2.0),
+    "repeat_last": dict(label="repeat last warm-up frame", color="tab:orange", linestyle="--"),
+    "mean_frame": dict(label="mean frame", color="tab:green", linestyle=":"),
+}
+
+
+def plot_error_curve(path, curves, threshold=None, accurate_horizon=None, title=None):
+    """Write ``path`` (PNG, 800 x 500 pixels): MSE per step, log scale.
+
+    Args:
+        path: output file.
+        curves: :class:`~recurrent_sim.evaluation.metrics.ErrorCurves`.
+        threshold: MSE of the accurate-horizon threshold, drawn as a
+            horizontal line (None: not drawn).
+        accurate_horizon: first step over the threshold, drawn as a
+            vertical line (None: not drawn).
+        title: figure title.
+    """
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    steps = curves.steps
+    for name, style in _STYLE.items():
+        axes.plot(steps, np.maximum(curves.mean(name), MSE_FLOOR), **style)
+    low = np.maximum(curves.mean("model") - curves.sem("model"), MSE_FLOOR)
+    high = np.maximum(curves.mean("model") + curves.sem("model"), MSE_FLOOR)
+    axes.fill_between(steps, low, high, color="tab:blue", alpha=0.2, linewidth=0, label="model ± 1 s.e.")
+    if threshold is not None:
+        axes.axhline(threshold, color="gray", linewidth=1.0, label=f"threshold {threshold:.3g}")
+    if accurate_horizon is not None:
+        axes.axvline(accurate_horizon, color="tab:red", linewidth=1.0,
+                     label=f"accurate horizon: step {accurate_horizon}")
+    axes.set_yscale("log")
+    axes.set_xlim(1, max(int(steps[-1]), 2))
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("prediction step (after the warm-up)")
+    axes.set_ylabel("MSE per pixel (pixels in [0, 1])")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    axes.set_title(title or f"prediction error over {curves.n_sequences} sequences")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(os.fspath(path), dpi=DPI, format="png")

@@ -1,0 +1,139 @@
+"""Files of an evaluation: metrics.csv, summary.json, the rollout animation and frames.
+
+Numbers are written with ``repr`` (shortest round-trip form), so a value
+read back from ``metrics.csv`` equals the one in ``summary.json`` exactly.
+CSV and JSON files are written atomically (see
+:func:`recurrent_sim.training.checkpoint.atomic_write`).
+"""
+import csv
+import io
+import json
+import math
+import os
+
+import numpy as np
+
+from recurrent_sim.evaluation.metrics import PREDICTORS, report_steps
+from recurrent_sim.training.checkpoint import atomic_write
+from recurrent_sim.utils.images import save_animation, save_png, side_by_side
+
+PANEL_LABELS = ("real", "predicted", "|difference|")
+
+
+def _write_text(path, text):
+    """Write ``text`` atomically, readable like any file the user creates (umask applies)."""
+    atomic_write(path, lambda f: f.write(text.encode()))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _number(value):
+    """A JSON/CSV-safe Python number (NaN and infinities become None)."""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def write_metrics_csv(path, curves):
+    """One row per step 1..horizon with the columns of ``ErrorCurves.table``."""
+    table = curves.table()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(list(table))
+    for i in range(curves.horizon):
+        writer.writerow(["" if v is None else repr(v) for v in (_number(c[i]) for c in table.values())])
+    _write_text(path, text.getvalue())
+
+
+def step_values(curves, steps):
+    """{step: {column: value}} for the given 1-based steps (the CSV's rows)."""
+    table = curves.table()
+    return {
+        str(step): {name: _number(column[step - 1]) for name, column in table.items() if name != "step"}
+        for step in steps
+    }
+
+
+def build_summary(curves, threshold, threshold_fraction, horizon_step, settings, checkpoint, timing=None):
+    """The content of ``summary.json`` (a JSON-able dict).
+
+    Args:
+        curves: :class:`~recurrent_sim.evaluation.metrics.ErrorCurves`.
+        threshold: MSE threshold of the accurate horizon.
+        threshold_fraction: the threshold as a fraction of the mean-frame
+            error (None when it was given as an absolute MSE).
+        horizon_step: first step over the threshold, or None.
+        settings: the evaluation's settings (flags).
+        checkpoint: {"path", "config", "metadata"} of the simulator used.
+        timing: optional {name: seconds}.
+    """
+    steps = report_steps(curves.horizon)
+    means = {name: curves.mean(name) for name in PREDICTORS}
+    return {
+        "n_sequences": curves.n_sequences,
+        "horizon": curves.horizon,
+        "steps": step_values(curves, steps),
+        "mean_over_horizon": {f"{name}_mse": _number(means[name].mean()) for name in PREDICTORS},
+        "accurate_horizon": {
+            "first_step_over_threshold": horizon_step,
+            "accurate_steps": curves.horizon if horizon_step is None else horizon_step - 1,
+            "threshold_mse": _number(threshold),
+            "threshold_fraction_of_mean_frame_mse": threshold_fraction,
+        },
+        "psnr_averaging": {
+            "psnr": "10 log10(1 / MSE averaged over sequences)",
+            "psnr_seqavg": "mean over sequences of 10 log10(1 / MSE of the sequence), MSE floored at 1e-10",
+        },
+        "settings": settings,
+        "checkpoint": checkpoint,
+        "timing_s": timing or {},
+    }
+
+
+def write_summary_json(path, summary):
+    """Write ``summary`` as indented, key-sorted JSON."""
+    text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    _write_text(path, text)
+
+
+def panel_scale(width) -> int:
+    """Integer zoom so a panel is about 168 pixels wide (2 for 84-pixel frames)."""
+    return max(1, 168 // int(width))
+
+
+def rollout_images(real, predicted):
+    """One RGB image per step: real | predicted | |difference|, captioned with the step.
+
+    Args:
+        real: (horizon, H, W) uint8 real frames after the warm-up.
+        predicted: (horizon, H, W) uint8 the model's predictions of them.
+    Returns:
+        list of horizon (H', W', 3) uint8 images, all of one size.
+    """
+    horizon, _, width = real.shape
+    scale = panel_scale(width)
+    difference = np.abs(real.astype(np.int16) - predicted.astype(np.int16)).astype(np.uint8)
+    return [
+        side_by_side(
+            [real[k], predicted[k], difference[k]],
+            labels=PANEL_LABELS,
+            scale=scale,
+            caption=f"step {k + 1}/{horizon}",
+        )
+        for k in range(horizon)
+    ]
+
+
+def write_rollout(gif_path, png_path, real, predicted, fps=10):
+    """Write the rollout animation (all steps) and a still of the reported steps.
+
+    The still stacks, top to bottom, the images of the steps of
+    :func:`~recurrent_sim.evaluation.metrics.report_steps`.
+    """
+    images = rollout_images(real, predicted)
+    save_animation(gif_path, images, fps=fps)
+    still = np.concatenate([images[step - 1] for step in report_steps(len(images))], axis=0)
+    save_png(png_path, still)
+    return images

@@ -1,0 +1,140 @@
+"""Held-out sequences from the real game, and the simulator's rollouts on them.
+
+A held-out sequence is ``warmup + horizon`` consecutive preprocessed frames
+of one episode and the ``warmup + horizon - 1`` actions taken between them.
+The simulator sees the first ``warmup`` frames (and the actions between
+them), then predicts the remaining ``horizon`` frames from the recorded
+actions alone, feeding back its own predictions.
+"""
+import dataclasses
+import logging
+
+import numpy as np
+
+from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class HeldOutSequence:
+    """One recorded stretch of an episode.
+
+    Attributes:
+        frames: (length, H, W) uint8 preprocessed frames.
+        actions: (length - 1,) int32; ``actions[t]`` was taken on ``frames[t]``.
+        episode: index of the episode it comes from (0 = first played).
+        start_step: step of that episode at which ``frames[0]`` was seen.
+    """
+
+    frames: np.ndarray
+    actions: np.ndarray
+    episode: int
+    start_step: int
+
+
+def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_failed_episodes=20):
+    """Play ``game`` with ``act`` and yield ``n_sequences`` sequences of ``length`` frames.
+
+    Before each sequence a random number of steps in ``0..max_gap`` is
+    played unrecorded, so sequences start at varied moments of the game. A
+    sequence never crosses an episode end: when an episode ends before the
+    sequence is complete, the partial sequence is dropped and recording
+    starts again in the next episode (the last frame of a sequence may be
+    the final frame of an episode).
+
+    Args:
+        game: a :class:`recurrent_sim.envs.PreprocessedEnv` (stacked uint8
+            observations, ``last_frame`` (H, W) uint8).
+        act: callable observation -> int action.
+        n_sequences: number of sequences to yield.
+        length: frames per sequence (>= 1).
+        seed: seed of the gap lengths.
+        max_gap: largest number of unrecorded steps before a sequence.
+        max_failed_episodes: episodes in a row allowed to end before a
+            single sequence fits in them; then UserError is raised.
+    Yields:
+        :class:`HeldOutSequence`.
+    Raises:
+        UserError: the game's episodes are too short for ``length`` frames.
+    """
+    rng = np.random.default_rng(seed)
+    episode, failed, longest = -1, 0, 0
+    produced = 0
+    while produced < n_sequences:
+        obs = game.reset()
+        episode += 1
+        step, done, yielded_here = 0, False, False
+        while not done and produced < n_sequences:
+            gap = int(rng.integers(0, max_gap + 1)) if max_gap > 0 else 0
+            for _ in range(gap):
+                obs, _, done, _ = game.step(act(obs))
+                step += 1
+                if done:
+                    break
+            if done:
+                break
+            start_step = step
+            frames = [game.last_frame]
+            actions = []
+            while len(frames) < length and not done:
+                action = int(act(obs))
+                obs, _, done, _ = game.step(action)
+                step += 1
+                actions.append(action)
+                frames.append(game.last_frame)
+            if len(frames) < length:
+                break
+            yield HeldOutSequence(
+                frames=np.stack(frames),
+                actions=np.asarray(actions, dtype=np.int32),
+                episode=episode,
+                start_step=start_step,
+            )
+            produced += 1
+            yielded_here = True
+        longest = max(longest, step + 1)
+        if produced >= n_sequences:
+            break
+        failed = 0 if yielded_here else failed + 1
+        if failed >= max_failed_episodes:
+            raise UserError(
+                f"{failed} episodes in a row ended before {length} frames could be recorded "
+                f"(longest episode {longest} frames); lower --warmup or --horizon"
+            )
+
+
+def predict_rollouts(simulator, frames, actions, warmup, progress=None) -> np.ndarray:
+    """The simulator's open-loop predictions on recorded sequences, all at once.
+
+    The simulator is warmed up on ``frames[:, :warmup]`` (and the actions
+    between them), then steps ``horizon = length - warmup`` times on the
+    recorded actions, fed with its own predictions; one forward pass per
+    step serves every sequence of the batch.
+
+    Args:
+        simulator: a :class:`recurrent_sim.models.Simulator` with its mean image.
+        frames: (N, length, H, W) uint8 real frames.
+        actions: (N, length - 1) int32 actions.
+        warmup: real frames seen before predicting, 1 <= warmup < length.
+        progress: optional :class:`recurrent_sim.utils.progress.Progress`,
+            advanced by N predicted frames after each step.
+    Returns:
+        (N, horizon, H, W) uint8 predicted frames; ``[:, k - 1]`` predicts
+        ``frames[:, warmup - 1 + k]``.
+    """
+    frames = np.asarray(frames)
+    actions = np.asarray(actions, dtype=np.int32)
+    n, length = frames.shape[:2]
+    if not 1 <= warmup < length:
+        raise ValueError(f"warmup must be in 1..{length - 1}, got {warmup}")
+    horizon = length - warmup
+    env = BatchedSimEnv(simulator)
+    env.reset(frames[:, :warmup], actions[:, : warmup - 1])
+    predictions = np.empty((n, horizon) + frames.shape[2:], dtype=np.uint8)
+    for k in range(horizon):
+        predictions[:, k] = env.step(actions[:, warmup - 1 + k])
+        if progress is not None:
+            progress.update(n)
+    return predictions
