@@ -8,10 +8,6 @@ import argparse
 import os
 import sys
 import tempfile
-import zipfile
-import zlib
-
-import numpy as np
 
 from recurrent_sim.errors import UserError
 from recurrent_sim.training.checkpoint import CheckpointError, describe, load_checkpoint
@@ -83,38 +79,6 @@ def check_savesim_folder(path, config, flag="--savesim") -> str:
                 f"{flag} {path} already holds a simulator with {describe(held)}; this run trains one with "
                 f"{describe(config)}: choose another folder, or --loadtosim {path} to continue it"
             )
-    return path
-
-
-def check_agent_folder(path, flag="--load") -> str:
-    """Check a saved ChainerRL agent folder before the agent loads it.
-
-    Chainer's ``load_npz`` unpickles object arrays, which can execute code:
-    every ``.npz`` in the folder is opened here with ``allow_pickle=False``
-    and fully read, so a file holding pickled objects, a truncated or a
-    corrupted file is refused without running anything.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise UserError(f"{flag} {path} does not exist")
-    if not os.path.isdir(path):
-        raise UserError(f"{flag} {path} is not a folder (give the folder the agent was saved in)")
-    files = sorted(
-        os.path.join(root, name) for root, _, names in os.walk(path) for name in names if name.endswith(".npz")
-    )
-    if not files:
-        raise UserError(f"{flag} {path} holds no saved agent (no .npz file)")
-    for file in files:
-        try:
-            with np.load(file, allow_pickle=False) as npz:
-                for key in npz.files:
-                    npz[key]
-        except ValueError as e:
-            if "pickle" in str(e):
-                raise UserError(f"{flag}: {file} holds pickled Python objects, which are never loaded") from None
-            raise UserError(f"{flag}: cannot read {file}: truncated or corrupted ({e})") from None
-        except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-            raise UserError(f"{flag}: cannot read {file}: truncated or corrupted ({type(e).__name__}: {e})") from None
     return path
 
 

@@ -17,7 +17,7 @@ from recurrent_sim.data.episodes import Episode, EpisodeWriter
 from recurrent_sim.errors import UserError
 from recurrent_sim.training.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
-from recurrent_sim.validation import check_agent_folder, one_line_errors
+from recurrent_sim.validation import one_line_errors
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +118,8 @@ def run(args) -> int:
     from recurrent_sim.envs.synthetic import register_synthetic_envs
 
     register_synthetic_envs()
-    if args.load is not None:
-        if args.policy == "random":
-            raise UserError("--load gives the agent to play with; it cannot be combined with --policy random")
-        check_agent_folder(args.load, "--load")
+    if args.load is not None and args.policy == "random":
+        raise UserError("--load gives the agent to play with; it cannot be combined with --policy random")
     if args.frame_size < 16:
         raise UserError(f"--frame-size {args.frame_size} is too small: the simulator needs frames of 16 pixels or more")
     use_device(args.gpu)
@@ -132,25 +130,26 @@ def run(args) -> int:
         "resize": "area interpolation",
         "frame_shape": list(size),
     }
-    writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
-    if writer.num_episodes >= args.episodes:
-        print(f"{args.out} already holds {writer.num_episodes} episodes ({writer.total_steps} steps); nothing to do")
-        return 0
     if args.policy == "random":
         policy = RandomPolicy(game.action_space.n)
     else:
         obs_shape = (args.frame_buffer_length,) + size
-        policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed + writer.num_episodes, args.gpu)
-    start = writer.num_episodes
-    with StopRequest() as stop, Progress(args.episodes - start, "collecting", unit="episodes") as bar:
-        while writer.num_episodes < args.episodes:
-            seed = episode_seed(args.seed, writer.num_episodes)
-            episode = play_episode(game, policy, seed, args.max_episode_steps, stop)
-            if episode is None:
-                break
-            writer.add(episode, seed=seed, policy=policy.description)
-            bar.update(1, steps=writer.total_steps, episode_return=float(episode.rewards.sum()))
-    game.close()
+        policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed, args.gpu)
+    writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
+    if writer.num_episodes >= args.episodes:
+        print(f"{args.out} already holds {writer.num_episodes} episodes ({writer.total_steps} steps); nothing to do")
+        return 0
+    try:
+        with StopRequest() as stop, Progress(args.episodes - writer.num_episodes, "collecting", unit="episodes") as bar:
+            while writer.num_episodes < args.episodes:
+                seed = episode_seed(args.seed, writer.num_episodes)
+                episode = play_episode(game, policy, seed, args.max_episode_steps, stop)
+                if episode is None:
+                    break
+                writer.add(episode, seed=seed, policy=policy.description)
+                bar.update(1, steps=writer.total_steps, episode_return=float(episode.rewards.sum()))
+    finally:
+        game.close()
     summary = f"{args.out}: {writer.num_episodes} episodes, {writer.total_steps} steps"
     if stop.requested:
         print(f"{stop.name} received: the unfinished episode was dropped; {summary}; run the same command to continue")

@@ -168,9 +168,8 @@ class RunResult:
 
 def check_fresh_output(out):
     """Refuse to start a new run in a folder that holds one (it would be overwritten)."""
-    saved = [path for _, path in list_checkpoints(os.path.join(out, CHECKPOINT_FOLDER))]
-    if os.path.exists(os.path.join(out, CHECKPOINT_FILENAME)):
-        saved.append(os.path.join(out, CHECKPOINT_FILENAME))
+    saved = [os.path.join(out, CHECKPOINT_FILENAME)] if os.path.exists(os.path.join(out, CHECKPOINT_FILENAME)) else []
+    saved += [path for _, path in list_checkpoints(os.path.join(out, CHECKPOINT_FOLDER))]
     if saved:
         raise UserError(
             f"--out {out} already holds a training run ({os.path.relpath(saved[-1], out)}): "

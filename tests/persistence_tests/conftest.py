@@ -1,0 +1,95 @@
+"""Helpers for the persistence tests: small datasets, small runs, the CLI in-process."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recurrent_sim.data.episodes import Episode, EpisodeWriter
+from recurrent_sim.training.offline import OfflineSettings, RunOptions
+from recurrent_sim.training.sequence_loss import SequenceSchedule
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FRAME_SHAPE = (32, 32)
+N_ACTIONS = 5
+# Lines gym 0.22 prints on import (not ours); filtered from subprocess output.
+GYM_NOTICE = ("Gym has been unmaintained", "Please upgrade to Gymnasium", "See the migration guide")
+# Flags of a tiny offline run on 32x32 frames: 4-frame sequences, batch 2, 16 LSTM units.
+SMALL_TRAIN_FLAGS = ["--hidden-size", "16", "--batch-size", "2", "--unroll-dep", "1", "--obs-dep", "1",
+                     "--pred-dep", "1", "--validation-fraction", "0.25", "--validation-sequences", "4"]
+
+
+def make_episode(steps, seed=0, terminal=True, shape=FRAME_SHAPE, n_actions=N_ACTIONS) -> Episode:
+    """A synthetic episode: a bright square that moves with the actions over a noisy background."""
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, n_actions, steps).astype(np.int32)
+    frames = rng.integers(0, 40, (steps + 1,) + tuple(shape)).astype(np.uint8)
+    position = np.array([shape[0] // 2, shape[1] // 2])
+    moves = np.array([(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)] * n_actions)[:n_actions]
+    for t in range(steps + 1):
+        frames[t, position[0] : position[0] + 4, position[1] : position[1] + 4] = 220
+        if t < steps:
+            position = np.clip(position + 2 * moves[actions[t]], 0, np.array(shape) - 4)
+    ends = np.zeros(steps, dtype=bool)
+    ends[-1:] = terminal
+    return Episode(frames, actions, rng.random(steps).astype(np.float32), ends)
+
+
+def write_dataset(folder, lengths, shape=FRAME_SHAPE, n_actions=N_ACTIONS, env_id="BlockWorld-v0", seed=0):
+    """A dataset folder holding one synthetic episode per entry of ``lengths`` (steps)."""
+    writer = EpisodeWriter(folder, env_id, shape, n_actions, {"synthetic": True})
+    for i, steps in enumerate(lengths):
+        writer.add(make_episode(steps, seed=seed + i, shape=shape, n_actions=n_actions), seed=seed + i, policy="test")
+    return os.fspath(folder)
+
+
+def small_settings(**changes) -> OfflineSettings:
+    values = dict(sequence=SequenceSchedule(1, 1, 1), batch_size=2, hidden_size=16, encoding_size=32,
+                  validation_fraction=0.25, validation_sequences=4, seed=0)
+    values.update(changes)
+    return OfflineSettings(**values)
+
+
+def small_options(**changes) -> RunOptions:
+    values = dict(updates=6, checkpoint_every=2, keep_checkpoints=2, validate_every=3, log_every=1)
+    values.update(changes)
+    return RunOptions(**values)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """Four synthetic episodes of 20 steps, 32x32 frames, 5 actions."""
+    return write_dataset(tmp_path / "data", [20, 20, 20, 20])
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``recurrent-sim ARGS`` in this process; returns (exit code, stdout, stderr)."""
+    from recurrent_sim.cli import main
+
+    def run(*argv):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def python_env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONPATH=REPO)
+    return env
+
+
+def start_cli(*argv, **kwargs):
+    """``python -m recurrent_sim ARGS`` as a subprocess (stdout and stderr piped)."""
+    return subprocess.Popen([sys.executable, "-m", "recurrent_sim", *map(str, argv)], cwd=REPO, env=python_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def own_lines(text):
+    """Non-empty lines of ``text`` without gym's import notice."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith(GYM_NOTICE)]

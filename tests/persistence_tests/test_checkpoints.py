@@ -1,0 +1,117 @@
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from recurrent_sim.errors import UserError
+from recurrent_sim.models import Simulator, SimulatorConfig
+from recurrent_sim.training.checkpoint import (
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    newest_loadable_checkpoint,
+    numbered_checkpoint_path,
+    prune_checkpoints,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
+from recurrent_sim.validation import check_savesim_folder, load_simulator_checkpoint, prepare_output_folder
+
+CONFIG = SimulatorConfig(frame_shape=(32, 32), n_actions=5, hidden_size=8, encoding_size=16)
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    np.random.seed(0)
+    sim = Simulator(CONFIG)
+    sim.set_mean_image(np.full((3, 32, 32), 51, np.uint8))
+    return sim
+
+
+def test_numbered_checkpoints_are_listed_pruned_and_temporaries_removed(tmp_path, simulator):
+    for number in (3, 12, 7):
+        save_checkpoint(numbered_checkpoint_path(tmp_path, number), simulator, metadata={"n": number})
+    (tmp_path / ".checkpoint_00000015.npz.x1.tmp").write_bytes(b"half")
+    (tmp_path / "checkpoint_00000099.npz.damaged").write_bytes(b"old")
+    (tmp_path / "checkpoint_best.npz").write_bytes(b"not numbered")
+    assert [n for n, _ in list_checkpoints(tmp_path)] == [3, 7, 12]
+    assert list_checkpoints(tmp_path / "missing") == []
+    assert remove_stale_temporaries(tmp_path) == [str(tmp_path / ".checkpoint_00000015.npz.x1.tmp")]
+    assert prune_checkpoints(tmp_path, keep=2) == [numbered_checkpoint_path(tmp_path, 3)]
+    assert [n for n, _ in list_checkpoints(tmp_path)] == [7, 12]
+    assert (tmp_path / "checkpoint_00000099.npz.damaged").exists()
+    mode = stat.S_IMODE(os.stat(numbered_checkpoint_path(tmp_path, 12)).st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask  # not mkstemp's 0600
+
+
+def test_newest_loadable_skips_and_sets_aside_damaged_checkpoints(tmp_path, simulator):
+    for number in (1, 2, 3):
+        save_checkpoint(numbered_checkpoint_path(tmp_path, number), simulator, metadata={"n": number})
+    newest = numbered_checkpoint_path(tmp_path, 3)
+    data = open(newest, "rb").read()
+    open(newest, "wb").write(data[: len(data) // 3])
+    checkpoint = newest_loadable_checkpoint(tmp_path)
+    assert checkpoint.metadata == {"n": 2}
+    assert os.path.exists(newest + ".damaged") and not os.path.exists(newest)
+    for _, path in list_checkpoints(tmp_path):
+        open(path, "wb").write(b"garbage")
+    assert newest_loadable_checkpoint(tmp_path) is None
+    assert len(os.listdir(tmp_path)) == 3  # nothing deleted
+
+
+def test_every_truncation_or_corruption_is_a_checkpoint_error(tmp_path, simulator):
+    path = str(tmp_path / "c.npz")
+    save_checkpoint(path, simulator, metadata={"a": 1})
+    data = open(path, "rb").read()
+    rng = np.random.default_rng(0)
+    damaged = [data[:cut] for cut in np.linspace(0, len(data) - 1, 30).astype(int)]
+    for position in rng.integers(0, len(data), 30):
+        flipped = bytearray(data)
+        flipped[position] ^= 0xFF
+        damaged.append(bytes(flipped))
+    errors = 0
+    for content in damaged:
+        open(path, "wb").write(content)
+        try:
+            load_checkpoint(path).build_simulator()
+        except CheckpointError as e:
+            errors += 1
+            assert "\n" not in str(e)
+    assert errors >= 30  # all truncations; a flipped byte inside stored float data may still load
+
+
+def test_simulator_checkpoint_check_names_the_mismatch(tmp_path, simulator):
+    save_checkpoint(tmp_path, simulator)
+    assert load_simulator_checkpoint(tmp_path, frame_shape=(32, 32), n_actions=5).config == CONFIG
+    with pytest.raises(CheckpointError, match=r"--loadtosim .*frames 32x32, 5 actions.* this game needs 84x84 frames"):
+        load_simulator_checkpoint(tmp_path, frame_shape=(84, 84), n_actions=5)
+    with pytest.raises(CheckpointError, match=r"the simulator has frames 32x32, 5 actions.*needs 32x32 frames and 4 actions"):
+        load_simulator_checkpoint(tmp_path, frame_shape=(32, 32), n_actions=4)
+    with pytest.raises(CheckpointError, match=r"^--load: checkpoint .*nothing.npz does not exist$"):
+        load_simulator_checkpoint(tmp_path / "nothing.npz", flag="--load")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"^--loadtosim: no simulator.npz in folder"):
+        load_simulator_checkpoint(tmp_path / "empty")
+
+
+def test_output_folders(tmp_path, simulator):
+    assert prepare_output_folder(tmp_path / "a" / "b") == str(tmp_path / "a" / "b")
+    assert os.path.isdir(tmp_path / "a" / "b")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(UserError, match=r"--savesim .*f is a file; give a folder"):
+        prepare_output_folder(tmp_path / "f", "--savesim")
+    with pytest.raises(UserError, match="cannot write there"):
+        prepare_output_folder(tmp_path / "f" / "sub")
+
+    save_checkpoint(tmp_path / "run", simulator)
+    assert check_savesim_folder(tmp_path / "run", CONFIG) == str(tmp_path / "run")
+    other = SimulatorConfig(frame_shape=(32, 32), n_actions=5, hidden_size=16, encoding_size=16)
+    before = open(tmp_path / "run" / "simulator.npz", "rb").read()
+    with pytest.raises(UserError, match=r"already holds a simulator with frames 32x32, 5 actions, LSTM 8.*choose another folder"):
+        check_savesim_folder(tmp_path / "run", other)
+    assert open(tmp_path / "run" / "simulator.npz", "rb").read() == before
+    (tmp_path / "run" / "simulator.npz").write_bytes(b"damaged")
+    assert check_savesim_folder(tmp_path / "run", other)  # nothing worth protecting
