@@ -1,4 +1,11 @@
 """recurrent_sim: learned recurrent simulators of Atari games (Chiappa et al., 2017)."""
+import contextlib
+import io
+
+# gym 0.22 (pinned: chainerrl needs it) prints a notice to stderr on import;
+# it says nothing a user of this package can act on, so it is swallowed.
+with contextlib.redirect_stderr(io.StringIO()):
+    import gym  # NOQA
 
 from recurrent_sim import envs  # NOQA  (registers the Atari gym ids)
 

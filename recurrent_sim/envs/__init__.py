@@ -1,7 +1,8 @@
 """Environments: ALE-backed Atari games under gym ids, and frame preprocessing.
 
 Importing this package registers ``Breakout-v0``, ``PongNoFrameskip-v4``, ...
-with gym (see :mod:`recurrent_sim.envs.atari`).
+with gym (see :mod:`recurrent_sim.envs.atari`), and the tiny synthetic game
+``BlockWorld-v0`` (:mod:`recurrent_sim.envs.synthetic`).
 """
 
 from recurrent_sim.envs.atari import (  # NOQA
@@ -15,5 +16,7 @@ from recurrent_sim.envs.preprocessing import (  # NOQA
     preprocess_frame,
     to_gray,
 )
+from recurrent_sim.envs.synthetic import BlockWorldEnv, register_synthetic_envs  # NOQA
 
 register_atari_envs()
+register_synthetic_envs()

@@ -36,6 +36,8 @@ from ale_py import roms
 from gym import spaces
 from gym.utils import seeding
 
+from recurrent_sim.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT = "recurrent_sim.envs.atari:AtariEnv"
@@ -262,7 +264,7 @@ class AtariEnv(gym.Env):
             self._viewer_open = False
 
 
-class UnknownEnvError(ValueError):
+class UnknownEnvError(UserError, ValueError):
     """An environment id that gym does not know; the message names close matches."""
 
     def __init__(self, env_id, suggestions):
