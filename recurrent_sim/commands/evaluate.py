@@ -180,8 +180,14 @@ def run(args) -> int:
     sequences = record_sequences(
         game, agent.act, args.sequences, args.warmup + args.horizon, seed=gap_seed, max_gap=args.max_gap
     )
-    with Progress(args.sequences * args.horizon, "evaluate", unit="frames") as progress:
+    progress = Progress(args.sequences * args.horizon, "evaluate", unit="frames")
+    try:
         evaluation = evaluate_simulator(simulator, sequences, args.warmup, args.batch_size, progress=progress)
+    except BaseException:
+        if progress.is_tty and progress.count:  # end the bar's line before the error message
+            progress.stream.write("\n")
+        raise
+    progress.close()
     evaluated = time.time() - started
     curves = evaluation.curves
 

@@ -1,0 +1,184 @@
+"""``recurrent-sim evaluate`` end to end on BlockWorld: outputs, agreement, reproducibility, errors."""
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import imageio
+import numpy as np
+import pytest
+
+from recurrent_sim.training import save_checkpoint
+
+from .conftest import BLOCKWORLD, tiny_simulator
+
+WARMUP, HORIZON, SEQUENCES = 4, 12, 6
+OUTPUTS = ("metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png")
+
+
+def evaluate_args(checkpoint, out, *extra):
+    return (
+        "evaluate", "--loadtosim", checkpoint, "--env", BLOCKWORLD, "--out", out, "--warmup", WARMUP,
+        "--horizon", HORIZON, "--sequences", SEQUENCES, "--batch-size", 4, *extra,
+    )
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: (float(v) if k != "step" else int(v)) for k, v in row.items()} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def untrained_run(tmp_path_factory, untrained_checkpoint):
+    from recurrent_sim.cli import main
+
+    out = tmp_path_factory.mktemp("untrained_eval") / "out"
+    assert main([str(a) for a in evaluate_args(untrained_checkpoint, out)]) == 0
+    return out
+
+
+def test_writes_all_outputs(untrained_run):
+    assert sorted(os.listdir(untrained_run)) == sorted(OUTPUTS)
+
+
+def test_csv_has_one_row_per_step_and_agrees_with_json(untrained_run):
+    rows = read_csv(untrained_run / "metrics.csv")
+    summary = json.loads((untrained_run / "summary.json").read_text())
+    assert [row["step"] for row in rows] == list(range(1, HORIZON + 1))
+    for prefix in ("model", "repeat_last", "mean_frame"):
+        for row in rows:
+            assert row[f"{prefix}_mse"] > 0
+            assert row[f"{prefix}_psnr"] == pytest.approx(10 * np.log10(1 / row[f"{prefix}_mse"]), abs=1e-9)
+    assert set(summary["steps"]) == {"1", "5", "10", str(HORIZON)}
+    for step, values in summary["steps"].items():
+        row = rows[int(step) - 1]
+        assert values == {k: v for k, v in row.items() if k != "step"}  # exactly equal numbers
+    means = summary["mean_over_horizon"]
+    assert means["model_mse"] == pytest.approx(np.mean([r["model_mse"] for r in rows]), rel=1e-12)
+
+    horizon = summary["accurate_horizon"]
+    mean_frame = np.mean([r["mean_frame_mse"] for r in rows])
+    assert horizon["threshold_fraction_of_mean_frame_mse"] == 0.5
+    assert horizon["threshold_mse"] == pytest.approx(0.5 * mean_frame, rel=1e-12)
+    over = [r["step"] for r in rows if r["model_mse"] > horizon["threshold_mse"]]
+    assert horizon["first_step_over_threshold"] == (over[0] if over else None)
+
+
+def test_summary_records_settings_and_checkpoint(untrained_run, untrained_checkpoint):
+    summary = json.loads((untrained_run / "summary.json").read_text())
+    assert summary["n_sequences"] == SEQUENCES and summary["horizon"] == HORIZON
+    settings = summary["settings"]
+    assert (settings["env"], settings["warmup"], settings["horizon"]) == (BLOCKWORLD, WARMUP, HORIZON)
+    assert (settings["sequences"], settings["seed"], settings["frame_size"]) == (SEQUENCES, 0, 32)
+    assert summary["checkpoint"]["path"] == os.path.join(str(untrained_checkpoint), "simulator.npz")
+    assert summary["checkpoint"]["metadata"] == {"env_id": BLOCKWORLD, "frame_size": 32}
+    assert summary["checkpoint"]["config"]["hidden_size"] == 16
+
+
+def test_images_decode_with_the_expected_sizes(untrained_run):
+    curve = imageio.v2.imread(untrained_run / "error_curve.png")
+    assert curve.shape[:2] == (500, 800)
+    # a panel is 32 x 5 = 160 pixels: three panels and two 2-pixel gaps; 14-pixel label and caption bands
+    frame_shape = (14 + 160 + 14, 3 * 160 + 2 * 2)
+    gif = imageio.v2.mimread(untrained_run / "rollout.gif")
+    assert len(gif) == HORIZON
+    assert all(frame.shape[:2] == frame_shape for frame in gif)
+    still = imageio.v2.imread(untrained_run / "rollout_frames.png")
+    assert still.shape[:2] == (4 * frame_shape[0], frame_shape[1])  # steps 1, 5, 10, 12
+    assert len({frame.tobytes() for frame in gif}) > 1
+
+
+def test_untrained_simulator_does_not_beat_repeating_the_last_frame(untrained_run):
+    rows = read_csv(untrained_run / "metrics.csv")
+    assert rows[0]["model_mse"] > rows[0]["repeat_last_mse"]
+    # nor the better baseline at any step (repeat-last early, the mean frame later)
+    for row in rows:
+        assert row["model_mse"] > min(row["repeat_last_mse"], row["mean_frame_mse"])
+    summary = json.loads((untrained_run / "summary.json").read_text())
+    assert summary["accurate_horizon"]["first_step_over_threshold"] == 1
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(run_cli, untrained_checkpoint, untrained_run, tmp_path):
+    code, _, err = run_cli(*evaluate_args(untrained_checkpoint, tmp_path / "again"))
+    assert code == 0, err
+    first = (untrained_run / "metrics.csv").read_bytes()
+    assert (tmp_path / "again" / "metrics.csv").read_bytes() == first
+    code, _, err = run_cli(*evaluate_args(untrained_checkpoint, tmp_path / "other", "--seed", 1))
+    assert code == 0, err
+    assert (tmp_path / "other" / "metrics.csv").read_bytes() != first
+
+
+def test_absolute_threshold(run_cli, untrained_checkpoint, tmp_path):
+    code, _, err = run_cli(*evaluate_args(untrained_checkpoint, tmp_path, "--threshold-mse", 1e-9,
+                                          "--sequences", 2, "--horizon", 3))
+    assert code == 0, err
+    horizon = json.loads((tmp_path / "summary.json").read_text())["accurate_horizon"]
+    assert horizon == {"first_step_over_threshold": 1, "accurate_steps": 0, "threshold_mse": 1e-9,
+                       "threshold_fraction_of_mean_frame_mse": None}
+
+
+def checksum(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--horizon", 0), "--horizon must be a positive integer, got 0"),
+        (("--sequences", -3), "--sequences must be a positive integer, got -3"),
+        (("--warmup", 0), "--warmup must be a positive integer"),
+        (("--env", "BlockWorld-v9"), "did you mean: BlockWorld-v0"),
+        (("--frame-size", 84), "--frame-size 84 does not match the 32x32 frames"),
+        (("--threshold", -1), "--threshold must be a positive fraction"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(run_cli, untrained_checkpoint, tmp_path, extra, message):
+    before = checksum(untrained_checkpoint / "simulator.npz")
+    code, out, err = run_cli(*evaluate_args(untrained_checkpoint, tmp_path / "out"), *extra)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("recurrent-sim evaluate: error: ")
+    assert message in err
+    assert checksum(untrained_checkpoint / "simulator.npz") == before
+    assert not (tmp_path / "out" / "metrics.csv").exists()
+
+
+def test_missing_simulator_folder(run_cli, tmp_path):
+    code, _, err = run_cli(*evaluate_args(tmp_path / "nowhere", tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1
+    assert "nowhere does not exist" in err
+
+
+def test_simulator_for_another_action_count(run_cli, tmp_path, blockworld_buffer):
+    simulator = tiny_simulator(n_actions=4)
+    simulator.set_mean_image(blockworld_buffer.first_frames(50))
+    save_checkpoint(tmp_path / "sim4", simulator, metadata={"env_id": "Breakout-v0"})
+    code, _, err = run_cli(*evaluate_args(tmp_path / "sim4", tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1
+    assert "was trained for 4 actions but BlockWorld-v0 has 5" in err
+
+
+def test_simulator_without_mean_image(run_cli, tmp_path):
+    save_checkpoint(tmp_path / "raw", tiny_simulator())
+    code, _, err = run_cli(*evaluate_args(tmp_path / "raw", tmp_path / "out"))
+    assert code == 2 and "no mean image" in err
+
+
+def test_episodes_shorter_than_a_sequence(run_cli, untrained_checkpoint, tmp_path):
+    code, _, err = run_cli(*evaluate_args(untrained_checkpoint, tmp_path / "out", "--horizon", 150,
+                                          "--max-gap", 0))
+    assert code == 2 and err.count("\n") == 1
+    assert "ended before 154 frames could be recorded" in err
+
+
+def test_module_entry_point_reports_errors_with_exit_status_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "recurrent_sim", "evaluate", "--loadtosim", str(tmp_path / "missing"),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "recurrent-sim evaluate" in line]
+    assert errors == [f"recurrent-sim evaluate: error: checkpoint {tmp_path / 'missing'} does not exist"]
