@@ -88,6 +88,9 @@ def build_parser():
                    help="logging level, 10 = DEBUG, 20 = INFO (changed: was 10, DEBUG)")
     p.add_argument("--monitor", action="store_true",
                    help="record episode statistics with gym's Monitor under OUTDIR/monitor")
+    p.add_argument("--max-episode-len", type=seed_int, default=None,
+                   help="end every episode (training, evaluation and --demo) after this many steps "
+                        "(default: the game's own limit)")
     p.add_argument("--frame-buffer-length", type=int, default=4, help="frames stacked in the agent's observation")
     p.add_argument("--frame-size", type=int, default=None,
                    help=f"side of the square gray frames, pixels (default: {DEFAULT_FRAME_SIZE}, or the loaded "
@@ -153,6 +156,8 @@ def check_args(args):
         raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
     if args.demo and args.eval_n_runs < 1:
         raise UserError("--demo needs --eval-n-runs >= 1 (episodes to play in the simulator)")
+    if args.max_episode_len is not None and args.max_episode_len <= 0:
+        raise UserError(f"--max-episode-len must be positive, got {args.max_episode_len}")
     if args.frame_size is not None and args.frame_size < 16:
         raise UserError(f"--frame-size must be at least 16, got {args.frame_size}")
 
@@ -185,6 +190,8 @@ def make_game(args, seed, outdir=None):
         raise
     except (ValueError, gym.error.Error) as e:
         raise UserError(str(e)) from None
+    if args.max_episode_len:
+        env = gym.wrappers.TimeLimit(env, max_episode_steps=args.max_episode_len)
     if outdir is not None and args.monitor:
         env = gym.wrappers.Monitor(env, os.path.join(outdir, "monitor"), video_callable=False, force=True)
     size = args.frame_size or DEFAULT_FRAME_SIZE

@@ -1,0 +1,150 @@
+"""The seed-compatible script examples/mygym/train_a3c_gym.py, end to end."""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recurrent_sim.training import load_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "examples", "mygym", "train_a3c_gym.py")
+N_RUNS_LINE = re.compile(r"^n_runs: (\d+) mean: (\S+) median: (\S+) stdev (\S+)$", re.M)
+
+# Small settings so a BlockWorld run trains the simulator in a few seconds.
+BLOCKWORLD_TRAIN = [
+    "1", "--env", "BlockWorld-v0", "--frame-size", "32", "--num_output_channels_sim", "8",
+    "--unroll_dep", "3", "--obs_dep", "2", "--pred_dep", "2", "--batch_size", "2",
+    "--warm_up_steps", "40", "--training_steps", "10", "--saving_steps", "100", "--steps", "200",
+    "--eval-n-runs", "0", "--logger-level", "30",
+]
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("train_a3c_gym", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(script, capsys, *argv):
+    status = script.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_help_lists_every_seed_flag_and_the_changed_defaults(script):
+    text = script.build_parser().format_help()
+    for flag in ("--env", "--arch", "--seed", "--outdir", "--t-max", "--beta", "--profile", "--steps",
+                 "--eval-interval", "--eval-n-runs", "--reward-scale-factor", "--rmsprop-epsilon", "--render",
+                 "--lr", "--weight-decay", "--demo", "--load", "--logger-level", "--monitor",
+                 "--frame-buffer-length", "--render-b2w", "--min_reward", "--loadtosim", "--savesim",
+                 "--unroll_dep", "--obs_dep", "--pred_dep", "--batch_size", "--warm_up_steps",
+                 "--buffer_size_sim", "--training_steps", "--saving_steps", "--chain_period",
+                 "--num_output_channels_sim", "--gpu", "--agent"):
+        assert re.search(re.escape(flag) + r"\b", text), flag
+    assert text.count("changed:") >= 6
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["2"], "processes must be 1"),
+    (["1", "--demo"], "--demo needs --loadtosim"),
+    (["1", "--steps", "0"], "--steps must be positive"),
+    (["1", "--env", "Breakout-v9"], "Breakout"),
+    (["1", "--demo", "--loadtosim", "/nonexistent/sim"], "does not exist"),
+])
+def test_user_errors_are_one_line_and_exit_2(script, capsys, tmp_path, argv, message):
+    status, out, err = _run(script, capsys, *argv, "--outdir", str(tmp_path / "out"))
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_train_then_demo_on_blockworld(script, capsys, tmp_path):
+    savesim = tmp_path / "new" / "sim"  # the folder does not exist yet
+    outdir = tmp_path / "out"
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--savesim", str(savesim), "--outdir", str(outdir),
+                            "--min_reward", "-500", "--reward-scale-factor", "1.0")
+    assert status == 0, err
+    checkpoint = load_checkpoint(str(savesim))
+    assert checkpoint.config.hidden_size == 8 and checkpoint.config.frame_shape == (32, 32)
+    assert checkpoint.config.n_actions == 5
+    assert checkpoint.metadata["env"] == "BlockWorld-v0" and checkpoint.metadata["updates"] > 0
+    assert checkpoint.build_simulator().has_mean_image
+    assert f"simulator saved in {savesim}" in out
+
+    status, out, err = _run(script, capsys, "1", "--env", "BlockWorld-v0", "--loadtosim", str(savesim), "--demo",
+                            "--render-b2w", "--chain_period", "7", "--eval-n-runs", "2", "--outdir", str(outdir),
+                            "--logger-level", "30", "--saliency-interval", "50")
+    assert status == 0, err
+    match = N_RUNS_LINE.search(out)
+    assert match and match.group(1) == "2", out
+    assert out.strip().splitlines()[-1] == match.group(0)
+    scores = [float(match.group(2)), float(match.group(3)), float(match.group(4))]
+    assert all(np.isfinite(scores))
+    run_dir = re.search(r"outputs in (\S+)", out).group(1)
+    assert sorted(os.listdir(os.path.join(run_dir, "b2w"))) == ["episode_001", "episode_001.gif", "episode_002",
+                                                                "episode_002.gif"]
+    assert len(os.listdir(os.path.join(run_dir, "b2w", "episode_001"))) == 100
+    assert sorted(os.listdir(os.path.join(run_dir, "saliency", "episode_002"))) == ["step_00000.png",
+                                                                                     "step_00050.png"]
+
+    # an architecture flag that contradicts the saved simulator is refused in one line
+    status, out, err = _run(script, capsys, "1", "--env", "BlockWorld-v0", "--loadtosim", str(savesim), "--demo",
+                            "--num_output_channels_sim", "16", "--outdir", str(outdir))
+    assert status == 2 and "8 units" in err and len(err.strip().splitlines()) == 1
+    # a simulator of another game is refused too
+    status, out, err = _run(script, capsys, "1", "--env", "Breakout-v0", "--loadtosim", str(savesim), "--demo",
+                            "--outdir", str(outdir))
+    assert status == 2 and "5 actions" in err
+
+
+def test_learning_agent_saves_itself_and_reloads(script, capsys, tmp_path):
+    outdir = tmp_path / "out"
+    # the simulator does not train here (warm-up longer than the run): only the agent matters
+    argv = ["1", "--env", "BlockWorld-v0", "--frame-size", "32", "--num_output_channels_sim", "8", "--steps", "120",
+            "--warm_up_steps", "1000", "--eval-n-runs", "0", "--logger-level", "30"]
+    status, out, err = _run(script, capsys, *argv, "--agent", "a3c", "--outdir", str(outdir))
+    assert status == 0, err
+    agent_dir = re.search(r"agent saved in (\S+)", out).group(1)
+    assert agent_dir.endswith("120_finish")
+    assert sorted(os.listdir(agent_dir)) == ["agent.json", "model.npz", "optimizer.npz"]
+    status, out, err = _run(script, capsys, *argv, "--agent", "a3c", "--load", agent_dir, "--outdir", str(outdir))
+    assert status == 0, err
+    status, out, err = _run(script, capsys, *argv, "--load", str(tmp_path / "missing"), "--outdir", str(outdir))
+    assert status == 2 and "does not exist" in err
+
+
+def test_script_runs_as_a_program(tmp_path):
+    """The script as users start it: a subprocess, a user error gives one line and status 2."""
+    result = subprocess.run([sys.executable, SCRIPT, "3", "--outdir", str(tmp_path)], capture_output=True,
+                            text=True, cwd=str(tmp_path), timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("train_a3c_gym.py: error: processes must be 1")
+
+
+def test_breakout_train_then_demo(script, capsys, tmp_path):
+    """The seed README's pipeline on Breakout with small settings: train, save, demo."""
+    savesim = tmp_path / "break"
+    status, out, err = _run(
+        script, capsys, "1", "--env", "Breakout-v0", "--outdir", str(tmp_path / "outdir"), "--min_reward", "-500",
+        "--reward-scale-factor", "1.0", "--eval-n-runs", "0", "--savesim", str(savesim), "--steps", "160",
+        "--warm_up_steps", "80", "--training_steps", "40", "--saving_steps", "80", "--unroll_dep", "2",
+        "--obs_dep", "2", "--pred_dep", "2", "--batch_size", "2", "--num_output_channels_sim", "16",
+        "--logger-level", "30")
+    assert status == 0, err
+    assert load_checkpoint(str(savesim)).config.frame_shape == (84, 84)
+    status, out, err = _run(
+        script, capsys, "1", "--env", "Breakout-v0", "--outdir", str(tmp_path / "outdir"), "--eval-n-runs", "1",
+        "--loadtosim", str(savesim), "--demo", "--render-b2w", "--chain_period", "100", "--logger-level", "30",
+        "--gif-frames", "30", "--saliency-interval", "50", "--max-episode-len", "120")
+    assert status == 0, err
+    assert N_RUNS_LINE.search(out).group(1) == "1"
+    run_dir = re.search(r"outputs in (\S+)", out).group(1)
+    assert len(os.listdir(os.path.join(run_dir, "b2w", "episode_001"))) == 120
+    assert os.path.exists(os.path.join(run_dir, "b2w", "episode_001.gif"))
