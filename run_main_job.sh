@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The main job, from a fresh clone: sets up .venv, trains a simulator of
+# Breakout while a non-learning A3C agent plays, saves it, plays one demo
+# episode inside it (no display needed) and says where every output is.
+#
+#   bash run_main_job.sh
+#
+# The sizes below bound the run; with them it takes about 15 minutes on 2
+# CPU cores. Raise STEPS for a better simulator (each update of the simulator
+# is the expensive part: about 12 s of one CPU core at BATCH_SIZE=8, LSTM
+# 512, sequences of 41 frames).
+set -euo pipefail
+
+STEPS=2000              # environment steps of training
+WARM_UP_STEPS=400       # steps played before the simulator starts training
+TRAINING_STEPS=40       # steps between simulator updates -> (STEPS - WARM_UP_STEPS) / TRAINING_STEPS updates
+SAVING_STEPS=400        # steps between saves of the best simulator so far
+BATCH_SIZE=8            # sequences per simulator update
+LSTM_SIZE=512           # --num_output_channels_sim, as in the original training script
+DEMO_EPISODES=1         # episodes played inside the simulator
+DEMO_MAX_STEPS=1000     # bound on a demo episode's length
+CHAIN_PERIOD=100        # demo: predicted steps between re-synchronisations with the real game
+OUT="${MAIN_JOB_OUT:-runs/main_job}"  # everything this job writes, relative to the repository root
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$(nproc)}"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
+started=$(date +%s)
+
+echo "== 1/3 setting up the virtual environment (.venv)"
+bash scripts/setup_venv.sh
+python="$root/.venv/bin/python"
+
+mkdir -p "$OUT"
+simulator_dir="$OUT/break"
+common=(1 --env Breakout-v0 --outdir "$OUT/outdir" --t-max 5 --lr 7e-4 --min_reward -500 --beta 1e-2
+        --reward-scale-factor 1.0 --logger-level 20 --rmsprop-epsilon 1e-1 --eval-interval 10000000
+        --num_output_channels_sim "$LSTM_SIZE")
+
+echo "== 2/3 training the simulator: $STEPS steps, $(( (STEPS - WARM_UP_STEPS) / TRAINING_STEPS )) updates (log: $OUT/train.log)"
+t0=$(date +%s)
+"$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --savesim "$simulator_dir" \
+  --steps "$STEPS" --warm_up_steps "$WARM_UP_STEPS" --training_steps "$TRAINING_STEPS" \
+  --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" --obs_dep 10 --pred_dep 15 2>&1 | tee "$OUT/train.log"
+train_dir=$(sed -n 's/^outputs in //p' "$OUT/train.log" | tail -1)
+train_s=$(( $(date +%s) - t0 ))
+
+echo "== 3/3 demo: $DEMO_EPISODES episode(s) inside the simulator (log: $OUT/demo.log)"
+t0=$(date +%s)
+"$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs "$DEMO_EPISODES" --loadtosim "$simulator_dir" \
+  --demo --render-b2w --chain_period "$CHAIN_PERIOD" --max-episode-len "$DEMO_MAX_STEPS" 2>&1 | tee "$OUT/demo.log"
+demo_dir=$(sed -n 's/^outputs in //p' "$OUT/demo.log" | tail -1)
+demo_s=$(( $(date +%s) - t0 ))
+
+cat <<EOF
+
+== done in $(( $(date +%s) - started )) s (training ${train_s} s, demo ${demo_s} s). Outputs:
+  simulator checkpoint          $simulator_dir/simulator.npz
+  training run (flags, command) $train_dir
+  training log                  $OUT/train.log
+  demo run (flags, command)     $demo_dir
+  real | simulated frames       $demo_dir/b2w/episode_NNN/step_NNNNN.png
+  animations                    $demo_dir/b2w/episode_NNN.gif
+  agent saliency maps           $demo_dir/saliency/episode_NNN/step_NNNNN.png
+  demo log (n_runs line last)   $OUT/demo.log
+  score                         $(grep '^n_runs:' "$OUT/demo.log" | tail -1)
+EOF
