@@ -72,9 +72,10 @@ def kill_and_check(tmp_path, dataset, updates, kills):
     for kill in kills:
         resume = ["--resume"] if list_checkpoints(os.path.join(run, "checkpoints")) else []
         process = start_cli("train", dataset, "--out", run, *FLAGS, "--updates", updates, *resume)
-        if kill == "during-write":
+        if kill == "during-write":  # as soon as the next checkpoint file is created
             folder = os.path.join(run, "checkpoints")
-            writing = lambda: os.path.isdir(folder) and any(n.endswith(".tmp") for n in os.listdir(folder))  # noqa
+            names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+            writing = lambda: os.path.isdir(folder) and set(os.listdir(folder)) - names  # noqa
             if wait_for(writing, process, interval=0.0):
                 process.send_signal(signal.SIGKILL)
         else:
