@@ -133,10 +133,12 @@ def build_parser():
 
 def check_args(args):
     """Refuse flag values that cannot work, in one line."""
-    if args.processes != 1:
+    if args.processes > 1:
         raise UserError(
             f"processes must be 1 (got {args.processes}): several processes would each train their own simulator"
         )
+    if args.processes < 1:
+        raise UserError(f"processes must be 1 (got {args.processes})")
     positive = (("steps", "--steps"), ("frame_buffer_length", "--frame-buffer-length"), ("t_max", "--t-max"),
                 ("batch_size", "--batch_size"), ("buffer_size_sim", "--buffer_size_sim"),
                 ("training_steps", "--training_steps"), ("saving_steps", "--saving_steps"))
