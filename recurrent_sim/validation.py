@@ -82,6 +82,22 @@ def check_savesim_folder(path, config, flag="--savesim") -> str:
     return path
 
 
+def check_buffer_size(capacity, sequence, flag="--buffer_size_sim") -> int:
+    """Refuse a sample buffer that can never hold one training sequence.
+
+    Args:
+        capacity: transitions the buffer keeps.
+        sequence: the :class:`SequenceSchedule` whose ``sequence_length``
+            (unroll_dep + obs_dep + pred_dep + 1) frames a sequence needs.
+    """
+    if capacity < sequence.sequence_length:
+        raise UserError(
+            f"{flag} {capacity} is too small: a training sequence needs unroll_dep + obs_dep + pred_dep + 1 = "
+            f"{sequence.sequence_length} consecutive frames; raise {flag} or shorten the sequence"
+        )
+    return capacity
+
+
 def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Make ``parser`` report a bad flag in one line (exit status 2), not with the usage block."""
 

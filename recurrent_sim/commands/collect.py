@@ -31,7 +31,8 @@ def add_parser(subparsers):
     )
     one_line_errors(parser)
     add_env_arguments(parser)
-    parser.add_argument("--out", required=True, help="dataset folder (created if missing; an existing one is continued)")
+    parser.add_argument("--out", required=True,
+                        help="dataset folder (created if missing; an existing one is continued)")
     parser.add_argument("--episodes", type=positive_int, default=10,
                         help="episodes the folder holds when the command ends (default: 10)")
     parser.add_argument("--max-episode-steps", type=positive_int, default=None,

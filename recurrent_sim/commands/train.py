@@ -13,7 +13,6 @@ import os
 from recurrent_sim.commands.common import (
     add_model_arguments,
     add_sequence_arguments,
-    non_negative_int,
     positive_int,
     sequence_schedule,
     use_device,
@@ -73,7 +72,8 @@ def add_parser(subparsers):
     )
     one_line_errors(parser)
     parser.add_argument("data", nargs="*", metavar="DATASET",
-                        help="dataset folders made by `recurrent-sim collect` (with --resume: the run's own by default)")
+                        help="dataset folders made by `recurrent-sim collect` "
+                        "(with --resume: the run's own by default)")
     parser.add_argument("--out", required=True, help="output folder of the run (see `docs/persistence.md`)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     parser.add_argument("--loadtosim", default=None,

@@ -168,7 +168,9 @@ def read_manifest(folder) -> dict:
     path = os.path.join(folder, MANIFEST)
     if not os.path.exists(path):
         if not os.listdir(folder):
-            raise DatasetError(f"dataset folder {folder} is empty: collect episodes with `recurrent-sim collect --out {folder}`")
+            raise DatasetError(
+                f"dataset folder {folder} is empty: collect episodes with `recurrent-sim collect --out {folder}`"
+            )
         raise DatasetError(f"{folder} is not a dataset folder: it has no {MANIFEST}")
     try:
         with open(path, encoding="utf-8") as f:
@@ -314,9 +316,10 @@ def load_dataset(folder):
         path = os.path.join(folder, entry["file"])
         episode = load_episode(path)
         if list(episode.frame_shape) != manifest["frame_shape"] or episode.steps != entry["steps"]:
+            height, width = manifest["frame_shape"]
             raise DatasetError(
                 f"{path} holds {episode.steps} steps of {episode.frame_shape[0]}x{episode.frame_shape[1]} frames, "
-                f"but {MANIFEST} says {entry['steps']} steps of {manifest['frame_shape'][0]}x{manifest['frame_shape'][1]}"
+                f"but {MANIFEST} says {entry['steps']} steps of {height}x{width}"
             )
         if not _actions_in_range(episode, manifest["n_actions"]):
             raise DatasetError(f"{path} has actions outside 0..{manifest['n_actions'] - 1}")

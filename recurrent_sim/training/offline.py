@@ -23,7 +23,6 @@ skipped and counted (``on_nonfinite="skip"``, stopping after
 ``max_nonfinite`` in a row) or it stops the run (``"stop"``). Parameters
 that are not finite are never saved.
 """
-import csv
 import dataclasses
 import json
 import logging

@@ -16,7 +16,13 @@ from recurrent_sim.training.checkpoint import (
     remove_stale_temporaries,
     save_checkpoint,
 )
-from recurrent_sim.validation import check_savesim_folder, load_simulator_checkpoint, prepare_output_folder
+from recurrent_sim.training.sequence_loss import SequenceSchedule
+from recurrent_sim.validation import (
+    check_buffer_size,
+    check_savesim_folder,
+    load_simulator_checkpoint,
+    prepare_output_folder,
+)
 
 CONFIG = SimulatorConfig(frame_shape=(32, 32), n_actions=5, hidden_size=8, encoding_size=16)
 
@@ -88,7 +94,8 @@ def test_simulator_checkpoint_check_names_the_mismatch(tmp_path, simulator):
     assert load_simulator_checkpoint(tmp_path, frame_shape=(32, 32), n_actions=5).config == CONFIG
     with pytest.raises(CheckpointError, match=r"--loadtosim .*frames 32x32, 5 actions.* this game needs 84x84 frames"):
         load_simulator_checkpoint(tmp_path, frame_shape=(84, 84), n_actions=5)
-    with pytest.raises(CheckpointError, match=r"the simulator has frames 32x32, 5 actions.*needs 32x32 frames and 4 actions"):
+    mismatch = r"the simulator has frames 32x32, 5 actions.*needs 32x32 frames and 4 actions"
+    with pytest.raises(CheckpointError, match=mismatch):
         load_simulator_checkpoint(tmp_path, frame_shape=(32, 32), n_actions=4)
     with pytest.raises(CheckpointError, match=r"^--load: checkpoint .*nothing.npz does not exist$"):
         load_simulator_checkpoint(tmp_path / "nothing.npz", flag="--load")
@@ -110,8 +117,16 @@ def test_output_folders(tmp_path, simulator):
     assert check_savesim_folder(tmp_path / "run", CONFIG) == str(tmp_path / "run")
     other = SimulatorConfig(frame_shape=(32, 32), n_actions=5, hidden_size=16, encoding_size=16)
     before = open(tmp_path / "run" / "simulator.npz", "rb").read()
-    with pytest.raises(UserError, match=r"already holds a simulator with frames 32x32, 5 actions, LSTM 8.*choose another folder"):
+    held = r"already holds a simulator with frames 32x32, 5 actions, LSTM 8.*choose another folder"
+    with pytest.raises(UserError, match=held):
         check_savesim_folder(tmp_path / "run", other)
     assert open(tmp_path / "run" / "simulator.npz", "rb").read() == before
     (tmp_path / "run" / "simulator.npz").write_bytes(b"damaged")
     assert check_savesim_folder(tmp_path / "run", other)  # nothing worth protecting
+
+
+def test_buffer_must_hold_one_sequence():
+    sequence = SequenceSchedule(15, 10, 10)
+    assert check_buffer_size(36, sequence) == 36
+    with pytest.raises(UserError, match=r"^--buffer_size_sim 35 is too small: .* = 36 consecutive frames; raise"):
+        check_buffer_size(35, sequence)

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from recurrent_sim.data.episodes import load_dataset, save_episode
+from recurrent_sim.data.episodes import load_dataset
 from recurrent_sim.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from tests.persistence_tests.conftest import SMALL_TRAIN_FLAGS, make_episode, own_lines, start_cli, write_dataset
 
@@ -142,7 +142,8 @@ BAD_INPUTS = [
     (["train", "{x}", "--out", "{new}"], r"cannot read .*manifest.json: JSONDecodeError", _bad_manifest),
     (["train", "{x}", "--out", "{new}"], r"cannot read episode file .*episode_000001.npz: truncated, corrupted",
      _truncated_episode),
-    (["train", "{x}", "--out", "{new}"], r"episode_000002.npz: .*Object arrays cannot be loaded when allow_pickle=False",
+    (["train", "{x}", "--out", "{new}"],
+     r"episode_000002.npz: .*Object arrays cannot be loaded when allow_pickle=False",
      _pickled_episode),
     (["train", D, "{x}", "--out", "{new}"], r"holds Pong-v0 .* train on folders of one game and frame size",
      _other_game_dataset),
@@ -163,7 +164,8 @@ BAD_INPUTS = [
      r"the simulator has frames 32x32, 4 actions.* needs 32x32 frames and 5 actions"),
     (["train", D, "--out", "{new}", "--loadtosim", "{run}", "--hidden-size", "32"],
      r"--hidden-size 32 differs from the 16 LSTM units of --loadtosim"),
-    (["train", D, "--out", "{x}"], r"already holds a training run \(checkpoints/checkpoint_00000002.npz\): add --resume", _copy_run),
+    (["train", D, "--out", "{x}"],
+     r"already holds a training run \(checkpoints/checkpoint_00000002.npz\): add --resume", _copy_run),
     (["train", D, "--out", "{new}", "--resume"], r"--resume: .* does not exist; start without --resume"),
     (["train", D, "--out", "{x}", "--resume"], r"--resume: .* holds no checkpoint to resume from", _empty),
     (["train", "--out", "{x}", "--resume"], r"none of the 1 checkpoint\(s\) in .* loads", _damaged_run),
@@ -173,12 +175,15 @@ BAD_INPUTS = [
     (["train", "{x}", "--out", "{run}", "--resume"], r"the dataset differs from the one this run started with",
      _short_episodes),
     # sizes and counts
-    (["train", D, "--out", "{new}", "--batch-size", "0"], r"argument --batch-size.*: expected a positive integer, got '0'"),
-    (["train", D, "--out", "{new}", "--hidden-size", "-8"], r"argument --hidden-size.*expected a positive integer, got '-8'"),
+    (["train", D, "--out", "{new}", "--batch-size", "0"],
+     r"argument --batch-size.*: expected a positive integer, got '0'"),
+    (["train", D, "--out", "{new}", "--hidden-size", "-8"],
+     r"argument --hidden-size.*expected a positive integer, got '-8'"),
     (["train", D, "--out", "{new}", "--updates", "0"], r"argument --updates: expected a positive integer, got '0'"),
     (["train", D, "--out", "{new}", "--checkpoint-every", "-5"], r"argument --checkpoint-every: expected a positive"),
     (["train", D, "--out", "{new}", "--keep-checkpoints", "0"], r"argument --keep-checkpoints: expected a positive"),
-    (["train", D, "--out", "{new}", "--unroll-dep", "-1"], r"argument --unroll-dep.*expected an integer >= 0, got '-1'"),
+    (["train", D, "--out", "{new}", "--unroll-dep", "-1"],
+     r"argument --unroll-dep.*expected an integer >= 0, got '-1'"),
     (["train", D, "--out", "{new}", "--obs-dep", "0", "--pred-dep", "0"], r"obs_dep \+ pred_dep must be >= 1"),
     (["train", D, "--out", "{new}", "--lr", "0"], r"argument --lr: expected a positive number, got '0'"),
     (["train", D, "--out", "{new}", "--validation-fraction", "1"], r"expected a number in \[0, 1\), got '1'"),
@@ -188,11 +193,13 @@ BAD_INPUTS = [
     (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--frame-size", "8"], r"--frame-size 8 is too small"),
     (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--max-episode-steps", "0"], r"--max-episode-steps"),
     # games and agents
-    (["collect", "--env", "Breakot-v0", "--out", "{new}"], r"unknown environment 'Breakot-v0'; did you mean: Breakout-v0"),
+    (["collect", "--env", "Breakot-v0", "--out", "{new}"],
+     r"unknown environment 'Breakot-v0'; did you mean: Breakout-v0"),
     (["collect", "--env", "BlockWorld-v0", "--frame-size", "48", "--out", D],
      r"holds BlockWorld-v0 episodes \(32x32 frames, 5 actions\), not BlockWorld-v0 \(48x48.*use another --out"),
     (["collect", "--env", "BlockWorld-v0", "--out", "{x}"], r"--out .*a_file is a file, not a folder", _file),
-    (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--load", "{new}/agent"], r"agent folder .* does not exist"),
+    (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--load", "{new}/agent"],
+     r"agent folder .* does not exist"),
     (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--load", "{x}", "--policy", "random"],
      r"cannot be combined with --policy random", _empty),
 ]

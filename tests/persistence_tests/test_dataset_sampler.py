@@ -25,7 +25,8 @@ def test_split_is_by_whole_episodes_deterministic_and_skips_short_ones():
 def test_split_errors_name_the_sequence_length_and_what_to_do():
     with pytest.raises(DatasetError, match=r"dataset too small: .* = 36 consecutive frames .* longest episode has 20"):
         split_episodes([20, 12], 36, 0.1, seed=0)
-    with pytest.raises(DatasetError, match="at least 2 episodes of 10 frames or more, there is 1.*--validation-fraction 0"):
+    single = "at least 2 episodes of 10 frames or more, there is 1.*--validation-fraction 0"
+    with pytest.raises(DatasetError, match=single):
         split_episodes([30, 4], 10, 0.1, seed=0)
     assert split_episodes([30, 4], 10, 0.0, seed=0) == ([0], [])
 

@@ -221,7 +221,8 @@ def test_dataset_of_several_folders(tmp_path):
     assert len(dataset) == 3 and dataset.total_steps == 18
     assert dataset.frame_shape == (32, 32) and dataset.n_actions == 5 and dataset.env_id == "BlockWorld-v0"
     assert dataset.names[2] == os.path.join(b, "episode_000000.npz")
-    assert dataset.fingerprint() == [[["episode_000000.npz", 5], ["episode_000001.npz", 6]], [["episode_000000.npz", 7]]]
+    assert dataset.fingerprint() == [
+        [["episode_000000.npz", 5], ["episode_000001.npz", 6]], [["episode_000000.npz", 7]]]
     c = write_dataset(tmp_path / "c", [5], shape=(48, 48))
     with pytest.raises(DatasetError, match="train on folders of one game and frame size"):
         EpisodeDataset([a, c])

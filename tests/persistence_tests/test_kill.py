@@ -42,6 +42,10 @@ def train_curve(run):
     return [(row["update"], row["train_error"]) for row in log_rows(run) if row["train_error"]]
 
 
+def validation_curve(run):
+    return [(row["update"], row["validation_error"]) for row in log_rows(run) if row["validation_error"]]
+
+
 def finish(*argv, timeout=300):
     process = start_cli(*argv)
     out, err = process.communicate(timeout=timeout)
@@ -75,8 +79,7 @@ def kill_and_check(tmp_path, dataset, updates, kills):
         if kill == "during-write":  # as soon as the next checkpoint file is created
             folder = os.path.join(run, "checkpoints")
             names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
-            writing = lambda: os.path.isdir(folder) and set(os.listdir(folder)) - names  # noqa
-            if wait_for(writing, process, interval=0.0):
+            if wait_for(lambda: os.path.isdir(folder) and set(os.listdir(folder)) - names, process, interval=0.0):
                 process.send_signal(signal.SIGKILL)
         else:
             done_before = len(log_rows(run))
@@ -93,8 +96,7 @@ def kill_and_check(tmp_path, dataset, updates, kills):
     assert len(train_curve(run)) == updates
     assert same_parameters(os.path.join(run, "checkpoints", f"checkpoint_{updates:08d}.npz"),
                            os.path.join(reference, "checkpoints", f"checkpoint_{updates:08d}.npz"))
-    validation = lambda r: [(row["update"], row["validation_error"]) for row in log_rows(r) if row["validation_error"]]  # noqa
-    assert set(validation(reference)) <= set(validation(run))
+    assert set(validation_curve(reference)) <= set(validation_curve(run))
     return caught_mid_write
 
 
