@@ -37,13 +37,11 @@ import dataclasses
 import json
 import logging
 import os
-import zipfile
-import zlib
 
 import numpy as np
 
 from recurrent_sim.errors import UserError
-from recurrent_sim.training.checkpoint import atomic_write, remove_stale_temporaries
+from recurrent_sim.training.checkpoint import READ_ERRORS, atomic_write, remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +49,6 @@ MANIFEST = "manifest.json"
 FORMAT = "recurrent_sim-episodes"
 FORMAT_VERSION = 1
 EPISODE_PREFIX = "episode_"
-# Errors numpy and zipfile raise on truncated, corrupted or foreign files.
-READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 class DatasetError(UserError):
@@ -234,7 +230,8 @@ class EpisodeWriter:
         else:
             self.manifest = dict(format=FORMAT, format_version=FORMAT_VERSION, preprocessing=preprocessing or {},
                                  episodes=[], total_steps=0, **wanted)
-        remove_stale_temporaries(self.folder)
+        for prefix in (EPISODE_PREFIX, MANIFEST):
+            remove_stale_temporaries(self.folder, prefix)
         self._adopt_orphans()
         for entry in self.manifest["episodes"]:
             if not os.path.isfile(os.path.join(self.folder, entry["file"])):

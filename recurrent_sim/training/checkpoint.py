@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import zipfile
+import zlib
 
 import chainer
 import numpy as np
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CHECKPOINT_FILENAME = "simulator.npz"
+# What numpy and zipfile raise on truncated, corrupted or foreign .npz files.
+READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 class CheckpointError(UserError):
@@ -183,7 +186,7 @@ def load_checkpoint(path) -> Checkpoint:
     try:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except READ_ERRORS as e:
         raise CheckpointError(
             f"cannot read checkpoint {file}: truncated or corrupted ({type(e).__name__}: {e})"
         ) from None
@@ -231,15 +234,17 @@ def prune_checkpoints(folder, keep: int):
     return deleted
 
 
-def remove_stale_temporaries(folder):
-    """Delete the temporary files that writes killed mid-way (SIGKILL, power
-    loss) left in ``folder``; returns their paths. Finished files are untouched."""
+def remove_stale_temporaries(folder, prefix=""):
+    """Delete the temporary files that :func:`atomic_write` calls killed
+    mid-way (SIGKILL, power loss) left in ``folder`` for files whose name
+    starts with ``prefix``; returns their paths. Finished files are untouched.
+    """
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         return []
     removed = []
     for name in os.listdir(folder):
-        if name.startswith(".") and name.endswith(".tmp"):
+        if name.startswith("." + prefix) and name.endswith(".tmp"):
             path = os.path.join(folder, name)
             os.unlink(path)
             removed.append(path)

@@ -39,6 +39,7 @@ from recurrent_sim.errors import UserError
 from recurrent_sim.models import Simulator, SimulatorConfig
 from recurrent_sim.training.checkpoint import (
     CHECKPOINT_FILENAME,
+    NUMBERED_PREFIX,
     atomic_write,
     list_checkpoints,
     load_checkpoint,
@@ -185,7 +186,7 @@ def find_resume_checkpoint(out):
     if not os.path.isdir(out):
         raise UserError(f"--resume: {out} does not exist; start without --resume")
     folder = os.path.join(out, CHECKPOINT_FOLDER)
-    remove_stale_temporaries(folder)
+    remove_stale_temporaries(folder, NUMBERED_PREFIX)
     found = len(list_checkpoints(folder))
     if not found:
         raise UserError(f"--resume: {out} holds no checkpoint to resume from; start without --resume")
@@ -310,7 +311,8 @@ class OfflineTrainer:
         best = trainer._saved_best_error()
         if best is not None and (trainer.best_validation_error is None or best < trainer.best_validation_error):
             trainer.best_validation_error = best
-        remove_stale_temporaries(trainer.out)
+        for name in (CHECKPOINT_FILENAME, "log."):
+            remove_stale_temporaries(trainer.out, name)
         trainer._write_logs(rewrite_csv=True)
         logger.info("resumed at update %d of %d", trainer.updates, options.updates)
         return trainer
@@ -330,6 +332,9 @@ class OfflineTrainer:
     def _all_finite(self, arrays) -> bool:
         xp = self.simulator.xp
         return all(bool(xp.isfinite(array).all()) for array in arrays if array is not None)
+
+    def _parameters_finite(self) -> bool:
+        return self._all_finite(param.array for param in self.simulator.params())
 
     def _skip(self, why) -> str:
         """Count a batch that was not applied; returns a reason to stop, or ''."""
@@ -354,7 +359,7 @@ class OfflineTrainer:
         if not self._all_finite(param.grad for param in self.simulator.params()):
             return self._skip("gradient is not finite")
         self.optimizer.update()
-        if not self._all_finite(param.array for param in self.simulator.params()):
+        if not self._parameters_finite():
             self.parameters_damaged = True
             return (
                 f"update {self.updates + 1} made the parameters non-finite, they are not saved; "
@@ -401,10 +406,13 @@ class OfflineTrainer:
             "history": self.history,
         }
 
+    def _check_saveable(self):
+        if not self._parameters_finite():
+            raise RuntimeError("refusing to save non-finite parameters")
+
     def save_checkpoint(self) -> str:
         """Save the full state as checkpoint number ``updates``, then prune old ones."""
-        if not self._all_finite(param.array for param in self.simulator.params()):
-            raise RuntimeError("refusing to save non-finite parameters")
+        self._check_saveable()
         path = save_checkpoint(
             numbered_checkpoint_path(self.checkpoint_folder, self.updates),
             self.simulator, self.optimizer, metadata=self._metadata(),
@@ -418,6 +426,7 @@ class OfflineTrainer:
         return path
 
     def _save_simulator(self, validation_error):
+        self._check_saveable()
         metadata = {
             "kind": "simulator", "env_id": self.dataset.env_id, "updates": self.updates,
             "validation_error": validation_error, "settings": self.settings.to_dict(),
@@ -427,9 +436,7 @@ class OfflineTrainer:
     def _validate_and_keep_best(self, row):
         row.update(self.validate())
         error = row["validation_error"]
-        if self.best_validation_error is None or error < self.best_validation_error:
-            if not self._all_finite(param.array for param in self.simulator.params()):
-                raise RuntimeError("refusing to save non-finite parameters")
+        if math.isfinite(error) and (self.best_validation_error is None or error < self.best_validation_error):
             self.best_validation_error = error
             self._save_simulator(error)
             logger.info("update %d: validation error %.6f, best so far: saved", self.updates, error)

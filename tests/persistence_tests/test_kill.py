@@ -101,7 +101,7 @@ def kill_and_check(tmp_path, dataset, updates, kills):
 
 
 def test_sigkill_during_training_and_checkpoint_writes_then_exact_resume(tmp_path, dataset):
-    caught = kill_and_check(tmp_path, dataset, updates=14, kills=["random", "during-write"])
+    caught = kill_and_check(tmp_path, dataset, updates=10, kills=["random", "during-write"])
     assert caught >= 1  # the second kill landed while a checkpoint was being written
 
 
