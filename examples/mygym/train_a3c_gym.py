@@ -178,6 +178,17 @@ def prepare_outdir(args, argv):
     return outdir
 
 
+def prepare_savesim(path):
+    """Create the --savesim folder now, so a bad path fails before training, not after."""
+    folder = os.path.dirname(os.path.abspath(path)) if path.endswith(".npz") else path
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError(f"--savesim {path}: {folder} exists and is not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--savesim {path}: cannot create {folder} ({e.strerror})") from None
+
+
 def make_game(args, seed, outdir=None):
     """The preprocessed real game (gray square frames, stacked)."""
     import gym
@@ -290,6 +301,8 @@ def run_training(args, outdir):
     )
 
     log = logging.getLogger(__name__)
+    if args.savesim:
+        prepare_savesim(args.savesim)
     probe = make_game(args, args.seed)
     n_actions = probe.action_space.n
     probe.close()

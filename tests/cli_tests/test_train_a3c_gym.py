@@ -65,6 +65,14 @@ def test_user_errors_are_one_line_and_exit_2(script, capsys, tmp_path, argv, mes
     assert "Traceback" not in err
 
 
+def test_savesim_that_is_a_file_is_refused_before_training(script, capsys, tmp_path):
+    (tmp_path / "taken").write_text("keep me")
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--savesim", str(tmp_path / "taken"),
+                            "--outdir", str(tmp_path / "out"))
+    assert status == 2 and "is not a folder" in err and "training:" not in out
+    assert (tmp_path / "taken").read_text() == "keep me"
+
+
 def test_train_then_demo_on_blockworld(script, capsys, tmp_path):
     savesim = tmp_path / "new" / "sim"  # the folder does not exist yet
     outdir = tmp_path / "out"
