@@ -189,6 +189,12 @@ def read_manifest(folder) -> dict:
     return manifest
 
 
+def _describe(manifest) -> str:
+    """'BlockWorld-v0 episodes (32x32 frames, 5 actions)'."""
+    height, width = manifest["frame_shape"]
+    return f"{manifest['env_id']} episodes ({height}x{width} frames, {manifest['n_actions']} actions)"
+
+
 def _actions_in_range(episode, n_actions) -> bool:
     return not episode.steps or 0 <= int(episode.actions.min()) <= int(episode.actions.max()) < n_actions
 
@@ -241,12 +247,9 @@ class EpisodeWriter:
         _write_manifest(self.folder, self.manifest)
 
     def _check_compatible(self, wanted):
-        have = {key: self.manifest.get(key) for key in wanted}
-        if have != wanted:
+        if any(self.manifest.get(key) != value for key, value in wanted.items()):
             raise DatasetError(
-                f"{self.folder} holds {have['env_id']} episodes ({have['frame_shape'][0]}x{have['frame_shape'][1]} "
-                f"frames, {have['n_actions']} actions), not {wanted['env_id']} ({wanted['frame_shape'][0]}x"
-                f"{wanted['frame_shape'][1]}, {wanted['n_actions']} actions): use another --out folder"
+                f"{self.folder} holds {_describe(self.manifest)}, not {_describe(wanted)}: use another --out folder"
             )
 
     def _adopt_orphans(self):
@@ -352,9 +355,8 @@ class EpisodeDataset:
             keys = ("env_id", "frame_shape", "n_actions")
             if any(manifest[key] != first[key] for key in keys):
                 raise DatasetError(
-                    f"{folder} holds {manifest['env_id']} {manifest['frame_shape']} with {manifest['n_actions']} "
-                    f"actions but {folders[0]} holds {first['env_id']} {first['frame_shape']} with "
-                    f"{first['n_actions']} actions: train on folders of one game and frame size"
+                    f"{folder} holds {_describe(manifest)} but {folders[0]} holds {_describe(first)}: "
+                    "train on folders of one game and frame size"
                 )
             self.manifests.append(manifest)
             self.episodes.extend(episodes)

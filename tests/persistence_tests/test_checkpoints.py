@@ -89,6 +89,27 @@ def test_every_truncation_or_corruption_is_a_checkpoint_error(tmp_path, simulato
     assert errors >= 30  # all truncations; a flipped byte inside stored float data may still load
 
 
+class _Marker:
+    """Unpickling this object would create a file: proof that code ran."""
+
+    path = None
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_pickled_checkpoint_is_refused_without_running_it(tmp_path, simulator):
+    path = save_checkpoint(tmp_path / "c.npz", simulator)
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    _Marker.path = str(tmp_path / "pickle-ran")
+    arrays["model/mean_image"] = np.array([_Marker()], dtype=object)
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="truncated or corrupted .*Object arrays cannot be loaded"):
+        load_simulator_checkpoint(path)
+    assert not (tmp_path / "pickle-ran").exists()
+
+
 def test_simulator_checkpoint_check_names_the_mismatch(tmp_path, simulator):
     save_checkpoint(tmp_path, simulator)
     assert load_simulator_checkpoint(tmp_path, frame_shape=(32, 32), n_actions=5).config == CONFIG

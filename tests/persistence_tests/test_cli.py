@@ -145,7 +145,8 @@ BAD_INPUTS = [
     (["train", "{x}", "--out", "{new}"],
      r"episode_000002.npz: .*Object arrays cannot be loaded when allow_pickle=False",
      _pickled_episode),
-    (["train", D, "{x}", "--out", "{new}"], r"holds Pong-v0 .* train on folders of one game and frame size",
+    (["train", D, "{x}", "--out", "{new}"], r"pong holds Pong-v0 episodes \(32x32 frames, 6 actions\) but .*data holds BlockWorld-v0 episodes "
+     r"\(32x32 frames, 5 actions\): train on folders of one game and frame size",
      _other_game_dataset),
     (["train", "{x}", "--out", "{new}", "--unroll-dep", "15", "--obs-dep", "10", "--pred-dep", "10"],
      r"dataset too small: .* = 36 consecutive frames of one episode, the longest episode has 7", _short_episodes),
@@ -196,7 +197,8 @@ BAD_INPUTS = [
     (["collect", "--env", "Breakot-v0", "--out", "{new}"],
      r"unknown environment 'Breakot-v0'; did you mean: Breakout-v0"),
     (["collect", "--env", "BlockWorld-v0", "--frame-size", "48", "--out", D],
-     r"holds BlockWorld-v0 episodes \(32x32 frames, 5 actions\), not BlockWorld-v0 \(48x48.*use another --out"),
+     r"holds BlockWorld-v0 episodes \(32x32 frames, 5 actions\), not BlockWorld-v0 episodes \(48x48 frames, "
+     r"5 actions\): use another --out folder"),
     (["collect", "--env", "BlockWorld-v0", "--out", "{x}"], r"--out .*a_file is a file, not a folder", _file),
     (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--load", "{new}/agent"],
      r"agent folder .* does not exist"),

@@ -81,7 +81,8 @@ def test_writer_records_manifest_and_resumes_numbering(tmp_path):
 def test_writer_refuses_a_folder_of_another_game_size_or_action_count(tmp_path, env_id, shape, n_actions):
     folder = write_dataset(tmp_path / "d", [5])
     before = open(os.path.join(folder, MANIFEST)).read()
-    with pytest.raises(DatasetError, match="holds BlockWorld-v0 episodes .32x32 frames, 5 actions.*use another --out"):
+    with pytest.raises(DatasetError, match=r"holds BlockWorld-v0 episodes \(32x32 frames, 5 actions\), not .*"
+                                           r"use another --out"):
         EpisodeWriter(folder, env_id, shape, n_actions)
     assert open(os.path.join(folder, MANIFEST)).read() == before
 
