@@ -27,6 +27,7 @@ class Progress:
         self.count = 0
         self.start = time.time()
         self._last_print = 0.0
+        self._printed_count = None
         self.fields = {}
 
     @property
@@ -61,6 +62,7 @@ class Progress:
         return " ".join(parts)
 
     def _print(self):
+        self._printed_count = self.count
         if self.is_tty:
             self.stream.write("\r" + self.line() + "\033[K")
         else:
@@ -68,7 +70,9 @@ class Progress:
         self.stream.flush()
 
     def close(self):
-        self._print()
+        """Print the final state (unless just printed) and end the line."""
+        if self._printed_count != self.count:
+            self._print()
         if self.is_tty:
             self.stream.write("\n")
         self.stream.flush()
