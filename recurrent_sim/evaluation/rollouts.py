@@ -85,6 +85,7 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
                 actions.append(action)
                 frames.append(game.last_frame)
             if len(frames) < length:
+                logger.debug("episode %d ended %d frames into a sequence; dropped", episode, len(frames))
                 break
             yield HeldOutSequence(
                 frames=np.stack(frames),

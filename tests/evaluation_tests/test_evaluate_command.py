@@ -120,6 +120,17 @@ def test_absolute_threshold(run_cli, untrained_checkpoint, tmp_path):
                        "threshold_fraction_of_mean_frame_mse": None}
 
 
+@pytest.mark.parametrize("key", ["env_id", "env"])
+def test_game_defaults_to_the_checkpoints(run_cli, tmp_path, blockworld_buffer, key):
+    simulator = tiny_simulator()
+    simulator.set_mean_image(blockworld_buffer.first_frames(50))
+    save_checkpoint(tmp_path / "sim", simulator, metadata={key: BLOCKWORLD})
+    code, _, err = run_cli("evaluate", "--loadtosim", tmp_path / "sim", "--out", tmp_path / "out",
+                           "--sequences", 1, "--horizon", 2, "--warmup", 2)
+    assert code == 0, err
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]["env"] == BLOCKWORLD
+
+
 def checksum(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -182,3 +193,21 @@ def test_module_entry_point_reports_errors_with_exit_status_2(tmp_path):
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "recurrent-sim evaluate" in line]
     assert errors == [f"recurrent-sim evaluate: error: checkpoint {tmp_path / 'missing'} does not exist"]
+
+
+def test_breakout_at_84_pixels(run_cli, tmp_path):
+    """The real game the command is meant for, on a small untrained simulator."""
+    from .conftest import collect_buffer
+
+    buffer = collect_buffer(1, seed=0, frame_size=84, env_id="Breakout-v0")
+    simulator = tiny_simulator(n_actions=4, frame_size=84)
+    simulator.set_mean_image(buffer.first_frames(100))
+    save_checkpoint(tmp_path / "break", simulator, metadata={"env": "Breakout-v0", "frame_size": 84})
+    code, _, err = run_cli("evaluate", "--loadtosim", tmp_path / "break", "--env", "Breakout-v0",
+                           "--out", tmp_path / "out", "--sequences", 3, "--horizon", 5, "--warmup", 3)
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(OUTPUTS)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_sequences"] == 3 and summary["settings"]["frame_size"] == 84
+    gif = imageio.v2.mimread(tmp_path / "out" / "rollout.gif")
+    assert len(gif) == 5 and gif[0].shape[:2] == (14 + 168 + 14, 3 * 168 + 2 * 2)
