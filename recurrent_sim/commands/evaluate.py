@@ -33,7 +33,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "evaluate",
         help="measure a saved simulator: per-step error over a horizon against baselines",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
     parser.add_argument("--loadtosim", required=True, metavar="DIR",
                         help="simulator folder (its simulator.npz) or checkpoint file to evaluate")
