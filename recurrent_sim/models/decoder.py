@@ -3,6 +3,7 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 
+from recurrent_sim.models import fast_conv
 from recurrent_sim.models.config import CONV_CHANNELS, CONV_KERNELS, CONV_PADS, CONV_STRIDE
 
 
@@ -13,6 +14,11 @@ class FrameDecoder(chainer.Chain):
     Input: (batch, config.hidden_size) float32 LSTM output ``h``.
     Output: (batch, 1, height, width) float32 frame in normalised pixel units
     (pixel / 255 minus the mean image); no output nonlinearity.
+
+    On the CPU the deconvolutions run channels-last through
+    :mod:`recurrent_sim.models.fast_conv` (same parameters, same result); on
+    a GPU, and under ``chainer.using_config("fast_cpu_conv", False)``, they
+    are Chainer's own.
     """
 
     def __init__(self, config):
@@ -39,9 +45,20 @@ class FrameDecoder(chainer.Chain):
     def forward(self, hidden):
         h = F.relu(self.fc(hidden))
         h = F.reshape(h, (h.shape[0],) + self.top_shape)
+        channels_last = fast_conv.fast_path(self.xp)
+        if channels_last:
+            h = F.transpose(h, (0, 2, 3, 1))
         last = len(self.deconvs) - 1
         for i, deconv in enumerate(self.deconvs):
-            h = deconv(h)
+            if channels_last:
+                h = fast_conv.deconvolution_2d_nhwc(
+                    h, deconv.W, deconv.b, deconv.stride, deconv.pad, deconv.outsize
+                )
+            else:
+                h = deconv(h)
             if i < last:
                 h = F.relu(h)
+        if channels_last:
+            # One channel: (B, H, W, 1) and (B, 1, H, W) share their memory order.
+            h = F.reshape(h, (h.shape[0], 1) + h.shape[1:3])
         return h

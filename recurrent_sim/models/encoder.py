@@ -3,6 +3,7 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 
+from recurrent_sim.models import fast_conv
 from recurrent_sim.models.config import CONV_CHANNELS, CONV_KERNELS, CONV_PADS, CONV_STRIDE
 
 
@@ -11,6 +12,11 @@ class FrameEncoder(chainer.Chain):
 
     Input: (batch, 1, height, width) float32 normalised frames.
     Output: (batch, config.encoding_size) float32 encoding ``z``.
+
+    On the CPU the convolutions run channels-last through
+    :mod:`recurrent_sim.models.fast_conv` (same parameters, same result); on
+    a GPU, and under ``chainer.using_config("fast_cpu_conv", False)``, they
+    are Chainer's own.
     """
 
     def __init__(self, config):
@@ -27,7 +33,18 @@ class FrameEncoder(chainer.Chain):
             self.fc = L.Linear(in_channels * last_h * last_w, config.encoding_size)
 
     def forward(self, frames):
+        if fast_conv.fast_path(self.xp):
+            return self._forward_channels_last(frames)
         h = frames
         for conv in self.convs:
             h = F.relu(conv(h))
         return F.relu(self.fc(h))
+
+    def _forward_channels_last(self, frames):
+        batch, channels, height, width = frames.shape
+        # One channel: (B, 1, H, W) and (B, H, W, 1) share their memory order.
+        h = F.reshape(frames, (batch, height, width, channels))
+        for conv in self.convs:
+            h = F.relu(fast_conv.convolution_2d_nhwc(h, conv.W, conv.b, conv.stride, conv.pad))
+        # The fully connected layer reads the features in (C, H, W) order.
+        return F.relu(self.fc(F.transpose(h, (0, 3, 1, 2))))

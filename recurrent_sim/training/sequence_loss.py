@@ -9,7 +9,10 @@ predicts frame t + 1:
 * ``obs_dep`` observation-dependent steps: the input is the real frame;
 * ``pred_dep`` prediction-dependent steps: the input is the model's own
   previous prediction (with ``obs_dep == 0`` the first one is decoded from
-  the last warm-up state).
+  the last warm-up state, without backprop like the rest of the warm-up).
+
+:func:`recurrent_sim.training.reference_loss.reference_sequence_loss`
+computes the same loss one step at a time.
 
 The loss is the mean squared error per pixel, pixels in [0, 1], averaged
 over all obs_dep + pred_dep predicted frames.
@@ -104,7 +107,10 @@ def sequence_loss(simulator, frames, actions, schedule: SequenceSchedule) -> Seq
         obs_mse = float(err.array) / (obs * batch * height * width)
         previous = decoded[(obs - 1) * batch :]
     else:
-        previous = simulator.decode(chainer.as_array(hidden))
+        # The first prediction-dependent input is the warm-up's last
+        # prediction: a warm-up output, so no backprop into it.
+        with chainer.no_backprop_mode():
+            previous = simulator.decode(hidden).array
 
     pred_mse = 0.0
     if pred:

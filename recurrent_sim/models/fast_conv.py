@@ -1,0 +1,447 @@
+"""Fast CPU convolution and deconvolution of channels-last (NHWC) images.
+
+Chainer's CPU convolution builds a ``(batch, C, kh, kw, out_h, out_w)``
+column array, multiplies it with ``numpy.tensordot`` (which copies it again)
+and, going back, sums columns into images with one strided addition per
+kernel tap and output pixel row; on Atari-sized frames most of its time is
+spent moving memory. This module computes the same functions with a
+layout in which every kernel tap is a contiguous slice:
+
+1. *Space to depth.* A stride-``(sy, sx)`` convolution of a padded image is
+   a stride-1 convolution of its ``(sy, sx)`` blocks: the image becomes a
+   grid of ``(rows, cols, sy * sx * C)`` block vectors and the kernel a
+   grid of ``(my, mx) = ceil((kh, kw) / (sy, sx))`` block taps.
+2. *Flat shifts.* With the grid flattened to ``rows * cols`` block vectors,
+   the block tap ``(i, j)`` of every output pixel is the row
+   ``i * cols + j`` further on, so each tap is ONE matrix product of a
+   contiguous slice; the products are accumulated with BLAS ``gemm``
+   (``beta = 1``), in place. Grid cells beyond the valid outputs are
+   computed and dropped (forward) or held at zero (backward).
+3. When the block vectors are short (a one-channel image, e.g. the first
+   layer of the encoder or the last of the decoder), the taps are instead
+   gathered into one column matrix and multiplied once.
+
+The gradient of the convolution with respect to its input is the
+deconvolution and vice versa; the weight gradient is one more product per
+tap. Batches are processed in chunks of a few megabytes, so the work stays
+in cache. Weights keep Chainer's layouts, ``(out_channels, in_channels,
+kh, kw)`` for the convolution and ``(in_channels, out_channels, kh, kw)``
+for the deconvolution, so the parameters of ``L.Convolution2D`` and
+``L.Deconvolution2D`` links are used as they are. Only numpy arrays are
+supported (dilation 1, one group, ``cover_all=False``); on a GPU use
+Chainer's own functions. Every backward pass is written with these same
+function nodes, so gradients can be differentiated again.
+"""
+import math
+
+import chainer
+import numpy as np
+from chainer import function_node
+from chainer import functions as F
+from chainer.utils import type_check
+from scipy.linalg import blas
+
+# Target size of one chunk's block grid, bytes: the batch is split so that
+# the arrays of one chunk stay in the processor's cache.
+CHUNK_BYTES = 2 * 2**20
+# Below this length of block vector (sy * sx * channels), taps are gathered
+# into a column matrix and multiplied once instead of one product per tap.
+MIN_BLOCK_FOR_TAPS = 32
+
+
+CONFIG_KEY = "fast_cpu_conv"
+
+
+def fast_path(xp):
+    """Whether layers on arrays of module ``xp`` should use this module.
+
+    True for numpy unless switched off with
+    ``chainer.using_config("fast_cpu_conv", False)`` (which gives Chainer's
+    own CPU convolutions, e.g. to time them).
+    """
+    return xp is np and bool(getattr(chainer.config, CONFIG_KEY, True))
+
+
+def _pair(value):
+    if isinstance(value, (tuple, list)):
+        first, second = value
+        return int(first), int(second)
+    return int(value), int(value)
+
+
+def conv_output_size(size, kernel, stride, pad):
+    """Output length of a convolution along one axis (``cover_all=False``)."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _gemm_accumulate(out, a, b, transpose_a=False):
+    """``out += a @ b`` (or ``a.T @ b``) on C-ordered float matrices, in place.
+
+    ``out`` and ``a`` may be row slices of larger C-ordered matrices.
+    """
+    gemm = blas.sgemm if out.dtype == np.float32 else blas.dgemm
+    # BLAS is column-major: out^T += b^T @ a^T, all of them Fortran-ordered views.
+    if transpose_a:
+        result = gemm(1.0, b.T, a.T, beta=1.0, c=out.T, overwrite_c=1, trans_b=1)
+    else:
+        result = gemm(1.0, b.T, a.T, beta=1.0, c=out.T, overwrite_c=1)
+    if not np.shares_memory(result, out):  # pragma: no cover  (BLAS wrapper made a copy)
+        out[...] = result.T
+
+
+class _Layout:
+    """Block-grid geometry of one convolution.
+
+    ``image`` is the (height, width) the convolution reads (the output of the
+    matching deconvolution); ``out`` the (height, width) it writes (the input
+    of the deconvolution).
+    """
+
+    def __init__(self, kernel, stride, pad, image, out, channels, out_channels):
+        self.kernel, self.stride, self.pad = kernel, stride, pad
+        self.image, self.out = image, out
+        self.channels, self.out_channels = channels, out_channels
+        self.taps = tuple(math.ceil(k / s) for k, s in zip(kernel, stride))  # (my, mx)
+        self.grid = tuple(o + m - 1 for o, m in zip(out, self.taps))  # (rows, cols)
+        self.block = stride[0] * stride[1] * channels
+        self.cells = self.grid[0] * self.grid[1]
+        self.shifts = [
+            i * self.grid[1] + j for i in range(self.taps[0]) for j in range(self.taps[1])
+        ]
+        self.per_tap = self.block >= MIN_BLOCK_FOR_TAPS
+        # Whether the grid reaches every image pixel (else the trailing
+        # pixels, read by no window, get a zero gradient).
+        self.covers_image = all(s * g - p >= i for s, g, p, i in zip(stride, self.grid, pad, image))
+        self.phases = []  # (u, v, rows of grid, rows of image, cols of grid, cols of image)
+        for u in range(stride[0]):
+            rows = self._phase(u, 0)
+            for v in range(stride[1]):
+                cols = self._phase(v, 1)
+                if rows is not None and cols is not None:
+                    self.phases.append((u, v) + rows + cols)
+
+    def _phase(self, offset, axis):
+        """Grid and image index slices of the pixels of block phase ``offset``."""
+        stride, pad, size, cells = self.stride[axis], self.pad[axis], self.image[axis], self.grid[axis]
+        first_cell = max(0, -((offset - pad) // stride))
+        first_pixel = stride * first_cell + offset - pad
+        count = min(cells - first_cell, -((first_pixel - size) // stride))
+        if count <= 0:
+            return None
+        last_pixel = first_pixel + stride * (count - 1) + 1
+        return slice(first_cell, first_cell + count), slice(first_pixel, last_pixel, stride)
+
+    def chunk(self, batch, itemsize):
+        """Batch items per chunk."""
+        per_item = self.cells * max(self.block * (1 if self.per_tap else len(self.shifts)),
+                                    self.out_channels) * itemsize
+        return int(max(1, min(batch, CHUNK_BYTES // max(per_item, 1))))
+
+    # ----- layout conversions ------------------------------------------------
+    def to_blocks(self, images):
+        """(b, H, W, C) images -> (b * rows * cols, sy * sx * C) block vectors."""
+        b = len(images)
+        blocks = np.zeros((b,) + self.grid + self.stride + (self.channels,), dtype=images.dtype)
+        for u, v, grid_rows, image_rows, grid_cols, image_cols in self.phases:
+            blocks[:, grid_rows, grid_cols, u, v] = images[:, image_rows, image_cols]
+        return blocks.reshape(b * self.cells, self.block)
+
+    def from_blocks(self, blocks, out):
+        """Block vectors (b * rows * cols, sy * sx * C) -> images ``out`` (b, H, W, C)."""
+        b = len(out)
+        blocks = blocks.reshape((b,) + self.grid + self.stride + (self.channels,))
+        if not self.covers_image:
+            out[...] = 0
+        for u, v, grid_rows, image_rows, grid_cols, image_cols in self.phases:
+            out[:, image_rows, image_cols] = blocks[:, grid_rows, grid_cols, u, v]
+        return out
+
+    def to_grid(self, outputs):
+        """(b, out_h, out_w, Co) -> (b * rows * cols, Co), zero outside the outputs."""
+        b = len(outputs)
+        grid = np.zeros((b,) + self.grid + (self.out_channels,), dtype=outputs.dtype)
+        grid[:, : self.out[0], : self.out[1]] = outputs
+        return grid.reshape(b * self.cells, self.out_channels)
+
+    def gather(self, blocks):
+        """Column matrix (n, taps * block) of the taps of the first n cells."""
+        n = len(blocks) - self.shifts[-1]
+        columns = np.empty((n, len(self.shifts) * self.block), dtype=blocks.dtype)
+        for t, shift in enumerate(self.shifts):
+            columns[:, t * self.block : (t + 1) * self.block] = blocks[shift : shift + n]
+        return columns
+
+    # ----- weights ------------------------------------------------------------
+    def tap_weights(self, weight):
+        """(Co, C, kh, kw) conv weight -> (taps, sy * sx * C, Co) tap matrices."""
+        (my, mx), (sy, sx) = self.taps, self.stride
+        out_ch, in_ch, kh, kw = weight.shape
+        padded = np.zeros((out_ch, in_ch, my * sy, mx * sx), dtype=weight.dtype)
+        padded[:, :, :kh, :kw] = weight
+        padded = padded.reshape(out_ch, in_ch, my, sy, mx, sx).transpose(2, 4, 3, 5, 1, 0)
+        return np.ascontiguousarray(padded).reshape(my * mx, sy * sx * in_ch, out_ch)
+
+    def conv_weight(self, taps):
+        """Inverse of :meth:`tap_weights`: (taps, block, Co) -> (Co, C, kh, kw)."""
+        (my, mx), (sy, sx) = self.taps, self.stride
+        out_ch = taps.shape[2]
+        weight = taps.reshape(my, mx, sy, sx, self.channels, out_ch).transpose(5, 4, 0, 2, 1, 3)
+        weight = weight.reshape(out_ch, self.channels, my * sy, mx * sx)
+        return np.ascontiguousarray(weight[:, :, : self.kernel[0], : self.kernel[1]])
+
+
+def _convolve(images, weight, layout):
+    """Convolution on arrays: (B, H, W, C) -> (B, out_h, out_w, Co)."""
+    batch = len(images)
+    taps = layout.tap_weights(weight)
+    oh, ow = layout.out
+    output = np.empty((batch, oh, ow, layout.out_channels), dtype=images.dtype)
+    step = layout.chunk(batch, images.itemsize)
+    flat_taps = None if layout.per_tap else taps.reshape(-1, layout.out_channels)
+    for start in range(0, batch, step):
+        stop = min(batch, start + step)
+        blocks = layout.to_blocks(images[start:stop])
+        n = len(blocks) - layout.shifts[-1]
+        grid = np.zeros((len(blocks), layout.out_channels), dtype=images.dtype)
+        if layout.per_tap:
+            for shift, tap in zip(layout.shifts, taps):
+                _gemm_accumulate(grid[:n], blocks[shift : shift + n], tap)
+        else:
+            np.matmul(layout.gather(blocks), flat_taps, out=grid[:n])
+        grid = grid.reshape((stop - start,) + layout.grid + (layout.out_channels,))
+        output[start:stop] = grid[:, :oh, :ow]
+    return output
+
+
+def _convolve_backward(grad_out, weight, layout):
+    """Gradient of a convolution with respect to its input, i.e. the
+    deconvolution: (B, out_h, out_w, Co) -> (B, H, W, C)."""
+    batch = len(grad_out)
+    taps = np.ascontiguousarray(layout.tap_weights(weight).transpose(0, 2, 1))  # (taps, Co, block)
+    height, width = layout.image
+    output = np.empty((batch, height, width, layout.channels), dtype=grad_out.dtype)
+    step = layout.chunk(batch, grad_out.itemsize)
+    flat_taps = None
+    if not layout.per_tap:
+        flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(layout.out_channels, -1)
+    for start in range(0, batch, step):
+        stop = min(batch, start + step)
+        grid = layout.to_grid(grad_out[start:stop])
+        n = len(grid) - layout.shifts[-1]
+        blocks = np.zeros((len(grid), layout.block), dtype=grad_out.dtype)
+        if layout.per_tap:
+            for shift, tap in zip(layout.shifts, taps):
+                _gemm_accumulate(blocks[shift : shift + n], grid[:n], tap)
+        else:
+            columns = grid[:n] @ flat_taps
+            for t, shift in enumerate(layout.shifts):
+                blocks[shift : shift + n] += columns[:, t * layout.block : (t + 1) * layout.block]
+        layout.from_blocks(blocks, output[start:stop])
+    return output
+
+
+def _weight_gradient(images, grad_out, layout):
+    """Weight gradient of a convolution: (Co, C, kh, kw), summed over the batch."""
+    batch = len(images)
+    n_taps = len(layout.shifts)
+    total = np.zeros((n_taps, layout.block, layout.out_channels), dtype=images.dtype)
+    flat_total = total.reshape(n_taps * layout.block, layout.out_channels)
+    step = layout.chunk(batch, images.itemsize)
+    for start in range(0, batch, step):
+        stop = min(batch, start + step)
+        blocks = layout.to_blocks(images[start:stop])
+        grid = layout.to_grid(grad_out[start:stop])
+        n = len(grid) - layout.shifts[-1]
+        if layout.per_tap:
+            for shift, tap_total in zip(layout.shifts, total):
+                _gemm_accumulate(tap_total, blocks[shift : shift + n], grid[:n], transpose_a=True)
+        else:
+            _gemm_accumulate(flat_total, layout.gather(blocks), grid[:n], transpose_a=True)
+    return layout.conv_weight(total)
+
+
+def _check_numpy(arrays):
+    for array in arrays:
+        if not isinstance(array, np.ndarray):
+            raise TypeError("fast_conv works on numpy arrays only; use chainer.functions on a GPU")
+
+
+def _check_types(in_types, channel_axis_of_weight):
+    n_in = in_types.size()
+    type_check.expect(2 <= n_in, n_in <= 3)
+    x_type, w_type = in_types[:2]
+    type_check.expect(
+        x_type.dtype.kind == "f",
+        w_type.dtype == x_type.dtype,
+        x_type.ndim == 4,
+        w_type.ndim == 4,
+        x_type.shape[3] == w_type.shape[channel_axis_of_weight],
+    )
+    if type_check.eval(n_in) == 3:
+        b_type = in_types[2]
+        type_check.expect(
+            b_type.dtype == x_type.dtype,
+            b_type.ndim == 1,
+            b_type.shape[0] == w_type.shape[1 - channel_axis_of_weight],
+        )
+
+
+class ConvolutionNHWC(function_node.FunctionNode):
+    """2-D convolution of channels-last images (see :func:`convolution_2d_nhwc`)."""
+
+    def __init__(self, stride, pad):
+        self.stride = _pair(stride)
+        self.pad = _pair(pad)
+        self.layout = None
+
+    def check_type_forward(self, in_types):
+        _check_types(in_types, 1)
+
+    def forward(self, inputs):
+        _check_numpy(inputs)
+        self.retain_inputs((0, 1))
+        images, weight = inputs[:2]
+        image = images.shape[1:3]
+        kernel = weight.shape[2:]
+        out = tuple(conv_output_size(*a) for a in zip(image, kernel, self.stride, self.pad))
+        if min(out) <= 0:
+            raise ValueError(f"convolution output would be empty: image {image}, kernel {kernel}")
+        self.layout = _Layout(kernel, self.stride, self.pad, image, out, weight.shape[1], weight.shape[0])
+        output = _convolve(images, weight, self.layout)
+        if len(inputs) == 3:
+            output += inputs[2]
+        return (output,)
+
+    def backward(self, indexes, grad_outputs):
+        images, weight = self.get_retained_inputs()
+        (grad_out,) = grad_outputs
+        grads = []
+        if 0 in indexes:
+            grads.append(DeconvolutionNHWC(self.stride, self.pad, self.layout.image).apply((grad_out, weight))[0])
+        if 1 in indexes:
+            grads.append(ConvolutionNHWCGradW(self.layout).apply((images, grad_out))[0])
+        if 2 in indexes:
+            grads.append(F.sum(grad_out, axis=(0, 1, 2)))
+        return grads
+
+
+class DeconvolutionNHWC(function_node.FunctionNode):
+    """2-D transposed convolution of channels-last images
+    (see :func:`deconvolution_2d_nhwc`)."""
+
+    def __init__(self, stride, pad, outsize=None):
+        self.stride = _pair(stride)
+        self.pad = _pair(pad)
+        self.outsize = None if outsize is None else _pair(outsize)
+        self.layout = None
+
+    def check_type_forward(self, in_types):
+        _check_types(in_types, 0)
+
+    def forward(self, inputs):
+        _check_numpy(inputs)
+        self.retain_inputs((0, 1))
+        x, weight = inputs[:2]
+        size = x.shape[1:3]
+        kernel = weight.shape[2:]
+        if self.outsize is None:
+            image = tuple(s * (n - 1) + k - 2 * p for n, k, s, p in zip(size, kernel, self.stride, self.pad))
+        else:
+            image = self.outsize
+            if tuple(conv_output_size(*a) for a in zip(image, kernel, self.stride, self.pad)) != size:
+                raise ValueError(
+                    f"outsize {image} does not match the input {size} "
+                    f"(kernel {kernel}, stride {self.stride}, pad {self.pad})"
+                )
+        if min(image) <= 0:
+            raise ValueError(f"deconvolution output would be empty: {image}")
+        # The matching convolution reads (out_channels) and writes (in_channels).
+        self.layout = _Layout(kernel, self.stride, self.pad, image, size, weight.shape[1], weight.shape[0])
+        output = _convolve_backward(x, weight, self.layout)
+        if len(inputs) == 3:
+            output += inputs[2]
+        return (output,)
+
+    def backward(self, indexes, grad_outputs):
+        x, weight = self.get_retained_inputs()
+        (grad_out,) = grad_outputs
+        grads = []
+        if 0 in indexes:
+            grads.append(ConvolutionNHWC(self.stride, self.pad).apply((grad_out, weight))[0])
+        if 1 in indexes:
+            # A convolution's weight gradient with image grad_out and output x:
+            # shaped (in_channels, out_channels, kh, kw), the deconvolution's layout.
+            grads.append(ConvolutionNHWCGradW(self.layout).apply((grad_out, x))[0])
+        if 2 in indexes:
+            grads.append(F.sum(grad_out, axis=(0, 1, 2)))
+        return grads
+
+
+class ConvolutionNHWCGradW(function_node.FunctionNode):
+    """Weight gradient of a channels-last convolution: inputs ``(images,
+    grad_out)``, output (out_channels, in_channels, kh, kw)."""
+
+    def __init__(self, layout):
+        self.layout = layout
+
+    def forward(self, inputs):
+        _check_numpy(inputs)
+        self.retain_inputs((0, 1))
+        images, grad_out = inputs
+        return (_weight_gradient(images, grad_out, self.layout),)
+
+    def backward(self, indexes, grad_outputs):
+        images, grad_out = self.get_retained_inputs()
+        (grad_weight,) = grad_outputs
+        layout = self.layout
+        grads = []
+        if 0 in indexes:
+            grads.append(
+                DeconvolutionNHWC(layout.stride, layout.pad, layout.image).apply((grad_out, grad_weight))[0]
+            )
+        if 1 in indexes:
+            grads.append(ConvolutionNHWC(layout.stride, layout.pad).apply((images, grad_weight))[0])
+        return grads
+
+
+def convolution_2d_nhwc(x, W, b=None, stride=1, pad=0):
+    """2-D convolution of channels-last images on the CPU.
+
+    Same result as ``F.convolution_2d`` on the NCHW transposes (dilation 1,
+    one group, ``cover_all=False``), up to float rounding.
+
+    Args:
+        x: (batch, height, width, in_channels) float32/float64 numpy array
+            or Variable.
+        W: (out_channels, in_channels, kh, kw) weights, Chainer's layout.
+        b: (out_channels,) bias or None.
+        stride, pad: int or (vertical, horizontal) pair, pixels.
+    Returns:
+        Variable (batch, out_h, out_w, out_channels), the dtype of ``x``, with
+        ``out_h = (height + 2 * pad - kh) // stride + 1`` (same for width).
+    """
+    inputs = (x, W) if b is None else (x, W, b)
+    return ConvolutionNHWC(stride, pad).apply(inputs)[0]
+
+
+def deconvolution_2d_nhwc(x, W, b=None, stride=1, pad=0, outsize=None):
+    """2-D transposed convolution of channels-last images on the CPU.
+
+    Same result as ``F.deconvolution_2d`` on the NCHW transposes (dilation
+    1, one group): the gradient of :func:`convolution_2d_nhwc` with respect
+    to its input.
+
+    Args:
+        x: (batch, in_h, in_w, in_channels) float32/float64 numpy array or
+            Variable.
+        W: (in_channels, out_channels, kh, kw) weights, Chainer's layout.
+        b: (out_channels,) bias or None.
+        stride, pad: int or (vertical, horizontal) pair, pixels.
+        outsize: (height, width) of the result; by default
+            ``stride * (in - 1) + k - 2 * pad``. A convolution of that size
+            must give back ``(in_h, in_w)``.
+    Returns:
+        Variable (batch, height, width, out_channels).
+    """
+    inputs = (x, W) if b is None else (x, W, b)
+    return DeconvolutionNHWC(stride, pad, outsize).apply(inputs)[0]
