@@ -14,9 +14,8 @@ layout in which every kernel tap is a contiguous slice:
 2. *Flat shifts.* With the grid flattened to ``rows * cols`` block vectors,
    the block tap ``(i, j)`` of every output pixel is the row
    ``i * cols + j`` further on, so each tap is ONE matrix product of a
-   contiguous slice; the products are accumulated with BLAS ``gemm``
-   (``beta = 1``), in place. Grid cells beyond the valid outputs are
-   computed and dropped (forward) or held at zero (backward).
+   contiguous slice, summed into the result. Grid cells beyond the valid
+   outputs are computed and dropped (forward) or held at zero (backward).
 3. When the block vectors are short (a one-channel image, e.g. the first
    layer of the encoder or the last of the decoder), the taps are instead
    gathered into one column matrix and multiplied once.
@@ -39,7 +38,6 @@ import numpy as np
 from chainer import function_node
 from chainer import functions as F
 from chainer.utils import type_check
-from scipy.linalg import blas
 
 # Target size of one chunk's block grid, bytes: the batch is split so that
 # the arrays of one chunk stay in the processor's cache.
@@ -72,21 +70,6 @@ def _pair(value):
 def conv_output_size(size, kernel, stride, pad):
     """Output length of a convolution along one axis (``cover_all=False``)."""
     return (size + 2 * pad - kernel) // stride + 1
-
-
-def _gemm_accumulate(out, a, b, transpose_a=False):
-    """``out += a @ b`` (or ``a.T @ b``) on C-ordered float matrices, in place.
-
-    ``out`` and ``a`` may be row slices of larger C-ordered matrices.
-    """
-    gemm = blas.sgemm if out.dtype == np.float32 else blas.dgemm
-    # BLAS is column-major: out^T += b^T @ a^T, all of them Fortran-ordered views.
-    if transpose_a:
-        result = gemm(1.0, b.T, a.T, beta=1.0, c=out.T, overwrite_c=1, trans_b=1)
-    else:
-        result = gemm(1.0, b.T, a.T, beta=1.0, c=out.T, overwrite_c=1)
-    if not np.shares_memory(result, out):  # pragma: no cover  (BLAS wrapper made a copy)
-        out[...] = result.T
 
 
 class _Layout:
@@ -198,14 +181,20 @@ def _convolve(images, weight, layout):
     output = np.empty((batch, oh, ow, layout.out_channels), dtype=images.dtype)
     step = layout.chunk(batch, images.itemsize)
     flat_taps = None if layout.per_tap else taps.reshape(-1, layout.out_channels)
+    scratch = None
     for start in range(0, batch, step):
         stop = min(batch, start + step)
         blocks = layout.to_blocks(images[start:stop])
         n = len(blocks) - layout.shifts[-1]
-        grid = np.zeros((len(blocks), layout.out_channels), dtype=images.dtype)
+        # Rows from n on are cells past the last output: never read.
+        grid = np.empty((len(blocks), layout.out_channels), dtype=images.dtype)
         if layout.per_tap:
-            for shift, tap in zip(layout.shifts, taps):
-                _gemm_accumulate(grid[:n], blocks[shift : shift + n], tap)
+            if scratch is None or len(scratch) != n:
+                scratch = np.empty((n, layout.out_channels), dtype=images.dtype)
+            np.matmul(blocks[:n], taps[0], out=grid[:n])
+            for shift, tap in zip(layout.shifts[1:], taps[1:]):
+                np.matmul(blocks[shift : shift + n], tap, out=scratch)
+                grid[:n] += scratch
         else:
             np.matmul(layout.gather(blocks), flat_taps, out=grid[:n])
         grid = grid.reshape((stop - start,) + layout.grid + (layout.out_channels,))
@@ -224,14 +213,18 @@ def _convolve_backward(grad_out, weight, layout):
     flat_taps = None
     if not layout.per_tap:
         flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(layout.out_channels, -1)
+    scratch = None
     for start in range(0, batch, step):
         stop = min(batch, start + step)
         grid = layout.to_grid(grad_out[start:stop])
         n = len(grid) - layout.shifts[-1]
         blocks = np.zeros((len(grid), layout.block), dtype=grad_out.dtype)
         if layout.per_tap:
+            if scratch is None or len(scratch) != n:
+                scratch = np.empty((n, layout.block), dtype=grad_out.dtype)
             for shift, tap in zip(layout.shifts, taps):
-                _gemm_accumulate(blocks[shift : shift + n], grid[:n], tap)
+                np.matmul(grid[:n], tap, out=scratch)
+                blocks[shift : shift + n] += scratch
         else:
             columns = grid[:n] @ flat_taps
             for t, shift in enumerate(layout.shifts):
@@ -254,9 +247,9 @@ def _weight_gradient(images, grad_out, layout):
         n = len(grid) - layout.shifts[-1]
         if layout.per_tap:
             for shift, tap_total in zip(layout.shifts, total):
-                _gemm_accumulate(tap_total, blocks[shift : shift + n], grid[:n], transpose_a=True)
+                tap_total += blocks[shift : shift + n].T @ grid[:n]
         else:
-            _gemm_accumulate(flat_total, layout.gather(blocks), grid[:n], transpose_a=True)
+            flat_total += layout.gather(blocks).T @ grid[:n]
     return layout.conv_weight(total)
 
 
