@@ -5,7 +5,12 @@ simulator alone: each :meth:`step` feeds the current frames (the last real
 frame right after a reset, the previous predictions afterwards) and the N
 actions, and returns the N predicted next frames. :meth:`set_frames`
 replaces the current frames with real ones (re-synchronisation) while the
-recurrent state carries on.
+recurrent state carries on, and :meth:`reset_games` restarts some of the
+games while the others go on.
+
+Every step is one forward pass for all N games (one encoder, LSTM and
+decoder call on a batch of N), which is what makes many games cheaper per
+game than one: ``recurrent-sim bench`` measures it.
 """
 import chainer
 import numpy as np
@@ -38,6 +43,42 @@ class BatchedSimEnv:
             (N, H, W) uint8: the last real frame of each game, the one the
             first :meth:`step` acts on.
         """
+        self.state, self._current = self._warm_up(frames, actions)
+        return self.frames
+
+    def reset_games(self, games, frames, actions):
+        """Restart some games from real frames; the others carry on unchanged.
+
+        Args:
+            games: (k,) distinct indices of the games to restart.
+            frames: (k, warmup, H, W) uint8 real frames, one row per game.
+            actions: (k, warmup - 1) int32.
+        Returns:
+            (N, H, W) uint8 current frames of all the games.
+        """
+        if self._current is None:
+            raise RuntimeError("call reset() before reset_games()")
+        games = np.asarray(games, dtype=np.int64).reshape(-1)
+        if len(np.unique(games)) != len(games) or games.min(initial=0) < 0 or games.max(initial=0) >= self.num_games:
+            raise ValueError(f"games must be distinct indices in 0..{self.num_games - 1}, got {games.tolist()}")
+        if len(frames) != len(games):
+            raise ValueError(f"reset_games got {len(games)} games but {len(frames)} rows of frames")
+        if len(games) == 0:
+            return self.frames
+        state, current = self._warm_up(frames, actions)
+        index = self.simulator.xp.asarray(games)
+        merged = []
+        for old, new in zip(self.state, state):
+            old = old.copy()
+            old[index] = new
+            merged.append(old)
+        self.state = tuple(merged)
+        self._current = self._current.copy()
+        self._current[index] = current
+        return self.frames
+
+    def _warm_up(self, frames, actions):
+        """State after the warm-up frames, and the last frame (normalised)."""
         frames = np.asarray(frames)
         actions = np.asarray(actions, dtype=np.int32)
         if frames.ndim != 4 or frames.shape[1] < 1:
@@ -59,9 +100,7 @@ class BatchedSimEnv:
                 codes = codes.array.reshape(n, warmup - 1, -1)
                 for t in range(warmup - 1):
                     _, state = sim.transition(codes[:, t], actions[:, t], state)
-        self.state = tuple(chainer.as_array(s) for s in state)
-        self._current = inputs[:, -1]
-        return self.frames
+        return tuple(chainer.as_array(s) for s in state), inputs[:, -1]
 
     def step(self, actions):
         """Advance every game by one step.

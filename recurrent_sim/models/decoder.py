@@ -52,12 +52,12 @@ class FrameDecoder(chainer.Chain):
         for i, deconv in enumerate(self.deconvs):
             if channels_last:
                 h = fast_conv.deconvolution_2d_nhwc(
-                    h, deconv.W, deconv.b, deconv.stride, deconv.pad, deconv.outsize
+                    h, deconv.W, deconv.b, deconv.stride, deconv.pad, deconv.outsize, relu=i < last
                 )
             else:
                 h = deconv(h)
-            if i < last:
-                h = F.relu(h)
+                if i < last:
+                    h = F.relu(h)
         if channels_last:
             # One channel: (B, H, W, 1) and (B, 1, H, W) share their memory order.
             h = F.reshape(h, (h.shape[0], 1) + h.shape[1:3])

@@ -45,6 +45,6 @@ class FrameEncoder(chainer.Chain):
         # One channel: (B, 1, H, W) and (B, H, W, 1) share their memory order.
         h = F.reshape(frames, (batch, height, width, channels))
         for conv in self.convs:
-            h = F.relu(fast_conv.convolution_2d_nhwc(h, conv.W, conv.b, conv.stride, conv.pad))
+            h = fast_conv.convolution_2d_nhwc(h, conv.W, conv.b, conv.stride, conv.pad, relu=True)
         # The fully connected layer reads the features in (C, H, W) order.
         return F.relu(self.fc(F.transpose(h, (0, 3, 1, 2))))

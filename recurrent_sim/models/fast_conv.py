@@ -18,7 +18,9 @@ layout in which every kernel tap is a contiguous slice:
    outputs are computed and dropped (forward) or held at zero (backward).
 3. When the block vectors are short (a one-channel image, e.g. the first
    layer of the encoder or the last of the decoder), the taps are instead
-   gathered into one column matrix and multiplied once.
+   gathered into one column matrix and multiplied once. The deconvolution
+   gathers the shifted taps of its (short) input vectors the same way, so
+   that each output block is written once, by one matrix product.
 
 The gradient of the convolution with respect to its input is the
 deconvolution and vice versa; the weight gradient is one more product per
@@ -139,12 +141,14 @@ class _Layout:
             out[:, image_rows, image_cols] = blocks[:, grid_rows, grid_cols, u, v]
         return out
 
-    def to_grid(self, outputs):
-        """(b, out_h, out_w, Co) -> (b * rows * cols, Co), zero outside the outputs."""
+    def to_grid(self, outputs, lead=0):
+        """(b, out_h, out_w, Co) -> (lead + b * rows * cols, Co), zero outside
+        the outputs (and in the ``lead`` first rows)."""
         b = len(outputs)
-        grid = np.zeros((b,) + self.grid + (self.out_channels,), dtype=outputs.dtype)
+        flat = np.zeros((lead + b * self.cells, self.out_channels), dtype=outputs.dtype)
+        grid = flat[lead:].reshape((b,) + self.grid + (self.out_channels,))
         grid[:, : self.out[0], : self.out[1]] = outputs
-        return grid.reshape(b * self.cells, self.out_channels)
+        return flat
 
     def gather(self, blocks):
         """Column matrix (n, taps * block) of the taps of the first n cells."""
@@ -173,8 +177,17 @@ class _Layout:
         return np.ascontiguousarray(weight[:, :, : self.kernel[0], : self.kernel[1]])
 
 
-def _convolve(images, weight, layout):
-    """Convolution on arrays: (B, H, W, C) -> (B, out_h, out_w, Co)."""
+def _finish(outputs, bias, relu):
+    """Add the bias and apply the ReLU in place, on a chunk still in cache."""
+    if bias is not None:
+        outputs += bias
+    if relu:
+        np.maximum(outputs, 0, out=outputs)
+
+
+def _convolve(images, weight, layout, bias=None, relu=False):
+    """Convolution on arrays: (B, H, W, C) -> (B, out_h, out_w, Co), plus
+    ``bias`` (Co,) and a ReLU when asked."""
     batch = len(images)
     taps = layout.tap_weights(weight)
     oh, ow = layout.out
@@ -199,37 +212,51 @@ def _convolve(images, weight, layout):
             np.matmul(layout.gather(blocks), flat_taps, out=grid[:n])
         grid = grid.reshape((stop - start,) + layout.grid + (layout.out_channels,))
         output[start:stop] = grid[:, :oh, :ow]
+        _finish(output[start:stop], bias, relu)
     return output
 
 
-def _convolve_backward(grad_out, weight, layout):
+def _convolve_backward(grad_out, weight, layout, bias=None, relu=False):
     """Gradient of a convolution with respect to its input, i.e. the
-    deconvolution: (B, out_h, out_w, Co) -> (B, H, W, C)."""
+    deconvolution: (B, out_h, out_w, Co) -> (B, H, W, C), plus ``bias``
+    (C,) and a ReLU when asked.
+
+    Block ``r`` receives ``grid[r - shift] @ tap`` from every tap. When the
+    grid vectors are the shorter side (Co <= block), they are gathered,
+    shifted, into one (cells, taps * Co) matrix and multiplied once, so
+    each block is written once; otherwise each grid vector is multiplied
+    by all taps at once and the products are added, shifted, into the blocks.
+    """
     batch = len(grad_out)
     taps = np.ascontiguousarray(layout.tap_weights(weight).transpose(0, 2, 1))  # (taps, Co, block)
+    n_taps, out_ch, block = taps.shape
+    gather = out_ch <= block
+    if gather:
+        flat_taps = taps.reshape(n_taps * out_ch, block)
+    else:
+        flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(out_ch, n_taps * block)
     height, width = layout.image
     output = np.empty((batch, height, width, layout.channels), dtype=grad_out.dtype)
     step = layout.chunk(batch, grad_out.itemsize)
-    flat_taps = None
-    if not layout.per_tap:
-        flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(layout.out_channels, -1)
-    scratch = None
+    lead = layout.shifts[-1]
     for start in range(0, batch, step):
         stop = min(batch, start + step)
-        grid = layout.to_grid(grad_out[start:stop])
-        n = len(grid) - layout.shifts[-1]
-        blocks = np.zeros((len(grid), layout.block), dtype=grad_out.dtype)
-        if layout.per_tap:
-            if scratch is None or len(scratch) != n:
-                scratch = np.empty((n, layout.block), dtype=grad_out.dtype)
-            for shift, tap in zip(layout.shifts, taps):
-                np.matmul(grid[:n], tap, out=scratch)
-                blocks[shift : shift + n] += scratch
-        else:
-            columns = grid[:n] @ flat_taps
+        if gather:
+            grid = layout.to_grid(grad_out[start:stop], lead=lead)  # lead zero rows first
+            cells = len(grid) - lead
+            columns = np.empty((cells, n_taps * out_ch), dtype=grad_out.dtype)
             for t, shift in enumerate(layout.shifts):
-                blocks[shift : shift + n] += columns[:, t * layout.block : (t + 1) * layout.block]
+                columns[:, t * out_ch : (t + 1) * out_ch] = grid[lead - shift : lead - shift + cells]
+            blocks = columns @ flat_taps
+        else:
+            grid = layout.to_grid(grad_out[start:stop])
+            n = len(grid) - lead
+            blocks = np.zeros((len(grid), block), dtype=grad_out.dtype)
+            products = grid[:n] @ flat_taps
+            for t, shift in enumerate(layout.shifts):
+                blocks[shift : shift + n] += products[:, t * block : (t + 1) * block]
         layout.from_blocks(blocks, output[start:stop])
+        _finish(output[start:stop], bias, relu)
     return output
 
 
@@ -279,12 +306,21 @@ def _check_types(in_types, channel_axis_of_weight):
         )
 
 
+def _mask_relu(node, grad_out):
+    """``grad_out`` through the fused ReLU of ``node`` (zero where it clipped)."""
+    if not node.relu:
+        return grad_out
+    (output,) = node.get_retained_outputs()
+    return grad_out * (output.array > 0).astype(output.dtype)
+
+
 class ConvolutionNHWC(function_node.FunctionNode):
     """2-D convolution of channels-last images (see :func:`convolution_2d_nhwc`)."""
 
-    def __init__(self, stride, pad):
+    def __init__(self, stride, pad, relu=False):
         self.stride = _pair(stride)
         self.pad = _pair(pad)
+        self.relu = relu
         self.layout = None
 
     def check_type_forward(self, in_types):
@@ -300,14 +336,14 @@ class ConvolutionNHWC(function_node.FunctionNode):
         if min(out) <= 0:
             raise ValueError(f"convolution output would be empty: image {image}, kernel {kernel}")
         self.layout = _Layout(kernel, self.stride, self.pad, image, out, weight.shape[1], weight.shape[0])
-        output = _convolve(images, weight, self.layout)
-        if len(inputs) == 3:
-            output += inputs[2]
-        return (output,)
+        bias = inputs[2] if len(inputs) == 3 else None
+        if self.relu:
+            self.retain_outputs((0,))
+        return (_convolve(images, weight, self.layout, bias, self.relu),)
 
     def backward(self, indexes, grad_outputs):
         images, weight = self.get_retained_inputs()
-        (grad_out,) = grad_outputs
+        grad_out = _mask_relu(self, grad_outputs[0])
         grads = []
         if 0 in indexes:
             grads.append(DeconvolutionNHWC(self.stride, self.pad, self.layout.image).apply((grad_out, weight))[0])
@@ -322,10 +358,11 @@ class DeconvolutionNHWC(function_node.FunctionNode):
     """2-D transposed convolution of channels-last images
     (see :func:`deconvolution_2d_nhwc`)."""
 
-    def __init__(self, stride, pad, outsize=None):
+    def __init__(self, stride, pad, outsize=None, relu=False):
         self.stride = _pair(stride)
         self.pad = _pair(pad)
         self.outsize = None if outsize is None else _pair(outsize)
+        self.relu = relu
         self.layout = None
 
     def check_type_forward(self, in_types):
@@ -350,14 +387,14 @@ class DeconvolutionNHWC(function_node.FunctionNode):
             raise ValueError(f"deconvolution output would be empty: {image}")
         # The matching convolution reads (out_channels) and writes (in_channels).
         self.layout = _Layout(kernel, self.stride, self.pad, image, size, weight.shape[1], weight.shape[0])
-        output = _convolve_backward(x, weight, self.layout)
-        if len(inputs) == 3:
-            output += inputs[2]
-        return (output,)
+        bias = inputs[2] if len(inputs) == 3 else None
+        if self.relu:
+            self.retain_outputs((0,))
+        return (_convolve_backward(x, weight, self.layout, bias, self.relu),)
 
     def backward(self, indexes, grad_outputs):
         x, weight = self.get_retained_inputs()
-        (grad_out,) = grad_outputs
+        grad_out = _mask_relu(self, grad_outputs[0])
         grads = []
         if 0 in indexes:
             grads.append(ConvolutionNHWC(self.stride, self.pad).apply((grad_out, weight))[0])
@@ -397,7 +434,7 @@ class ConvolutionNHWCGradW(function_node.FunctionNode):
         return grads
 
 
-def convolution_2d_nhwc(x, W, b=None, stride=1, pad=0):
+def convolution_2d_nhwc(x, W, b=None, stride=1, pad=0, relu=False):
     """2-D convolution of channels-last images on the CPU.
 
     Same result as ``F.convolution_2d`` on the NCHW transposes (dilation 1,
@@ -409,15 +446,17 @@ def convolution_2d_nhwc(x, W, b=None, stride=1, pad=0):
         W: (out_channels, in_channels, kh, kw) weights, Chainer's layout.
         b: (out_channels,) bias or None.
         stride, pad: int or (vertical, horizontal) pair, pixels.
+        relu: apply a ReLU to the result, fused (``F.relu`` of the result,
+            without two more passes over it).
     Returns:
         Variable (batch, out_h, out_w, out_channels), the dtype of ``x``, with
         ``out_h = (height + 2 * pad - kh) // stride + 1`` (same for width).
     """
     inputs = (x, W) if b is None else (x, W, b)
-    return ConvolutionNHWC(stride, pad).apply(inputs)[0]
+    return ConvolutionNHWC(stride, pad, relu).apply(inputs)[0]
 
 
-def deconvolution_2d_nhwc(x, W, b=None, stride=1, pad=0, outsize=None):
+def deconvolution_2d_nhwc(x, W, b=None, stride=1, pad=0, outsize=None, relu=False):
     """2-D transposed convolution of channels-last images on the CPU.
 
     Same result as ``F.deconvolution_2d`` on the NCHW transposes (dilation
@@ -433,8 +472,9 @@ def deconvolution_2d_nhwc(x, W, b=None, stride=1, pad=0, outsize=None):
         outsize: (height, width) of the result; by default
             ``stride * (in - 1) + k - 2 * pad``. A convolution of that size
             must give back ``(in_h, in_w)``.
+        relu: apply a ReLU to the result, fused.
     Returns:
         Variable (batch, height, width, out_channels).
     """
     inputs = (x, W) if b is None else (x, W, b)
-    return DeconvolutionNHWC(stride, pad, outsize).apply(inputs)[0]
+    return DeconvolutionNHWC(stride, pad, outsize, relu).apply(inputs)[0]

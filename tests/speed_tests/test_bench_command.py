@@ -1,0 +1,67 @@
+"""`recurrent-sim bench` end to end on the tiny synthetic game (a smoke run, no timing asserted)."""
+import json
+
+import pytest
+
+from recurrent_sim.cli import main
+
+EXPECTED_KEYS = {
+    "env_random", "env_agent", "train_fast", "train_reference", "sim_batch_1", "sim_batch_n", "sim_reference",
+}
+
+
+def run_bench(tmp_path, *extra):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--quick", "--env", "BlockWorld-v0", "--frame-size", "32", "--out", str(out), *extra]
+    return main(argv), out
+
+
+def test_bench_prints_table_and_writes_json(tmp_path, capsys):
+    status, out = run_bench(tmp_path)
+    assert status == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+
+    rows = {row["key"]: row for row in report["measurements"]}
+    assert set(rows) == EXPECTED_KEYS
+    for row in rows.values():
+        assert row["value"] > 0 and len(row["samples"]) == 1
+        assert row["value"] == pytest.approx(row["samples"][0])
+        assert row["label"] in printed
+    # Frames per update: batch 2 x (2 + 2 + 2) steps; simulated steps: 4 games x 3 steps.
+    train = rows["train_fast"]
+    assert train["value"] == pytest.approx(2 * 6 / train["seconds"][0])
+    batched = rows["sim_batch_n"]
+    assert batched["value"] == pytest.approx(4 * 3 / batched["seconds"][0])
+    assert report["speedups"]["training"] == pytest.approx(
+        rows["train_fast"]["value"] / rows["train_reference"]["value"]
+    )
+    assert report["settings"]["env_id"] == "BlockWorld-v0"
+    assert set(report["system"]["threads"]) >= {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}
+    assert report["system"]["chainer"] and report["system"]["numpy"]
+    assert report["peak_memory_mib"] > 10
+    assert "speed-up training" in printed and "OMP_NUM_THREADS" in printed
+
+
+def test_bench_without_reference(tmp_path):
+    status, out = run_bench(tmp_path, "--reference-repeats", "0")
+    assert status == 0
+    report = json.loads(out.read_text())
+    keys = {row["key"] for row in report["measurements"]}
+    assert keys == EXPECTED_KEYS - {"train_reference", "sim_reference"}
+    assert report["speedups"] == {}
+
+
+def test_bench_user_errors(tmp_path, capsys):
+    assert main(["bench", "--quick", "--env", "Breakout-v9", "--out", str(tmp_path / "x.json")]) == 2
+    assert "Breakout" in capsys.readouterr().err
+    assert main(["bench", "--quick", "--out", str(tmp_path / "missing" / "x.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_failed_bench_leaves_previous_json(tmp_path):
+    out = tmp_path / "bench.json"
+    out.write_text('{"previous": true}')
+    assert main(["bench", "--quick", "--env", "NoSuchGame-v0", "--out", str(out)]) == 2
+    assert json.loads(out.read_text()) == {"previous": True}
