@@ -116,10 +116,9 @@ class _Layout:
         last_pixel = first_pixel + stride * (count - 1) + 1
         return slice(first_cell, first_cell + count), slice(first_pixel, last_pixel, stride)
 
-    def chunk(self, batch, itemsize):
-        """Batch items per chunk."""
-        per_item = self.cells * max(self.block * (1 if self.per_tap else len(self.shifts)),
-                                    self.out_channels) * itemsize
+    def chunk(self, batch, itemsize, per_cell):
+        """Batch items per chunk, for temporaries of ``per_cell`` numbers per grid cell."""
+        per_item = self.cells * per_cell * itemsize
         return int(max(1, min(batch, CHUNK_BYTES // max(per_item, 1))))
 
     # ----- layout conversions ------------------------------------------------
@@ -151,12 +150,34 @@ class _Layout:
         return flat
 
     def gather(self, blocks):
-        """Column matrix (n, taps * block) of the taps of the first n cells."""
+        """Column matrix (n, taps * block) of the taps of the first n cells,
+        copied from a strided view of the C-ordered ``blocks`` in one go."""
         n = len(blocks) - self.shifts[-1]
-        columns = np.empty((n, len(self.shifts) * self.block), dtype=blocks.dtype)
-        for t, shift in enumerate(self.shifts):
-            columns[:, t * self.block : (t + 1) * self.block] = blocks[shift : shift + n]
-        return columns
+        row = blocks.strides[0]
+        taps = np.lib.stride_tricks.as_strided(
+            blocks,
+            shape=(n,) + self.taps + (self.block,),
+            strides=(row, self.grid[1] * row, row, blocks.strides[1]),
+            writeable=False,
+        )
+        columns = np.empty(taps.shape, dtype=blocks.dtype)
+        np.copyto(columns, taps)
+        return columns.reshape(n, len(self.shifts) * self.block)
+
+    def gather_back(self, grid, lead):
+        """Column matrix (cells, taps * Co): row r holds ``grid[lead + r - shift]``
+        for every tap, from a ``grid`` whose ``lead`` first rows are zero."""
+        cells = len(grid) - lead
+        row = grid.strides[0]
+        taps = np.lib.stride_tricks.as_strided(
+            grid[lead:],  # steps back into the zero rows
+            shape=(cells,) + self.taps + (grid.shape[1],),
+            strides=(row, -self.grid[1] * row, -row, grid.strides[1]),
+            writeable=False,
+        )
+        columns = np.empty(taps.shape, dtype=grid.dtype)
+        np.copyto(columns, taps)
+        return columns.reshape(cells, len(self.shifts) * grid.shape[1])
 
     # ----- weights ------------------------------------------------------------
     def tap_weights(self, weight):
@@ -187,30 +208,39 @@ def _finish(outputs, bias, relu):
 
 def _convolve(images, weight, layout, bias=None, relu=False):
     """Convolution on arrays: (B, H, W, C) -> (B, out_h, out_w, Co), plus
-    ``bias`` (Co,) and a ReLU when asked."""
+    ``bias`` (Co,) and a ReLU when asked.
+
+    Long block vectors are multiplied once by all the taps side by side (a
+    wide product, which BLAS runs faster than one narrow product per tap)
+    and the taps' shifted slices summed; short ones are gathered into
+    columns first (see :meth:`_Layout.gather`).
+    """
     batch = len(images)
-    taps = layout.tap_weights(weight)
+    taps = layout.tap_weights(weight)  # (taps, block, Co)
+    n_taps, block, out_ch = taps.shape
     oh, ow = layout.out
-    output = np.empty((batch, oh, ow, layout.out_channels), dtype=images.dtype)
-    step = layout.chunk(batch, images.itemsize)
-    flat_taps = None if layout.per_tap else taps.reshape(-1, layout.out_channels)
-    scratch = None
+    output = np.empty((batch, oh, ow, out_ch), dtype=images.dtype)
+    if layout.per_tap:
+        flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(block, n_taps * out_ch)
+        per_cell = block + n_taps * out_ch
+    else:
+        flat_taps = taps.reshape(n_taps * block, out_ch)
+        per_cell = n_taps * block + out_ch
+    step = layout.chunk(batch, images.itemsize, per_cell)
     for start in range(0, batch, step):
         stop = min(batch, start + step)
         blocks = layout.to_blocks(images[start:stop])
         n = len(blocks) - layout.shifts[-1]
         # Rows from n on are cells past the last output: never read.
-        grid = np.empty((len(blocks), layout.out_channels), dtype=images.dtype)
+        grid = np.empty((len(blocks), out_ch), dtype=images.dtype)
         if layout.per_tap:
-            if scratch is None or len(scratch) != n:
-                scratch = np.empty((n, layout.out_channels), dtype=images.dtype)
-            np.matmul(blocks[:n], taps[0], out=grid[:n])
-            for shift, tap in zip(layout.shifts[1:], taps[1:]):
-                np.matmul(blocks[shift : shift + n], tap, out=scratch)
-                grid[:n] += scratch
+            products = blocks @ flat_taps
+            np.copyto(grid[:n], products[:n, :out_ch])
+            for t, shift in enumerate(layout.shifts[1:], start=1):
+                grid[:n] += products[shift : shift + n, t * out_ch : (t + 1) * out_ch]
         else:
             np.matmul(layout.gather(blocks), flat_taps, out=grid[:n])
-        grid = grid.reshape((stop - start,) + layout.grid + (layout.out_channels,))
+        grid = grid.reshape((stop - start,) + layout.grid + (out_ch,))
         output[start:stop] = grid[:, :oh, :ow]
         _finish(output[start:stop], bias, relu)
     return output
@@ -237,17 +267,14 @@ def _convolve_backward(grad_out, weight, layout, bias=None, relu=False):
         flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(out_ch, n_taps * block)
     height, width = layout.image
     output = np.empty((batch, height, width, layout.channels), dtype=grad_out.dtype)
-    step = layout.chunk(batch, grad_out.itemsize)
+    per_cell = n_taps * out_ch + block if gather else out_ch + n_taps * block + block
+    step = layout.chunk(batch, grad_out.itemsize, per_cell)
     lead = layout.shifts[-1]
     for start in range(0, batch, step):
         stop = min(batch, start + step)
         if gather:
             grid = layout.to_grid(grad_out[start:stop], lead=lead)  # lead zero rows first
-            cells = len(grid) - lead
-            columns = np.empty((cells, n_taps * out_ch), dtype=grad_out.dtype)
-            for t, shift in enumerate(layout.shifts):
-                columns[:, t * out_ch : (t + 1) * out_ch] = grid[lead - shift : lead - shift + cells]
-            blocks = columns @ flat_taps
+            blocks = layout.gather_back(grid, lead) @ flat_taps
         else:
             grid = layout.to_grid(grad_out[start:stop])
             n = len(grid) - lead
@@ -266,7 +293,8 @@ def _weight_gradient(images, grad_out, layout):
     n_taps = len(layout.shifts)
     total = np.zeros((n_taps, layout.block, layout.out_channels), dtype=images.dtype)
     flat_total = total.reshape(n_taps * layout.block, layout.out_channels)
-    step = layout.chunk(batch, images.itemsize)
+    per_cell = layout.block * (1 if layout.per_tap else n_taps) + layout.out_channels
+    step = layout.chunk(batch, images.itemsize, per_cell)
     for start in range(0, batch, step):
         stop = min(batch, start + step)
         blocks = layout.to_blocks(images[start:stop])
