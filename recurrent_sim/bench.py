@@ -20,6 +20,7 @@
 Every time is the median over repeats after one untimed warm-up run.
 """
 import dataclasses
+import importlib.metadata
 import logging
 import os
 import platform
@@ -96,11 +97,18 @@ def system_info(gpu=-1) -> dict:
         "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
         "device": "cpu" if gpu < 0 else f"cuda:{gpu}",
     }
-    for module in ("chainerrl", "ale_py", "cupy"):
-        try:
-            info[module] = __import__(module).__version__
-        except Exception:  # not installed (cupy on CPU machines), or broken
-            info[module] = None
+    for key, distributions in (
+        ("chainerrl", ("chainerrl",)),
+        ("ale_py", ("ale-py",)),
+        ("cupy", ("cupy-cuda12x", "cupy-cuda11x", "cupy")),
+    ):
+        info[key] = None
+        for distribution in distributions:
+            try:
+                info[key] = importlib.metadata.version(distribution)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
     try:
         from threadpoolctl import threadpool_info
 

@@ -14,6 +14,7 @@ from recurrent_sim.commands.common import (
     non_negative_int,
     positive_int,
     sequence_schedule,
+    use_device,
 )
 from recurrent_sim.errors import UserError
 from recurrent_sim.validation import one_line_errors
@@ -86,6 +87,7 @@ def run(args) -> int:
         raise UserError(f"--out {args.out} is a folder; give a file name")
     if args.out is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UserError(f"--out {args.out}: folder {os.path.dirname(os.path.abspath(args.out))} does not exist")
+    use_device(args.gpu)  # fails early, in one line, without CuPy or the device
     settings = BenchSettings(
         env_id=args.env,
         frame_size=args.frame_size,

@@ -65,3 +65,11 @@ def test_failed_bench_leaves_previous_json(tmp_path):
     out.write_text('{"previous": true}')
     assert main(["bench", "--quick", "--env", "NoSuchGame-v0", "--out", str(out)]) == 2
     assert json.loads(out.read_text()) == {"previous": True}
+
+
+def test_gpu_without_cupy_is_a_user_error(capsys):
+    chainer = pytest.importorskip("chainer")
+    if chainer.backends.cuda.available:
+        pytest.skip("CuPy is installed")
+    assert main(["bench", "--quick", "--gpu", "0"]) == 2
+    assert "CuPy" in capsys.readouterr().err

@@ -1,0 +1,43 @@
+"""The GPU path: same loss as the CPU, and the benchmark on CUDA (needs CuPy)."""
+import numpy as np
+import pytest
+
+from recurrent_sim.cli import main
+
+cupy = pytest.importorskip("cupy")
+
+
+def cuda_device_count():
+    try:
+        return cupy.cuda.runtime.getDeviceCount()
+    except Exception:
+        return 0
+
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(cuda_device_count() == 0, reason="no CUDA device"),
+]
+
+
+def test_sequence_loss_on_gpu_equals_cpu():
+    import chainer
+
+    from recurrent_sim.training import SequenceSchedule, sequence_loss
+    from .test_reference_loss import make_batch, make_simulator
+
+    schedule = SequenceSchedule(2, 2, 2)
+    simulator = make_simulator(frame_size=32)
+    frames, actions = make_batch(schedule)
+    expected = sequence_loss(simulator, frames, actions, schedule)
+    simulator.to_device(chainer.get_device("@cupy:0"))
+    got = sequence_loss(simulator, cupy.asarray(frames), cupy.asarray(actions), schedule)
+    assert isinstance(got.loss.array, cupy.ndarray)
+    assert float(got.loss.array) == pytest.approx(float(expected.loss.array), rel=1e-4)
+
+
+def test_bench_on_gpu(tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--gpu", "0", "--env", "BlockWorld-v0", "--frame-size", "32",
+                 "--out", str(out)]) == 0
+    assert '"device": "cuda:0"' in out.read_text()
