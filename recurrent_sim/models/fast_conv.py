@@ -255,7 +255,8 @@ def _convolve_backward(grad_out, weight, layout, bias=None, relu=False):
     grid vectors are the shorter side (Co <= block), they are gathered,
     shifted, into one (cells, taps * Co) matrix and multiplied once, so
     each block is written once; otherwise each grid vector is multiplied
-    by all taps at once and the products are added, shifted, into the blocks.
+    by all taps at once and the products are added, shifted, into the blocks
+    (channel-major, so each addition runs along contiguous rows).
     """
     batch = len(grad_out)
     taps = np.ascontiguousarray(layout.tap_weights(weight).transpose(0, 2, 1))  # (taps, Co, block)
@@ -264,7 +265,7 @@ def _convolve_backward(grad_out, weight, layout, bias=None, relu=False):
     if gather:
         flat_taps = taps.reshape(n_taps * out_ch, block)
     else:
-        flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(out_ch, n_taps * block)
+        flat_taps = taps.transpose(0, 2, 1).reshape(n_taps * block, out_ch)
     height, width = layout.image
     output = np.empty((batch, height, width, layout.channels), dtype=grad_out.dtype)
     per_cell = n_taps * out_ch + block if gather else out_ch + n_taps * block + block
@@ -276,12 +277,15 @@ def _convolve_backward(grad_out, weight, layout, bias=None, relu=False):
             grid = layout.to_grid(grad_out[start:stop], lead=lead)  # lead zero rows first
             blocks = layout.gather_back(grid, lead) @ flat_taps
         else:
+            # Channel-major, so that each shifted addition runs along rows
+            # of n contiguous numbers.
             grid = layout.to_grid(grad_out[start:stop])
             n = len(grid) - lead
-            blocks = np.zeros((len(grid), block), dtype=grad_out.dtype)
-            products = grid[:n] @ flat_taps
+            products = flat_taps @ grid[:n].T  # (taps * block, n)
+            blocks = np.zeros((block, len(grid)), dtype=grad_out.dtype)
             for t, shift in enumerate(layout.shifts):
-                blocks[shift : shift + n] += products[:, t * block : (t + 1) * block]
+                blocks[:, shift : shift + n] += products[t * block : (t + 1) * block]
+            blocks = np.ascontiguousarray(blocks.T)
         layout.from_blocks(blocks, output[start:stop])
         _finish(output[start:stop], bias, relu)
     return output
