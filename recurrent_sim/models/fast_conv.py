@@ -241,8 +241,11 @@ def _convolve(images, weight, layout, bias=None, relu=False):
         else:
             np.matmul(layout.gather(blocks), flat_taps, out=grid[:n])
         grid = grid.reshape((stop - start,) + layout.grid + (out_ch,))
-        output[start:stop] = grid[:, :oh, :ow]
-        _finish(output[start:stop], bias, relu)
+        if bias is None:
+            output[start:stop] = grid[:, :oh, :ow]
+        else:
+            np.add(grid[:, :oh, :ow], bias, out=output[start:stop])
+        _finish(output[start:stop], None, relu)
     return output
 
 
