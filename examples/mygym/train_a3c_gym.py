@@ -70,7 +70,8 @@ def build_parser():
     p.add_argument("--t-max", type=int, default=5, help="A3C rollout length, steps")
     p.add_argument("--beta", type=float, default=1e-2, help="A3C entropy weight")
     p.add_argument("--profile", action="store_true", help="profile the run; writes profile.txt in the output folder")
-    p.add_argument("--steps", type=seed_int, default=8 * 10 ** 7, help="environment steps of a training run")
+    p.add_argument("--steps", type=seed_int, default=8 * 10 ** 7,
+                   help="environment steps of a training run; Ctrl-C or SIGTERM stops it early after saving")
     p.add_argument("--eval-interval", type=seed_int, default=10 ** 5,
                    help="steps between evaluations of the agent on the real game during training")
     p.add_argument("--eval-n-runs", type=seed_int, default=10,
@@ -299,6 +300,7 @@ def run_training(args, outdir):
         TrainingSchedule,
         make_optimizer,
     )
+    from recurrent_sim.training.signals import StopRequest
 
     log = logging.getLogger(__name__)
     if args.savesim:
@@ -347,13 +349,12 @@ def run_training(args, outdir):
     print(f"training: {args.steps} steps of {args.env}; simulator ({simulator.config.hidden_size} LSTM units, "
           f"{simulator.config.frame_shape[0]}x{simulator.config.frame_shape[1]} frames) trains every "
           f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
-    interrupted = False
-    try:
+    with StopRequest() as stop:
         train(env, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
-              evaluate=evaluate, eval_interval=args.eval_interval)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("interrupted: saving what was learnt", file=sys.stderr)
+              evaluate=evaluate, eval_interval=args.eval_interval, stop=stop)
+    interrupted = stop.requested
+    if interrupted:
+        print(f"{stop.name} received after {trainer.steps} steps: saving what was learnt", file=sys.stderr)
     if args.savesim:
         if trainer.updates and trainer.last_saved_path is None:
             trainer.save_if_best(force=True)
@@ -371,7 +372,7 @@ def run_training(args, outdir):
         agent.save(agent_dir)
         print(f"agent saved in {agent_dir}")
     env.close()
-    return 130 if interrupted else 0
+    return stop.exit_code
 
 
 def main(argv=None):
@@ -399,6 +400,9 @@ def main(argv=None):
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def run_episodes(env, agent, n_runs, recorder=None, max_episode_len=None, descri
     return scores
 
 
-def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=None, log_interval=10.0):
+def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=None, log_interval=10.0, stop=None):
     """Let ``agent`` play ``steps`` steps of ``env`` with ``act_and_train``.
 
     Args:
@@ -197,6 +197,8 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
         reward_filter: maps the game's reward to the agent's (RewardFilter).
         evaluate: callable(step) run every ``eval_interval`` steps.
         log_interval: seconds between progress lines.
+        stop: an object whose ``requested`` attribute becomes True to stop
+            early, between two steps (a :class:`~recurrent_sim.training.signals.StopRequest`).
     Returns:
         The list of returns of the episodes finished.
     """
@@ -208,6 +210,9 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
     started = time.time()
     with Progress(steps, "training", unit="steps", min_interval=log_interval) as progress:
         for step in range(1, steps + 1):
+            if stop is not None and stop.requested:
+                logger.info("stopped after %d of %d steps", step - 1, steps)
+                break
             action = agent.act_and_train(obs, reward)
             obs, game_reward, done, info = env.step(action)
             total += game_reward
@@ -226,5 +231,5 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
             progress.update(1, **fields)
             if evaluate is not None and eval_interval and step % eval_interval == 0:
                 evaluate(step)
-    logger.info("trained %d steps in %.0f s", steps, time.time() - started)
+    logger.info("played %d steps in %.0f s", progress.count, time.time() - started)
     return scores

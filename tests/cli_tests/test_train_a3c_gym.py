@@ -2,8 +2,10 @@
 import importlib.util
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -156,3 +158,28 @@ def test_breakout_train_then_demo(script, capsys, tmp_path):
     run_dir = re.search(r"outputs in (\S+)", out).group(1)
     assert len(os.listdir(os.path.join(run_dir, "b2w", "episode_001"))) == 120
     assert os.path.exists(os.path.join(run_dir, "b2w", "episode_001.gif"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_training_and_saves(tmp_path, signum):
+    """Ctrl-C or SIGTERM: training stops between steps, the simulator and the agent are saved."""
+    argv = [a if a != "200" else "1000000" for a in BLOCKWORLD_TRAIN]
+    argv[argv.index("--logger-level") + 1] = "20"
+    command = [sys.executable, "-W", "ignore", SCRIPT, *argv, "--agent", "a3c", "--savesim", str(tmp_path / "sim"),
+               "--outdir", str(tmp_path / "out")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(tmp_path),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines = []
+    for line in process.stdout:  # wait until the simulator has trained a little
+        lines.append(line)
+        if "simulator update" in line or len(lines) > 2000:
+            break
+    time.sleep(0.5)
+    process.send_signal(signum)
+    out, _ = process.communicate(timeout=120)
+    out = "".join(lines) + out
+    assert process.returncode == 128 + signum, out
+    assert f"{signal.Signals(signum).name} received after" in out
+    assert load_checkpoint(str(tmp_path / "sim")).metadata["updates"] > 0
+    agent_dir = re.search(r"agent saved in (\S+)", out).group(1)
+    assert re.search(r"\d+_except$", agent_dir) and os.path.exists(os.path.join(tmp_path, agent_dir, "model.npz"))
