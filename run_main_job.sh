@@ -5,17 +5,17 @@
 #
 #   bash run_main_job.sh
 #
-# The sizes below bound the run; with them it takes about 15 minutes on 2
-# CPU cores. Raise STEPS for a better simulator (each update of the simulator
-# is the expensive part: about 12 s of one CPU core at BATCH_SIZE=8, LSTM
-# 512, sequences of 41 frames).
+# The sizes below bound the run; with them it takes about 15 minutes or less
+# on 2 CPU cores (an update of the simulator, the expensive part, takes about
+# 6 s there at BATCH_SIZE=16, LSTM 512, sequences of 41 frames). Raise STEPS
+# for a better simulator.
 set -euo pipefail
 
-STEPS=2000              # environment steps of training
-WARM_UP_STEPS=400       # steps played before the simulator starts training
+STEPS=4000              # environment steps of training
+WARM_UP_STEPS=600       # steps played before the simulator starts training
 TRAINING_STEPS=40       # steps between simulator updates -> (STEPS - WARM_UP_STEPS) / TRAINING_STEPS updates
-SAVING_STEPS=400        # steps between saves of the best simulator so far
-BATCH_SIZE=8            # sequences per simulator update
+SAVING_STEPS=1000       # steps between saves of the best simulator so far
+BATCH_SIZE=16           # sequences per simulator update
 LSTM_SIZE=512           # --num_output_channels_sim, as in the original training script
 DEMO_EPISODES=1         # episodes played inside the simulator
 DEMO_MAX_STEPS=1000     # bound on a demo episode's length
