@@ -35,7 +35,10 @@ def add_parser(subparsers):
     one_line_errors(parser)
     add_env_arguments(parser, default_env="BreakoutDeterministic-v4")
     add_sequence_arguments(parser)
-    parser.set_defaults(pred_dep=15)
+    for action in parser._actions:  # the benchmark's configuration predicts 15 steps
+        if action.dest == "pred_dep":
+            action.default = 15
+            action.help = "prediction-dependent steps (default: 15)"
     parser.add_argument("--hidden-size", "--num_output_channels_sim", type=positive_int, default=512,
                         help="LSTM units of the simulator (default: 512)")
     parser.add_argument("--batch-size", "--batch_size", type=positive_int, default=16,

@@ -73,3 +73,12 @@ def test_gpu_without_cupy_is_a_user_error(capsys):
         pytest.skip("CuPy is installed")
     assert main(["bench", "--quick", "--gpu", "0"]) == 2
     assert "CuPy" in capsys.readouterr().err
+
+
+def test_default_configuration_is_breakout_lstm_512():
+    from recurrent_sim.cli import build_parser
+
+    args = build_parser().parse_args(["bench"])
+    assert (args.env, args.frame_size, args.hidden_size, args.batch_size) == ("BreakoutDeterministic-v4", 84, 512, 16)
+    assert (args.unroll_dep, args.obs_dep, args.pred_dep) == (15, 10, 15)
+    assert (args.inference_batch, args.gpu) == (64, -1)
