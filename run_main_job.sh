@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # The main job, from a fresh clone: sets up .venv, trains a simulator of
 # Breakout while a non-learning A3C agent plays, saves it, plays one demo
-# episode inside it (no display needed) and says where every output is.
+# episode inside it (no display needed), measures its predictions over 100
+# steps against the real game (recurrent-sim evaluate) and says where every
+# output is.
 #
 #   bash run_main_job.sh
 #
 # The sizes below bound the run; with them it takes about 15 minutes or less
 # on 2 CPU cores (an update of the simulator, the expensive part, takes about
-# 6 s there at BATCH_SIZE=16, LSTM 512, sequences of 41 frames). Raise STEPS
-# for a better simulator.
+# 3 s there at BATCH_SIZE=16, LSTM 512, sequences of 26 frames). Raise STEPS
+# for a better simulator. The sequence split is the paper's 33% scheme:
+# 10 warm-up frames, then 10 observed and 5 predicted steps.
 set -euo pipefail
 
-STEPS=4000              # environment steps of training
-WARM_UP_STEPS=600       # steps played before the simulator starts training
-TRAINING_STEPS=40       # steps between simulator updates -> (STEPS - WARM_UP_STEPS) / TRAINING_STEPS updates
-SAVING_STEPS=1000       # steps between saves of the best simulator so far
+STEPS=2800              # environment steps of training
+WARM_UP_STEPS=1000      # steps played before the simulator starts training
+TRAINING_STEPS=10       # steps between simulator updates -> (STEPS - WARM_UP_STEPS) / TRAINING_STEPS updates
+SAVING_STEPS=400        # steps between saves of the best simulator so far
 BATCH_SIZE=16           # sequences per simulator update
+UNROLL_DEP=10           # warm-up frames of a training sequence (no backprop)
+OBS_DEP=10              # observation-dependent steps of a training sequence
+PRED_DEP=5              # prediction-dependent steps of a training sequence
+LR_SIM=5e-4             # Adam step size of the simulator
 LSTM_SIZE=512           # --num_output_channels_sim, as in the original training script
+EVAL_SEQUENCES=50       # held-out sequences of 10 warm-up + 100 predicted frames measured at the end
 DEMO_EPISODES=1         # episodes played inside the simulator
 DEMO_MAX_STEPS=1000     # bound on a demo episode's length
 CHAIN_PERIOD=100        # demo: predicted steps between re-synchronisations with the real game
@@ -28,7 +36,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}" OPENBLAS_NUM_THREADS="${OP
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
 started=$(date +%s)
 
-echo "== 1/3 setting up the virtual environment (.venv)"
+echo "== 1/4 setting up the virtual environment (.venv)"
 bash scripts/setup_venv.sh
 python="$root/.venv/bin/python"
 
@@ -38,24 +46,31 @@ common=(1 --env Breakout-v0 --outdir "$OUT/outdir" --t-max 5 --lr 7e-4 --min_rew
         --reward-scale-factor 1.0 --logger-level 20 --rmsprop-epsilon 1e-1 --eval-interval 10000000
         --num_output_channels_sim "$LSTM_SIZE")
 
-echo "== 2/3 training the simulator: $STEPS steps, $(( (STEPS - WARM_UP_STEPS) / TRAINING_STEPS )) updates (log: $OUT/train.log)"
+echo "== 2/4 training the simulator: $STEPS steps, $(( (STEPS - WARM_UP_STEPS) / TRAINING_STEPS )) updates (log: $OUT/train.log)"
 t0=$(date +%s)
 "$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --savesim "$simulator_dir" \
   --steps "$STEPS" --warm_up_steps "$WARM_UP_STEPS" --training_steps "$TRAINING_STEPS" \
-  --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" --obs_dep 10 --pred_dep 15 2>&1 | tee "$OUT/train.log"
+  --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" --unroll_dep "$UNROLL_DEP" --obs_dep "$OBS_DEP" \
+  --pred_dep "$PRED_DEP" --lr-sim "$LR_SIM" 2>&1 | tee "$OUT/train.log"
 train_dir=$(sed -n 's/^outputs in //p' "$OUT/train.log" | tail -1)
 train_s=$(( $(date +%s) - t0 ))
 
-echo "== 3/3 demo: $DEMO_EPISODES episode(s) inside the simulator (log: $OUT/demo.log)"
+echo "== 3/4 demo: $DEMO_EPISODES episode(s) inside the simulator (log: $OUT/demo.log)"
 t0=$(date +%s)
 "$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs "$DEMO_EPISODES" --loadtosim "$simulator_dir" \
   --demo --render-b2w --chain_period "$CHAIN_PERIOD" --max-episode-len "$DEMO_MAX_STEPS" 2>&1 | tee "$OUT/demo.log"
 demo_dir=$(sed -n 's/^outputs in //p' "$OUT/demo.log" | tail -1)
 demo_s=$(( $(date +%s) - t0 ))
 
+echo "== 4/4 evaluation: $EVAL_SEQUENCES held-out sequences, 100 predicted steps each (log: $OUT/evaluate.log)"
+t0=$(date +%s)
+"$root/.venv/bin/recurrent-sim" evaluate --loadtosim "$simulator_dir" --env Breakout-v0 \
+  --sequences "$EVAL_SEQUENCES" --out "$OUT/evaluation" 2>&1 | tee "$OUT/evaluate.log"
+eval_s=$(( $(date +%s) - t0 ))
+
 cat <<EOF
 
-== done in $(( $(date +%s) - started )) s (training ${train_s} s, demo ${demo_s} s). Outputs:
+== done in $(( $(date +%s) - started )) s (training ${train_s} s, demo ${demo_s} s, evaluation ${eval_s} s). Outputs:
   simulator checkpoint          $simulator_dir/simulator.npz
   training run (flags, command) $train_dir
   training log                  $OUT/train.log
@@ -64,5 +79,7 @@ cat <<EOF
   animations                    $demo_dir/b2w/episode_NNN.gif
   agent saliency maps           $demo_dir/saliency/episode_NNN/step_NNNNN.png
   demo log (n_runs line last)   $OUT/demo.log
+  prediction errors per step    $OUT/evaluation/metrics.csv, summary.json
+  error curve, rollout          $OUT/evaluation/error_curve.png, rollout.gif, rollout_frames.png
   score                         $(grep '^n_runs:' "$OUT/demo.log" | tail -1)
 EOF
