@@ -343,7 +343,10 @@ def format_table(report: dict) -> str:
         f"cupy {system['cupy'] or '-'}",
         "",
     ]
-    rows = [(row["label"], f"{row['value']:,.1f}", row["unit"], f"{len(row['samples'])}") for row in report["measurements"]]
+    rows = [
+        (row["label"], f"{row['value']:,.1f}", row["unit"], f"{len(row['samples'])}")
+        for row in report["measurements"]
+    ]
     header = ("measurement", "median", "unit", "repeats")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
     fmt = f"{{:<{widths[0]}}}  {{:>{widths[1]}}}  {{:<{widths[2]}}}  {{:>{widths[3]}}}"
