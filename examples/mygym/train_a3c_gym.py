@@ -232,7 +232,7 @@ def load_simulator(args, n_actions):
             f"{checkpoint.path} has an LSTM of {config.hidden_size} units, "
             f"--num_output_channels_sim asks for {args.num_output_channels_sim}"
         )
-    saved_env = checkpoint.metadata.get("env")
+    saved_env = checkpoint.metadata.get("env_id")
     if saved_env and saved_env != args.env:
         logging.getLogger(__name__).warning("%s was trained on %s, not %s", checkpoint.path, saved_env, args.env)
     args.frame_size = config.frame_shape[0]
@@ -329,7 +329,7 @@ def run_training(args, outdir):
         raise UserError(str(e)) from None
     game = make_game(args, args.seed, outdir)
     buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
-    metadata = {"env": args.env, "frame_size": game.frame_shape[0], "seed": args.seed}
+    metadata = {"env_id": args.env, "frame_size": game.frame_shape[0], "seed": args.seed}
     trainer = SimulatorTrainer(simulator, optimizer, buffer, sequence, schedule, savesim=args.savesim,
                                metadata=metadata)
     if checkpoint is not None and args.savesim and os.path.abspath(checkpoint.path) == os.path.abspath(

@@ -117,7 +117,7 @@ def make_evaluation_game(args, checkpoint):
     from recurrent_sim.training import CheckpointError
 
     register_synthetic_envs()
-    saved_env = checkpoint.metadata.get("env_id") or checkpoint.metadata.get("env")  # "env": the seed script's key
+    saved_env = checkpoint.metadata.get("env_id")
     env_id = args.env or saved_env or DEFAULT_ENV
     if saved_env and env_id != saved_env:
         logger.warning("evaluating on %s a simulator trained on %s", env_id, saved_env)

@@ -84,7 +84,7 @@ def test_train_then_demo_on_blockworld(script, capsys, tmp_path):
     checkpoint = load_checkpoint(str(savesim))
     assert checkpoint.config.hidden_size == 8 and checkpoint.config.frame_shape == (32, 32)
     assert checkpoint.config.n_actions == 5
-    assert checkpoint.metadata["env"] == "BlockWorld-v0" and checkpoint.metadata["updates"] > 0
+    assert checkpoint.metadata["env_id"] == "BlockWorld-v0" and checkpoint.metadata["updates"] > 0
     assert checkpoint.build_simulator().has_mean_image
     assert f"simulator saved in {savesim}" in out
 

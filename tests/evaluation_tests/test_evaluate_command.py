@@ -120,11 +120,10 @@ def test_absolute_threshold(run_cli, untrained_checkpoint, tmp_path):
                        "threshold_fraction_of_mean_frame_mse": None}
 
 
-@pytest.mark.parametrize("key", ["env_id", "env"])
-def test_game_defaults_to_the_checkpoints(run_cli, tmp_path, blockworld_buffer, key):
+def test_game_defaults_to_the_checkpoints(run_cli, tmp_path, blockworld_buffer):
     simulator = tiny_simulator()
     simulator.set_mean_image(blockworld_buffer.first_frames(50))
-    save_checkpoint(tmp_path / "sim", simulator, metadata={key: BLOCKWORLD})
+    save_checkpoint(tmp_path / "sim", simulator, metadata={"env_id": BLOCKWORLD})
     code, _, err = run_cli("evaluate", "--loadtosim", tmp_path / "sim", "--out", tmp_path / "out",
                            "--sequences", 1, "--horizon", 2, "--warmup", 2)
     assert code == 0, err
@@ -202,7 +201,7 @@ def test_breakout_at_84_pixels(run_cli, tmp_path):
     buffer = collect_buffer(1, seed=0, frame_size=84, env_id="Breakout-v0")
     simulator = tiny_simulator(n_actions=4, frame_size=84)
     simulator.set_mean_image(buffer.first_frames(100))
-    save_checkpoint(tmp_path / "break", simulator, metadata={"env": "Breakout-v0", "frame_size": 84})
+    save_checkpoint(tmp_path / "break", simulator, metadata={"env_id": "Breakout-v0", "frame_size": 84})
     code, _, err = run_cli("evaluate", "--loadtosim", tmp_path / "break", "--env", "Breakout-v0",
                            "--out", tmp_path / "out", "--sequences", 3, "--horizon", 5, "--warmup", 3)
     assert code == 0, err
