@@ -6,7 +6,6 @@ the full record as JSON. Set ``OMP_NUM_THREADS`` and
 """
 import json
 import os
-import tempfile
 
 from recurrent_sim.commands.common import (
     add_env_arguments,
@@ -62,21 +61,13 @@ def add_parser(subparsers):
 
 def write_json(path, report):
     """Write ``report`` to ``path`` atomically (a failed write leaves the old file)."""
+    from recurrent_sim.training.checkpoint import atomic_write
+
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UserError(f"--out {path}: folder {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".bench-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    text = json.dumps(report, indent=2) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def run(args) -> int:

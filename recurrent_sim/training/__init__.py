@@ -6,6 +6,7 @@ from recurrent_sim.training.checkpoint import (  # NOQA
     save_checkpoint,
 )
 from recurrent_sim.training.optimizers import make_optimizer  # NOQA
+from recurrent_sim.training.reference_loss import reference_sequence_loss  # NOQA
 from recurrent_sim.training.sequence_loss import (  # NOQA
     SequenceLoss,
     SequenceSchedule,
