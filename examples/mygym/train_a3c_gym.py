@@ -179,17 +179,6 @@ def prepare_outdir(args, argv):
     return outdir
 
 
-def prepare_savesim(path):
-    """Create the --savesim folder now, so a bad path fails before training, not after."""
-    folder = os.path.dirname(os.path.abspath(path)) if path.endswith(".npz") else path
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise UserError(f"--savesim {path}: {folder} exists and is not a folder")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--savesim {path}: cannot create {folder} ({e.strerror})") from None
-
-
 def make_game(args, seed, outdir=None):
     """The preprocessed real game (gray square frames, stacked)."""
     import gym
@@ -214,19 +203,12 @@ def make_game(args, seed, outdir=None):
 
 def load_simulator(args, n_actions):
     """The --loadtosim checkpoint, checked against the game and the flags."""
-    from recurrent_sim.training import CheckpointError, load_checkpoint
+    from recurrent_sim.training import CheckpointError
+    from recurrent_sim.validation import load_simulator_checkpoint
 
-    checkpoint = load_checkpoint(args.loadtosim)
+    frame_shape = None if args.frame_size is None else (args.frame_size, args.frame_size)
+    checkpoint = load_simulator_checkpoint(args.loadtosim, "--loadtosim", frame_shape, n_actions)
     config = checkpoint.config
-    if config.n_actions != n_actions:
-        raise CheckpointError(
-            f"{checkpoint.path} simulates a game with {config.n_actions} actions, {args.env} has {n_actions}"
-        )
-    if args.frame_size is not None and tuple(config.frame_shape) != (args.frame_size, args.frame_size):
-        raise CheckpointError(
-            f"{checkpoint.path} predicts {config.frame_shape[0]}x{config.frame_shape[1]} frames, "
-            f"--frame-size asks for {args.frame_size}"
-        )
     if args.num_output_channels_sim is not None and args.num_output_channels_sim != config.hidden_size:
         raise CheckpointError(
             f"{checkpoint.path} has an LSTM of {config.hidden_size} units, "
@@ -301,10 +283,12 @@ def run_training(args, outdir):
         make_optimizer,
     )
     from recurrent_sim.training.signals import StopRequest
+    from recurrent_sim.validation import check_buffer_size, prepare_output_folder
 
     log = logging.getLogger(__name__)
-    if args.savesim:
-        prepare_savesim(args.savesim)
+    if args.savesim:  # a bad path fails now, not after training
+        folder = os.path.dirname(os.path.abspath(args.savesim)) if args.savesim.endswith(".npz") else args.savesim
+        prepare_output_folder(folder, "--savesim")
     probe = make_game(args, args.seed)
     n_actions = probe.action_space.n
     probe.close()
@@ -327,6 +311,7 @@ def run_training(args, outdir):
         schedule = TrainingSchedule(args.batch_size, args.warm_up_steps, args.training_steps, args.saving_steps)
     except ValueError as e:
         raise UserError(str(e)) from None
+    check_buffer_size(args.buffer_size_sim, sequence)
     game = make_game(args, args.seed, outdir)
     buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
     metadata = {"env_id": args.env, "frame_size": game.frame_shape[0], "seed": args.seed}

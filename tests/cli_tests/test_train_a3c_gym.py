@@ -71,7 +71,7 @@ def test_savesim_that_is_a_file_is_refused_before_training(script, capsys, tmp_p
     (tmp_path / "taken").write_text("keep me")
     status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--savesim", str(tmp_path / "taken"),
                             "--outdir", str(tmp_path / "out"))
-    assert status == 2 and "is not a folder" in err and "training:" not in out
+    assert status == 2 and "is a file; give a folder" in err and "training:" not in out
     assert (tmp_path / "taken").read_text() == "keep me"
 
 
