@@ -1,5 +1,4 @@
 """The GPU path: same loss as the CPU, and the benchmark on CUDA (needs CuPy)."""
-import numpy as np
 import pytest
 
 from recurrent_sim.cli import main
