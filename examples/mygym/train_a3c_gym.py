@@ -184,15 +184,8 @@ def make_game(args, seed, outdir=None):
     import gym
 
     from recurrent_sim.envs import PreprocessedEnv, make_env
-    from recurrent_sim.envs.synthetic import register_synthetic_envs
 
-    register_synthetic_envs()
-    try:
-        env = make_env(args.env, seed=seed)
-    except UserError:
-        raise
-    except (ValueError, gym.error.Error) as e:
-        raise UserError(str(e)) from None
+    env = make_env(args.env, seed=seed)  # UserError for an unknown or broken id
     if args.max_episode_len:
         env = gym.wrappers.TimeLimit(env, max_episode_steps=args.max_episode_len)
     if outdir is not None and args.monitor:

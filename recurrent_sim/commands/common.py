@@ -90,12 +90,7 @@ def make_game(env_id, seed=0, frame_size=84, n_frames=4):
     """
     from recurrent_sim.envs import PreprocessedEnv, make_env
 
-    try:
-        env = make_env(env_id, seed=seed)
-    except UserError:
-        raise
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    env = make_env(env_id, seed=seed)
     return PreprocessedEnv(env, size=(frame_size, frame_size), n_frames=n_frames)
 
 

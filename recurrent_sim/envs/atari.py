@@ -324,6 +324,7 @@ def make_env(env_id, seed=None):
     Raises:
         UnknownEnvError: ``env_id`` is not registered; the message names
             the closest registered ids.
+        UserError: the environment could not be built.
     """
     try:
         gym.spec(env_id)
@@ -336,7 +337,10 @@ def make_env(env_id, seed=None):
         # gym 0.22 calls every -v0 id "out of date" because a -v4 exists; the
         # two differ in sticky actions, neither replaces the other.
         warnings.filterwarnings("ignore", message=".*is out of date")
-        env = gym.make(env_id)
+        try:
+            env = gym.make(env_id)
+        except (ValueError, gym.error.Error) as error:
+            raise UserError(f"cannot make environment {env_id}: {error}") from None
     if seed is not None:
         env.seed(seed)
     logger.debug("made %s (seed %s)", env_id, seed)
