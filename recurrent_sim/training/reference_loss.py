@@ -71,3 +71,53 @@ def reference_sequence_loss(simulator, frames, actions, schedule: SequenceSchedu
         obs_mse=float(obs_error.array) / (obs * pixels) if obs else 0.0,
         pred_mse=float(pred_error.array) / (pred * pixels) if pred else 0.0,
     )
+
+
+def reference_plan_loss(simulator, frames, actions, plan):
+    """Step-by-step loss of any architecture on sequences split by a StepPlan.
+
+    What :func:`recurrent_sim.training.plan_loss.plan_loss` computes, with
+    ``simulator.predict`` alone: every warm-up step decodes (its prediction
+    is thrown away unless the first trained step is prediction-dependent),
+    every trained step feeds the real frame (``O``) or the previous
+    prediction (``P``), and every ``plan.chunk`` trained steps the state and
+    the previous prediction are cut from the graph.
+
+    Returns:
+        ``(loss, metrics)`` as :func:`plan_loss`.
+    """
+    xp = simulator.xp
+    batch, length = frames.shape[:2]
+    if length != plan.sequence_length:
+        raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
+    pixels = batch * frames.shape[2] * frames.shape[3]
+    actions = xp.asarray(actions, dtype=xp.int32)
+    state = simulator.initial_state(batch)
+
+    def real_frame(t):
+        return simulator.normalize(frames[:, t])[:, None]
+
+    prediction = None
+    with chainer.no_backprop_mode():
+        for t in range(plan.warmup):
+            prediction, state = simulator.predict(real_frame(t), actions[:, t], state)
+    state = tuple(chainer.as_array(s) for s in state)
+    if prediction is not None:
+        prediction = chainer.as_array(prediction)
+
+    errors = {"O": 0, "P": 0}
+    for i, letter in enumerate(plan.pattern):
+        if i and i % plan.chunk == 0:
+            state = tuple(chainer.as_array(s) for s in state)
+            prediction = chainer.as_array(prediction)
+        t = plan.warmup + i
+        inputs = real_frame(t) if letter == "O" else prediction
+        prediction, state = simulator.predict(inputs, actions[:, t], state)
+        errors[letter] = errors[letter] + F.sum(F.squared_difference(prediction, real_frame(t + 1)))
+    loss = (errors["O"] + errors["P"]) / (len(plan.pattern) * pixels)
+    observed, predicted = plan.observed, plan.predicted
+    metrics = {
+        "obs_mse": float(chainer.as_array(errors["O"])) / (observed * pixels) if observed else 0.0,
+        "pred_mse": float(chainer.as_array(errors["P"])) / (predicted * pixels) if predicted else 0.0,
+    }
+    return loss, metrics

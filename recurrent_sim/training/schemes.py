@@ -1,0 +1,160 @@
+"""The paper's training schemes: which trained steps see real frames.
+
+A training sequence is ``warmup`` real frames (no backprop, no decoding)
+followed by trained steps. Each trained step is either
+
+* ``O``, observation-dependent: the input is the real frame, or
+* ``P``, prediction-dependent: the input is the model's own prediction of
+  that frame from the step before (for the first trained step, the
+  prediction made at the end of the warm-up, without backprop).
+
+A scheme names the share of prediction-dependent transitions (PDT) at the
+paper's BPTT length T = 15, and how it changes during training:
+
+=============  =====================================  =======================
+name           pattern of the 15 trained steps        note
+=============  =====================================  =======================
+``0``          15 O                                   teacher forcing
+``33``         10 O, then 5 P
+``0-20-33``    15 O; 12 O + 3 P; 10 O + 5 P           curriculum (boundaries)
+``46-alt``     O P O P ... O (8 O, 7 P)               alternating every step
+``46``         8 O, then 7 P
+``67``         5 O, then 10 P
+``0-100``      15 O; then 15 P                        curriculum (1 boundary)
+``100``        15 P
+=============  =====================================  =======================
+
+Curricula switch after a number of updates (``boundaries``; by default
+1000 and 2000 for ``0-20-33``, 1000 for ``0-100``, as the paper's
+observed-only stretch of ``0-100``).
+
+Truncated BPTT(15, k) (``chunks = k``) trains ``15 k`` steps: contiguous
+patterns scale to ``k`` times as many O then P steps, the alternating one
+repeats; the recurrent state and the fed-back frame are carried from one
+chunk of 15 to the next, but no gradient flows across the boundary.
+"""
+import dataclasses
+from typing import Optional, Tuple
+
+PAPER_LENGTH = 15
+
+# name -> tuple of stages; a stage is (observed steps, predicted steps) out of
+# PAPER_LENGTH, or "alternate".
+_STAGES = {
+    "0": ((15, 0),),
+    "33": ((10, 5),),
+    "0-20-33": ((15, 0), (12, 3), (10, 5)),
+    "46-alt": ("alternate",),
+    "46": ((8, 7),),
+    "67": ((5, 10),),
+    "0-100": ((15, 0), (0, 15)),
+    "100": ((0, 15),),
+}
+_DEFAULT_BOUNDARIES = {"0-20-33": (1000, 2000), "0-100": (1000,)}
+
+SCHEME_NAMES = tuple(_STAGES)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepPlan:
+    """The split of one training sequence.
+
+    Attributes:
+        warmup: real frames consumed before the trained steps (no backprop).
+        pattern: one letter per trained step, ``O`` (real input) or ``P``
+            (the model's own previous prediction as input).
+        chunk: trained steps per truncated-BPTT chunk; gradients do not
+            cross chunk boundaries. Equal to ``len(pattern)`` for none.
+    """
+
+    warmup: int
+    pattern: str
+    chunk: int
+
+    def __post_init__(self):
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+        if not self.pattern or set(self.pattern) - {"O", "P"}:
+            raise ValueError(f"pattern must be a non-empty string of O and P, got {self.pattern!r}")
+        if self.warmup == 0 and self.pattern[0] == "P":
+            raise ValueError("a prediction-dependent first step needs at least one warm-up frame")
+        if self.chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {self.chunk}")
+
+    @property
+    def sequence_length(self) -> int:
+        """Frames per training sequence: warmup + trained steps + 1."""
+        return self.warmup + len(self.pattern) + 1
+
+    @property
+    def observed(self) -> int:
+        """Number of observation-dependent trained steps."""
+        return self.pattern.count("O")
+
+    @property
+    def predicted(self) -> int:
+        """Number of prediction-dependent trained steps."""
+        return self.pattern.count("P")
+
+    @classmethod
+    def contiguous(cls, warmup: int, obs: int, pred: int) -> "StepPlan":
+        """``obs`` observed then ``pred`` predicted steps, no truncation."""
+        return cls(warmup, "O" * obs + "P" * pred, max(obs + pred, 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Scheme:
+    """A named training scheme (see the module docstring).
+
+    Attributes:
+        name: one of :data:`SCHEME_NAMES`.
+        warmup: warm-up frames (the paper's tau = 10).
+        chunks: k of truncated BPTT(15, k); 1 for plain BPTT(15).
+        boundaries: updates at which a curriculum moves to its next stage;
+            None for the scheme's default.
+    """
+
+    name: str
+    warmup: int = 10
+    chunks: int = 1
+    boundaries: Optional[Tuple[int, ...]] = None
+
+    def __post_init__(self):
+        if self.name not in _STAGES:
+            raise ValueError(f"unknown scheme {self.name!r}; choose from {', '.join(SCHEME_NAMES)}")
+        if self.chunks < 1:
+            raise ValueError(f"chunks must be >= 1, got {self.chunks}")
+        stages = len(_STAGES[self.name])
+        bounds = self.stage_boundaries
+        if len(bounds) != stages - 1:
+            raise ValueError(f"scheme {self.name} needs {stages - 1} boundaries, got {len(bounds)}")
+        if any(b <= 0 for b in bounds) or list(bounds) != sorted(set(bounds)):
+            raise ValueError(f"boundaries must be increasing positive update counts, got {bounds}")
+
+    @property
+    def stage_boundaries(self) -> Tuple[int, ...]:
+        """Updates at which the curriculum advances (empty for fixed schemes)."""
+        if self.boundaries is not None:
+            return tuple(int(b) for b in self.boundaries)
+        return _DEFAULT_BOUNDARIES.get(self.name, ())
+
+    @property
+    def sequence_length(self) -> int:
+        """Frames per training sequence (the same in every stage)."""
+        return self.warmup + PAPER_LENGTH * self.chunks + 1
+
+    def plan(self, update: int) -> StepPlan:
+        """The split used by update number ``update`` (0-based)."""
+        stage = sum(1 for b in self.stage_boundaries if update >= b)
+        spec = _STAGES[self.name][stage]
+        if spec == "alternate":
+            pattern = ("OP" * PAPER_LENGTH)[:PAPER_LENGTH] * self.chunks
+        else:
+            obs, pred = spec
+            pattern = "O" * (obs * self.chunks) + "P" * (pred * self.chunks)
+        return StepPlan(self.warmup, pattern, PAPER_LENGTH)
+
+    def prediction_share(self, update: int) -> float:
+        """Share of prediction-dependent trained steps at ``update``."""
+        pattern = self.plan(update).pattern
+        return pattern.count("P") / len(pattern)
