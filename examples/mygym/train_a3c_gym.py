@@ -28,13 +28,13 @@ import sys
 
 import numpy as np
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 DEFAULT_FRAME_SIZE = 84
 DEFAULT_HIDDEN_SIZE = 1024
 
 
-def seed_int(text):
+def original_int(text):
     """argparse type: an integer given as '3000' or '1e4'."""
     try:
         value = float(text)
@@ -70,11 +70,11 @@ def build_parser():
     p.add_argument("--t-max", type=int, default=5, help="A3C rollout length, steps")
     p.add_argument("--beta", type=float, default=1e-2, help="A3C entropy weight")
     p.add_argument("--profile", action="store_true", help="profile the run; writes profile.txt in the output folder")
-    p.add_argument("--steps", type=seed_int, default=8 * 10 ** 7,
+    p.add_argument("--steps", type=original_int, default=8 * 10 ** 7,
                    help="environment steps of a training run; Ctrl-C or SIGTERM stops it early after saving")
-    p.add_argument("--eval-interval", type=seed_int, default=10 ** 5,
+    p.add_argument("--eval-interval", type=original_int, default=10 ** 5,
                    help="steps between evaluations of the agent on the real game during training")
-    p.add_argument("--eval-n-runs", type=seed_int, default=10,
+    p.add_argument("--eval-n-runs", type=original_int, default=10,
                    help="episodes per evaluation; in --demo, episodes played in the simulator")
     p.add_argument("--reward-scale-factor", type=float, default=1e-2, help="the agent learns from reward x this")
     p.add_argument("--rmsprop-epsilon", type=float, default=1e-1, help="A3C RMSProp epsilon")
@@ -89,7 +89,7 @@ def build_parser():
                    help="logging level, 10 = DEBUG, 20 = INFO (changed: was 10, DEBUG)")
     p.add_argument("--monitor", action="store_true",
                    help="record episode statistics with gym's Monitor under OUTDIR/monitor")
-    p.add_argument("--max-episode-len", type=seed_int, default=None,
+    p.add_argument("--max-episode-len", type=original_int, default=None,
                    help="end every episode (training, evaluation and --demo) after this many steps "
                         "(default: the game's own limit)")
     p.add_argument("--frame-buffer-length", type=int, default=4, help="frames stacked in the agent's observation")
@@ -117,10 +117,10 @@ def build_parser():
                    help="in --demo, real transitions the simulator is warmed up on at the start of each episode "
                         "(default: --unroll_dep; changed: was a fixed 600)")
     p.add_argument("--batch_size", type=int, default=16, help="sequences per simulator update")
-    p.add_argument("--warm_up_steps", type=seed_int, default=6000, help="steps before the simulator starts training")
-    p.add_argument("--buffer_size_sim", type=seed_int, default=10 ** 4, help="transitions kept to train the simulator")
-    p.add_argument("--training_steps", type=seed_int, default=40, help="steps between simulator updates")
-    p.add_argument("--saving_steps", type=seed_int, default=30000,
+    p.add_argument("--warm_up_steps", type=original_int, default=6000, help="steps before the simulator starts training")
+    p.add_argument("--buffer_size_sim", type=original_int, default=10 ** 4, help="transitions kept to train the simulator")
+    p.add_argument("--training_steps", type=original_int, default=40, help="steps between simulator updates")
+    p.add_argument("--saving_steps", type=original_int, default=30000,
                    help="steps between saves of the simulator (only when its error is the best so far)")
     p.add_argument("--chain_period", type=int, default=20,
                    help="in --demo, predicted steps between re-synchronisations with the real frame; 0: never")
@@ -197,7 +197,7 @@ def make_game(args, seed, outdir=None):
 def load_simulator(args, n_actions):
     """The --loadtosim checkpoint, checked against the game and the flags."""
     from recurrent_sim.training import CheckpointError
-    from recurrent_sim.validation import load_simulator_checkpoint
+    from recurrent_sim.commands.validation import load_simulator_checkpoint
 
     frame_shape = None if args.frame_size is None else (args.frame_size, args.frame_size)
     checkpoint = load_simulator_checkpoint(args.loadtosim, "--loadtosim", frame_shape, n_actions)
@@ -233,7 +233,7 @@ def print_stats(stats, prefix=""):
 
 def run_demo(args, outdir):
     from recurrent_sim.agents.play import DemoRecorder, run_episodes, summarize
-    from recurrent_sim.commands.common import use_device
+    from recurrent_sim.utils.device import use_device
     from recurrent_sim.envs.sim_env import SimEnvironment
 
     probe = make_game(args, args.seed)
@@ -265,7 +265,7 @@ def run_demo(args, outdir):
 
 def run_training(args, outdir):
     from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
-    from recurrent_sim.commands.common import use_device
+    from recurrent_sim.utils.device import use_device
     from recurrent_sim.data import SampleBuffer
     from recurrent_sim.envs.sim_env import SimEnvironment
     from recurrent_sim.models import Simulator, SimulatorConfig
@@ -275,8 +275,8 @@ def run_training(args, outdir):
         TrainingSchedule,
         make_optimizer,
     )
-    from recurrent_sim.training.signals import StopRequest
-    from recurrent_sim.validation import check_buffer_size, prepare_output_folder
+    from recurrent_sim.utils.signals import StopRequest
+    from recurrent_sim.commands.validation import check_buffer_size, prepare_output_folder
 
     log = logging.getLogger(__name__)
     if args.savesim:  # a bad path fails now, not after training

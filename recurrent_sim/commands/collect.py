@@ -12,12 +12,14 @@ import logging
 
 import numpy as np
 
-from recurrent_sim.commands.common import add_env_arguments, make_game, positive_int, use_device
+from recurrent_sim.commands.common import add_env_arguments, positive_int
+from recurrent_sim.envs import make_game
+from recurrent_sim.utils.device import use_device
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
-from recurrent_sim.errors import UserError
-from recurrent_sim.training.signals import StopRequest
+from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
-from recurrent_sim.validation import one_line_errors
+from recurrent_sim.commands.validation import one_line_errors
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """Flags and builders shared by the ``recurrent-sim`` commands.
 
-Flags use dashes; the seed's underscore spellings (``--unroll_dep``,
+Flags use dashes; the original code's underscore spellings (``--unroll_dep``,
 ``--num_output_channels_sim`` ...) are accepted as aliases.
 """
 import argparse
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 
 def positive_int(text) -> int:
@@ -81,31 +81,3 @@ def sequence_schedule(args):
         return SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
     except ValueError as e:
         raise UserError(str(e)) from None
-
-
-def make_game(env_id, seed=0, frame_size=84, n_frames=4):
-    """A preprocessed game: gray ``frame_size`` square frames, ``n_frames`` stacked.
-
-    Raises UserError for an unknown id (the message names close matches).
-    """
-    from recurrent_sim.envs import PreprocessedEnv, make_env
-
-    env = make_env(env_id, seed=seed)
-    return PreprocessedEnv(env, size=(frame_size, frame_size), n_frames=n_frames)
-
-
-def use_device(gpu, *links):
-    """Move links to CUDA device ``gpu`` (>= 0) or keep them on the CPU.
-
-    Raises UserError when a GPU is asked for but CuPy or the device is missing.
-    """
-    if gpu is None or gpu < 0:
-        return
-    import chainer
-
-    if not chainer.backends.cuda.available:
-        raise UserError(f"--gpu {gpu} needs CuPy and a CUDA device; install recurrent_sim[gpu] or use --gpu -1")
-    device = chainer.get_device(f"@cupy:{gpu}")
-    device.use()
-    for link in links:
-        link.to_device(device)

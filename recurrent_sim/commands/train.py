@@ -15,20 +15,14 @@ from recurrent_sim.commands.common import (
     add_sequence_arguments,
     positive_int,
     sequence_schedule,
-    use_device,
 )
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.errors import UserError
-from recurrent_sim.training.offline import (
-    OfflineSettings,
-    OfflineTrainer,
-    RunOptions,
-    check_fresh_output,
-    find_resume_checkpoint,
-    options_of,
-    settings_of,
-)
-from recurrent_sim.validation import load_simulator_checkpoint, one_line_errors, prepare_output_folder
+from recurrent_sim.utils.device import use_device
+from recurrent_sim.utils.errors import UserError
+from recurrent_sim.training.offline import OfflineTrainer
+from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
+from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of, settings_of
+from recurrent_sim.commands.validation import load_simulator_checkpoint, one_line_errors, prepare_output_folder
 
 logger = logging.getLogger(__name__)
 
