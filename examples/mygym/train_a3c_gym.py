@@ -268,7 +268,7 @@ def run_training(args, outdir):
     from recurrent_sim.utils.device import use_device
     from recurrent_sim.data import SampleBuffer
     from recurrent_sim.envs.sim_env import SimEnvironment
-    from recurrent_sim.models import Simulator, SimulatorConfig
+    from recurrent_sim.models import SimulatorConfig, build_simulator
     from recurrent_sim.training import (
         SequenceSchedule,
         SimulatorTrainer,
@@ -290,8 +290,8 @@ def run_training(args, outdir):
         simulator = checkpoint.build_simulator()
     else:
         size = args.frame_size or DEFAULT_FRAME_SIZE
-        simulator = Simulator(SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
-                                              hidden_size=args.num_output_channels_sim or DEFAULT_HIDDEN_SIZE))
+        simulator = build_simulator(SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
+                                                    hidden_size=args.num_output_channels_sim or DEFAULT_HIDDEN_SIZE))
     use_device(args.gpu, simulator)
     optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
     if checkpoint is not None and checkpoint.has_optimizer:

@@ -17,6 +17,8 @@ from recurrent_sim.commands.common import (
     sequence_schedule,
 )
 from recurrent_sim.data.episodes import EpisodeDataset
+from recurrent_sim.models import PAPER_ARCHITECTURE
+from recurrent_sim.training.losses import DEFAULT_LOSS
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training.offline import OfflineTrainer
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 # (a resume keeps them unless given again). Both are None unless given, so
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
-                "grad_clip", "validation_fraction", "validation_sequences", "seed")
+                "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
                "on_nonfinite", "max_nonfinite")
 
@@ -81,6 +83,11 @@ def add_parser(subparsers):
     parser.add_argument("--validation-sequences", type=positive_int, default=64,
                         help="validation sequences the validation error averages (default: 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, batch order and weights (default: 0)")
+    parser.add_argument("--architecture", default=PAPER_ARCHITECTURE,
+                        help="registered simulator architecture (see recurrent_sim.models.registry; "
+                        f"default: {PAPER_ARCHITECTURE}, with --loadtosim: the loaded simulator's)")
+    parser.add_argument("--loss", default=DEFAULT_LOSS,
+                        help=f"registered training loss (see recurrent_sim.training.losses; default: {DEFAULT_LOSS})")
     parser.add_argument("--updates", type=positive_int, default=100000,
                         help="updates of the whole run; a resume goes on up to it (default: 100000)")
     parser.add_argument("--checkpoint-every", type=positive_int, default=1000,
@@ -125,12 +132,17 @@ def _check_resume_flags(args, settings):
 def _new_settings(args, init) -> OfflineSettings:
     values = {name: args.run_defaults[name] for name in RUN_SETTINGS}
     if init is not None:
-        values.update(hidden_size=init.config.hidden_size)
+        values.update(hidden_size=init.config.hidden_size, architecture=init.config.architecture)
     given = _given(args)
     if init is not None and given.get("hidden_size", init.config.hidden_size) != init.config.hidden_size:
         raise UserError(
             f"--hidden-size {given['hidden_size']} differs from the {init.config.hidden_size} LSTM units of "
             f"--loadtosim {args.loadtosim}; drop --hidden-size"
+        )
+    if init is not None and given.get("architecture", init.config.architecture) != init.config.architecture:
+        raise UserError(
+            f"--architecture {given['architecture']} differs from the {init.config.architecture} simulator of "
+            f"--loadtosim {args.loadtosim}; drop --architecture"
         )
     values.update(given)
     for name in ("unroll_dep", "obs_dep", "pred_dep"):

@@ -1,42 +1,53 @@
-"""What every simulator architecture shares: pixels, mean image, state handling.
+"""What every simulator architecture is: the interface the trainers, environments and evaluation use.
+
+An architecture is a ``chainer.Chain`` subclass of :class:`SimulatorBase`
+that implements the four functional steps :meth:`~SimulatorBase.initial_state`,
+:meth:`~SimulatorBase.encode`, :meth:`~SimulatorBase.transition` and
+:meth:`~SimulatorBase.decode`; this class gives it the pixel convention
+(mean image, :meth:`~SimulatorBase.normalize` /
+:meth:`~SimulatorBase.denormalize`), the full step
+:meth:`~SimulatorBase.predict`, the batched sequence steps
+:meth:`~SimulatorBase.warm_up` and :meth:`~SimulatorBase.observe` that the
+losses and the batched environment use, and the stateful use of one game.
+An architecture whose decoder needs more than the LSTM output (for example
+the input frame's feature maps) overrides :meth:`~SimulatorBase.predict` and
+:meth:`~SimulatorBase.observe` instead of implementing ``decode``. Register it
+by name with :func:`recurrent_sim.models.registry.register_architecture`.
 
 Pixel convention used throughout the package: frames are stored as uint8
 (height, width) gray images; the network sees ``frame / 255 - mean_image``
 (float32), and predicts frames in that same normalised space. The mean
 image, (height, width) float32 in [0, 1], is a persistent value of the
 model, so it is saved and loaded with the weights.
-
-An architecture subclasses :class:`SimulatorBase` and implements
-``initial_state``, ``warm_up``, ``observe`` and ``predict``; the training
-losses, the batched simulated environment, evaluation and the demo use only
-these (see ``docs/architectures.md``).
 """
 import chainer
 import chainer.functions as F
 import numpy as np
 
+from recurrent_sim.models.config import SimulatorConfig
+
 
 class SimulatorBase(chainer.Chain):
-    """Base of the simulator architectures.
+    """Action-conditioned recurrent frame predictor built from ``config``.
 
     Functional use (explicit state, what training uses)::
 
         state = sim.initial_state(batch)
-        state = sim.warm_up(frames, actions, state)          # no decoding
-        predictions, state = sim.observe(frames, actions, state)
-        prediction, state = sim.predict(frame, action, state)
+        prediction, state = sim.predict(frames, actions, state)
 
     Stateful use (one game, what the simulated environment uses)::
 
         sim.reset_state(batch)
         prediction = sim.step(frames, actions)
+        saved = sim.get_state(); ...; sim.set_state(saved)
 
-    Shapes: a single step's ``frames`` and ``prediction`` are (batch, 1, H,
-    W) float32 normalised frames and ``actions`` (batch,) int32; sequences
-    are (batch, T, 1, H, W) frames and (batch, T) actions.
+    Shapes: ``frames`` and ``prediction`` are (batch, 1, height, width)
+    float32 normalised frames; ``actions`` is (batch,) int32. A subclass
+    creates its links inside ``self.init_scope()`` after calling
+    ``super().__init__(config)``.
     """
 
-    def __init__(self, config):
+    def __init__(self, config: SimulatorConfig):
         super().__init__()
         self.config = config
         self.add_persistent("mean_image", np.zeros(config.frame_shape, dtype=np.float32))
@@ -80,42 +91,67 @@ class SimulatorBase(chainer.Chain):
         """Clip normalised (N, 1, H, W) frames to the valid range [-mean, 1 - mean].
 
         Inside the range the gradient passes unchanged; outside it is zero.
+        Keeps predictions that are fed back as inputs images.
         """
         low = self.xp.broadcast_to(-self.mean_image, frames.shape)
         high = self.xp.broadcast_to(1.0 - self.mean_image, frames.shape)
         return F.minimum(F.maximum(frames, low), high)
 
-    # ----- architecture interface ------------------------------------------
+    # ----- functional steps (what an architecture implements) --------------
     def initial_state(self, batch_size):
-        """Zero recurrent state for ``batch_size`` games (a tuple of arrays)."""
+        """The recurrent state of ``batch_size`` new games: a tuple of arrays, batch first."""
+        raise NotImplementedError
+
+    def encode(self, frames):
+        """(batch, 1, H, W) normalised frames -> (batch, code) Variable."""
+        raise NotImplementedError
+
+    def transition(self, encoding, actions, state):
+        """(batch, code), (batch,) int32 actions, state -> (hidden (batch, features), new state).
+
+        The new state's arrays may be Variables (training backpropagates through them).
+        """
+        raise NotImplementedError
+
+    def decode(self, hidden):
+        """(batch, features) -> (batch, 1, H, W) normalised frames."""
         raise NotImplementedError
 
     def predict(self, frames, actions, state):
-        """One step: (B, 1, H, W) frames, (B,) actions, state -> (prediction, new state)."""
-        raise NotImplementedError
+        """One full step: predicted next frames and the new state."""
+        hidden, state = self.transition(self.encode(frames), actions, state)
+        return self.decode(hidden), state
 
+    # ----- batched sequence steps ------------------------------------------
     def warm_up(self, frames, actions, state):
-        """Consume (B, T, 1, H, W) real frames and (B, T) actions; return the state.
+        """Consume (B, T, 1, H, W) real frames and (B, T) int32 actions; return the new state.
 
-        Nothing is decoded. This default steps :meth:`predict`; architectures
-        override it with a cheaper batched version.
+        Nothing is decoded: the encoder runs once over all T * B frames,
+        then the transition T times.
         """
-        for t in range(frames.shape[1]):
-            _, state = self.predict(frames[:, t], actions[:, t], state)
+        batch, steps = frames.shape[:2]
+        codes = self.encode(F.reshape(frames, (batch * steps,) + tuple(frames.shape[2:])))
+        codes = F.reshape(codes, (batch, steps, -1))
+        for t in range(steps):
+            _, state = self.transition(codes[:, t], actions[:, t], state)
         return state
 
     def observe(self, frames, actions, state):
-        """Observation-dependent steps on (B, T, 1, H, W) real frames and (B, T) actions.
+        """Observation-dependent steps on (B, T, 1, H, W) real frames and (B, T) int32 actions.
 
-        Returns the predictions of frames 1..T as one (T * B, 1, H, W)
-        array, time-major, and the new state. This default steps
-        :meth:`predict`.
+        The encoder runs once over all frames and the decoder once over all
+        outputs. Returns the predictions of frames 1..T as one
+        (T * B, 1, H, W) Variable, time-major (rows t * B .. (t + 1) * B - 1
+        are step t), and the new state.
         """
-        predictions = []
-        for t in range(frames.shape[1]):
-            prediction, state = self.predict(frames[:, t], actions[:, t], state)
-            predictions.append(prediction)
-        return F.concat(predictions, axis=0), state
+        batch, steps = frames.shape[:2]
+        codes = self.encode(F.reshape(frames, (batch * steps,) + tuple(frames.shape[2:])))
+        codes = F.reshape(codes, (batch, steps, -1))
+        hiddens = []
+        for t in range(steps):
+            hidden, state = self.transition(codes[:, t], actions[:, t], state)
+            hiddens.append(hidden)
+        return self.decode(F.concat(hiddens, axis=0)), state
 
     # ----- per-instance state ---------------------------------------------
     def reset_state(self, batch_size=1):
@@ -123,7 +159,7 @@ class SimulatorBase(chainer.Chain):
         self.state = self.initial_state(batch_size)
 
     def get_state(self):
-        """The current state (None before :meth:`reset_state`)."""
+        """The current ``(c, h)`` state (None before :meth:`reset_state`)."""
         return self.state
 
     def set_state(self, state):

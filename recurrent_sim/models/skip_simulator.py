@@ -20,6 +20,10 @@ three things that let it learn local motion in a few hundred updates:
 Frames: (batch, 1, H, W) float32 normalised (pixel / 255 minus the mean
 image). State: ``(c, h)``, each (batch, hidden_size) float32, as for
 :class:`recurrent_sim.models.simulator.Simulator`.
+
+Registered as the architecture ``"skip"``; its default layers
+(:data:`SKIP_LAYERS`: 32, 32, 64, 64 filters of 4, 4, 3, 3 pixels at stride
+2) cost about a third of the paper network's arithmetic per frame.
 """
 import chainer
 import chainer.functions as F
@@ -30,6 +34,17 @@ from recurrent_sim.models import fast_conv
 from recurrent_sim.models.action_lstm import ActionLSTM
 from recurrent_sim.models.simulator_base import SimulatorBase
 
+SKIP_ARCHITECTURE = "skip"
+# Default layers of the skip architecture (84x84 -> 42, 21, 11, 6).
+SKIP_LAYERS = {
+    "conv_channels": (32, 32, 64, 64),
+    "conv_kernels": (4, 4, 3, 3),
+    "conv_pads": (1, 1, 1, 1),
+    "conv_strides": (2, 2, 2, 2),
+}
+# Switches of the three additions, in config.options (all on by default).
+SKIP_OPTIONS = ("skips", "residual", "action_bias")
+
 
 class SkipSimulator(SimulatorBase):
     """Encoder -> action LSTM -> decoder with skips, action biases and a residual output.
@@ -37,13 +52,19 @@ class SkipSimulator(SimulatorBase):
     Args:
         config: a :class:`recurrent_sim.models.config.SimulatorConfig` whose
             conv layers (channels, kernels, strides, pads) define the
-            encoder; the decoder mirrors them. ``config.skips``,
-            ``config.residual`` and ``config.action_bias`` switch the three
-            additions (for ablations).
+            encoder; the decoder mirrors them. ``config.options`` may switch
+            off the three additions (for ablations): ``{"skips": False}``,
+            ``{"residual": False}``, ``{"action_bias": False}``.
     """
 
     def __init__(self, config):
         super().__init__(config)
+        unknown = set(config.options) - set(SKIP_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown options of the skip architecture: {sorted(unknown)}")
+        self.skips, self.residual, self.action_bias = (
+            bool(config.options.get(name, True)) for name in SKIP_OPTIONS
+        )
         shapes = config.feature_shapes()
         self.shapes = shapes
         channels = config.conv_channels
@@ -66,12 +87,12 @@ class SkipSimulator(SimulatorBase):
             in_ch = channels[-1]
             for i, (out_ch, (kernel, stride, pad)) in enumerate(zip(out_channels, layers[::-1])):
                 last = i == len(out_channels) - 1
-                initial = initializers.Zero() if last and config.residual else None
+                initial = initializers.Zero() if last and self.residual else None
                 self.decoder_deconvs.append(
                     L.Deconvolution2D(in_ch, out_ch, kernel, stride, pad, initialW=initial)
                 )
                 in_ch = out_ch
-            if config.action_bias:
+            if self.action_bias:
                 self.action_biases = chainer.ChainList(
                     *[
                         L.EmbedID(config.n_actions, ch, initialW=initializers.Zero())
@@ -98,12 +119,11 @@ class SkipSimulator(SimulatorBase):
     def _decode(self, hidden, maps, actions, frames):
         """Prediction (N, 1, H, W) from LSTM output, skip maps, actions and input frames."""
         n = hidden.shape[0]
-        config = self.config
         h = F.reshape(F.relu(self.decoder_fc(hidden)), (n,) + self.top_shape)
         levels = len(self.decoder_deconvs)
         fast = fast_conv.fast_path(self.xp)
         for i, deconv in enumerate(self.decoder_deconvs):
-            if config.skips:
+            if self.skips:
                 h = h + maps[levels - 1 - i]
             outsize = tuple(self.shapes[levels - 1 - i])
             if fast:
@@ -114,24 +134,34 @@ class SkipSimulator(SimulatorBase):
                 deconv.outsize = outsize
                 h = F.transpose(deconv(F.transpose(h, (0, 3, 1, 2))), (0, 2, 3, 1))
             if i < levels - 1:
-                if config.action_bias:
+                if self.action_bias:
                     bias = F.reshape(self.action_biases[i](actions), (n, 1, 1, -1))
                     h = h + F.broadcast_to(bias, h.shape)
                 h = F.relu(h)
         prediction = F.reshape(h, (n, 1) + tuple(h.shape[1:3]))
-        if config.residual:
+        if self.residual:
             prediction = prediction + frames
         return self.clip_to_pixels(prediction)
 
     # ----- SimulatorBase interface -----------------------------------------
-    def warm_up(self, frames, actions, state):
-        """Consume (B, T, 1, H, W) real frames and (B, T) actions; no decoding."""
-        batch, steps = frames.shape[:2]
-        codes, _ = self._encode_maps(F.reshape(frames, (batch * steps,) + tuple(frames.shape[2:])))
-        codes = F.reshape(codes, (batch, steps, -1))
-        for t in range(steps):
-            _, state = self.transition_lstm(codes[:, t], actions[:, t], state)
-        return state
+    def initial_state(self, batch_size):
+        """Zero recurrent state ``(c, h)`` for ``batch_size`` games."""
+        return self.transition_lstm.initial_state(batch_size)
+
+    def encode(self, frames):
+        """(batch, 1, H, W) normalised frames -> (batch, encoding_size) code (maps dropped)."""
+        return self._encode_maps(frames)[0]
+
+    def transition(self, encoding, actions, state):
+        """(batch, encoding_size), (batch,) int32, state -> (h, new state)."""
+        return self.transition_lstm(encoding, actions, state)
+
+    def decode(self, hidden):
+        """Not available: this decoder also needs the input frame and its feature maps."""
+        raise NotImplementedError(
+            "the skip architecture decodes from the LSTM output together with the input frame; "
+            "use predict() or observe()"
+        )
 
     def observe(self, frames, actions, state):
         """Observation-dependent steps on (B, T, 1, H, W) real frames.
@@ -156,7 +186,3 @@ class SkipSimulator(SimulatorBase):
         code, maps = self._encode_maps(frames)
         hidden, state = self.transition_lstm(code, actions, state)
         return self._decode(hidden, maps, actions, frames), state
-
-    def initial_state(self, batch_size):
-        """Zero recurrent state ``(c, h)`` for ``batch_size`` games."""
-        return self.transition_lstm.initial_state(batch_size)

@@ -1,42 +1,43 @@
 """The simulator's loss computed the plain way, one step at a time.
 
-:func:`reference_sequence_loss` runs every step as encode -> transition ->
-decode on one frame of each sequence, the decoder included during the
-warm-up (whose predictions are then thrown away). It is what
+:func:`reference_sequence_loss` runs every step as one call of
+``simulator.predict`` on one frame of each sequence, the decoder included
+during the warm-up (whose predictions are then thrown away). It is what
 :func:`recurrent_sim.training.sequence_loss` computes, written without any
 of its batching, and serves two purposes: a check that the fast loss is
-right (same value, same gradients), and the baseline that ``recurrent-sim
-bench`` times it against.
+right (same value, same gradients, for every architecture and split), and
+the baseline that ``recurrent-sim bench`` times it against.
 """
 import chainer
 import chainer.functions as F
 
-from recurrent_sim.training.sequence_loss import SequenceLoss, SequenceSchedule
+from recurrent_sim.training.sequence_loss import SequenceLoss, as_plan, detach, errors_to_loss
 
 
-def reference_sequence_loss(simulator, frames, actions, schedule: SequenceSchedule) -> SequenceLoss:
+def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     """Step-by-step loss of the simulator on sequences.
 
-    Step t feeds frame t (the real frame during warm-up and observation-
-    dependent steps, the previous prediction during prediction-dependent
-    steps) with action t and predicts frame t + 1. Warm-up steps run without
-    backprop; the loss is the mean squared error per pixel (pixels in
-    [0, 1]) over the ``obs_dep + pred_dep`` predicted frames.
+    Step t feeds frame t (the real frame during warm-up and ``O`` steps,
+    the previous prediction during ``P`` steps) with action t and predicts
+    frame t + 1. Warm-up steps run without backprop; every ``plan.chunk``
+    trained steps the state and the previous prediction are cut from the
+    graph. The loss is the mean squared error per pixel (pixels in [0, 1])
+    over the trained steps.
 
     Args:
-        simulator: a :class:`recurrent_sim.models.Simulator`.
+        simulator: a :class:`recurrent_sim.models.SimulatorBase`.
         frames: (batch, sequence_length, H, W) uint8 (numpy or cupy).
         actions: (batch, sequence_length - 1) int32.
-        schedule: the split of each sequence.
+        split: a :class:`recurrent_sim.training.schemes.StepPlan` or a
+            :class:`recurrent_sim.training.sequence_loss.SequenceSchedule`.
     Returns:
         :class:`SequenceLoss` (loss Variable, obs_mse and pred_mse floats).
     """
+    plan = as_plan(split)
     xp = simulator.xp
     batch, length = frames.shape[:2]
-    if length != schedule.sequence_length:
-        raise ValueError(f"expected sequences of {schedule.sequence_length} frames, got {length}")
-    height, width = frames.shape[2:]
-    warm, obs, pred = schedule.unroll_dep, schedule.obs_dep, schedule.pred_dep
+    if length != plan.sequence_length:
+        raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
     actions = xp.asarray(actions, dtype=xp.int32)
     state = simulator.initial_state(batch)
 
@@ -46,78 +47,16 @@ def reference_sequence_loss(simulator, frames, actions, schedule: SequenceSchedu
 
     prediction = None
     with chainer.no_backprop_mode():
-        for t in range(warm):
-            prediction, state = simulator.predict(real_frame(t), actions[:, t], state)
-    state = tuple(chainer.as_array(s) for s in state)
-    if prediction is not None:
-        prediction = chainer.as_array(prediction)
-
-    obs_error = 0
-    pred_error = 0
-    for t in range(warm, warm + obs + pred):
-        observed = t < warm + obs
-        inputs = real_frame(t) if observed else prediction
-        prediction, state = simulator.predict(inputs, actions[:, t], state)
-        error = F.sum(F.squared_difference(prediction, real_frame(t + 1)))
-        if observed:
-            obs_error = obs_error + error
-        else:
-            pred_error = pred_error + error
-
-    pixels = batch * height * width
-    loss = (obs_error + pred_error) / ((obs + pred) * pixels)
-    return SequenceLoss(
-        loss=loss,
-        obs_mse=float(obs_error.array) / (obs * pixels) if obs else 0.0,
-        pred_mse=float(pred_error.array) / (pred * pixels) if pred else 0.0,
-    )
-
-
-def reference_plan_loss(simulator, frames, actions, plan):
-    """Step-by-step loss of any architecture on sequences split by a StepPlan.
-
-    What :func:`recurrent_sim.training.plan_loss.plan_loss` computes, with
-    ``simulator.predict`` alone: every warm-up step decodes (its prediction
-    is thrown away unless the first trained step is prediction-dependent),
-    every trained step feeds the real frame (``O``) or the previous
-    prediction (``P``), and every ``plan.chunk`` trained steps the state and
-    the previous prediction are cut from the graph.
-
-    Returns:
-        ``(loss, metrics)`` as :func:`plan_loss`.
-    """
-    xp = simulator.xp
-    batch, length = frames.shape[:2]
-    if length != plan.sequence_length:
-        raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
-    pixels = batch * frames.shape[2] * frames.shape[3]
-    actions = xp.asarray(actions, dtype=xp.int32)
-    state = simulator.initial_state(batch)
-
-    def real_frame(t):
-        return simulator.normalize(frames[:, t])[:, None]
-
-    prediction = None
-    with chainer.no_backprop_mode():
         for t in range(plan.warmup):
             prediction, state = simulator.predict(real_frame(t), actions[:, t], state)
-    state = tuple(chainer.as_array(s) for s in state)
-    if prediction is not None:
-        prediction = chainer.as_array(prediction)
+    state, prediction = detach(state), detach(prediction)
 
     errors = {"O": 0, "P": 0}
     for i, letter in enumerate(plan.pattern):
         if i and i % plan.chunk == 0:
-            state = tuple(chainer.as_array(s) for s in state)
-            prediction = chainer.as_array(prediction)
+            state, prediction = detach(state), detach(prediction)
         t = plan.warmup + i
         inputs = real_frame(t) if letter == "O" else prediction
         prediction, state = simulator.predict(inputs, actions[:, t], state)
         errors[letter] = errors[letter] + F.sum(F.squared_difference(prediction, real_frame(t + 1)))
-    loss = (errors["O"] + errors["P"]) / (len(plan.pattern) * pixels)
-    observed, predicted = plan.observed, plan.predicted
-    metrics = {
-        "obs_mse": float(chainer.as_array(errors["O"])) / (observed * pixels) if observed else 0.0,
-        "pred_mse": float(chainer.as_array(errors["P"])) / (predicted * pixels) if predicted else 0.0,
-    }
-    return loss, metrics
+    return errors_to_loss(errors, plan, batch * frames.shape[2] * frames.shape[3])

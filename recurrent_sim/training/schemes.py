@@ -96,6 +96,26 @@ class StepPlan:
         """Number of prediction-dependent trained steps."""
         return self.pattern.count("P")
 
+    # The original code's names, exact for contiguous plans.
+    @property
+    def unroll_dep(self) -> int:
+        """Warm-up frames (the original code's ``unroll_dep``)."""
+        return self.warmup
+
+    @property
+    def obs_dep(self) -> int:
+        """Observation-dependent steps (the original code's ``obs_dep``)."""
+        return self.observed
+
+    @property
+    def pred_dep(self) -> int:
+        """Prediction-dependent steps (the original code's ``pred_dep``)."""
+        return self.predicted
+
+    def plan(self, update: int = 0) -> "StepPlan":
+        """This plan (a fixed split is its own plan at every update)."""
+        return self
+
     @classmethod
     def contiguous(cls, warmup: int, obs: int, pred: int) -> "StepPlan":
         """``obs`` observed then ``pred`` predicted steps, no truncation."""

@@ -15,11 +15,12 @@ from typing import Optional
 import numpy as np
 
 from recurrent_sim.training.checkpoint import save_checkpoint
-from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+from recurrent_sim.training.losses import DEFAULT_LOSS, get_loss
+from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
+from recurrent_sim.training.sequence_loss import SequenceSchedule
+from recurrent_sim.training.update_step import UpdateStep
 
 logger = logging.getLogger(__name__)
-
-MEAN_IMAGE_FRAMES = 2048  # frames averaged into the mean image, as in the paper
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,7 @@ class SimulatorTrainer:
             None disables saving.
         metadata: extra JSON-able values saved in checkpoints (env id ...).
         log_interval: log the running error every this many updates.
+        loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class SimulatorTrainer:
         savesim: Optional[str] = None,
         metadata: Optional[dict] = None,
         log_interval: int = 50,
+        loss: str = DEFAULT_LOSS,
     ):
         self.simulator = simulator
         self.optimizer = optimizer
@@ -76,6 +79,9 @@ class SimulatorTrainer:
         self.savesim = savesim
         self.metadata = dict(metadata or {})
         self.log_interval = log_interval
+        self.loss = get_loss(loss)
+        self.step = UpdateStep(simulator, optimizer, self.loss.function(sequence))
+        self.parameters_damaged = False
         self.steps = 0
         self.updates = 0
         self.skipped_updates = 0
@@ -115,42 +121,42 @@ class SimulatorTrainer:
 
     def ensure_mean_image(self):
         """Compute the mean image from the oldest stored frames, once."""
-        if not self.simulator.has_mean_image:
-            frames = self.buffer.first_frames(MEAN_IMAGE_FRAMES)
-            self.simulator.set_mean_image(frames)
-            logger.info("mean image computed from %d frames", len(frames))
+        ensure_mean_image(self.simulator, self.buffer.first_frames(MEAN_IMAGE_FRAMES))
 
     def update(self, batch=None):
-        """One optimiser step on a batch sampled from the buffer (or given).
+        """One update step on a batch sampled from the buffer (or given).
 
-        Returns the loss (mean squared error per pixel, pixels in [0, 1]),
-        or None when the loss was not finite (the batch is skipped and
+        Returns the loss's error (its first metric; for the default loss the
+        mean squared error per pixel, pixels in [0, 1]), or None when the
+        loss or the gradient was not finite (the batch is skipped and
         counted in ``skipped_updates``).
         """
         self.ensure_mean_image()
         if batch is None:
             batch = self.buffer.sample(self.schedule.batch_size, self.sequence_length)
-        result = sequence_loss(self.simulator, batch.frames, batch.actions, self.sequence)
-        value = float(result.loss.array)
-        if not math.isfinite(value):
+        outcome = self.step(batch)
+        if not outcome.applied:
             self.skipped_updates += 1
-            logger.warning("non-finite simulator loss; batch skipped (%d so far)", self.skipped_updates)
+            logger.warning("simulator batch skipped: %s (%d so far)", outcome.problem, self.skipped_updates)
             return None
-        self.simulator.cleargrads()
-        result.loss.backward()
-        self.optimizer.update()
+        if outcome.parameters_damaged and not self.parameters_damaged:
+            self.parameters_damaged = True
+            logger.error("a simulator update made the parameters non-finite: they are not saved from now on")
+        metrics = outcome.metrics
+        value = metrics[self.loss.metric_names[0]]
         self.updates += 1
         self._errors_since_save.append(value)
         self._recent_errors.append(value)
         if self.log_interval and self.updates % self.log_interval == 0:
             elapsed = time.time() - self._started
+            others = ", ".join(f"{name} {metrics[name]:.6f}" for name in self.loss.metric_names[1:])
             logger.info(
-                "simulator update %d (env step %d): error %.6f (obs %.6f pred %.6f), %.1f steps/s",
+                "simulator update %d (env step %d): %s %.6f (%s), %.1f steps/s",
                 self.updates,
                 self.steps,
+                self.loss.metric_names[0],
                 np.mean(self._recent_errors),
-                result.obs_mse,
-                result.pred_mse,
+                others,
                 self.steps / max(elapsed, 1e-9),
             )
             self._recent_errors = []
@@ -168,6 +174,9 @@ class SimulatorTrainer:
         so far (or always with ``force`` and at least one update)."""
         error = self.running_error
         if error is None or not self.savesim:
+            return None
+        if self.parameters_damaged:
+            logger.error("simulator not saved: its parameters are not finite")
             return None
         self._errors_since_save = []
         if not (force or error < self.best_error):

@@ -1,5 +1,4 @@
 """The original-compatible script examples/mygym/train_a3c_gym.py, end to end."""
-import importlib.util
 import os
 import re
 import signal
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 from recurrent_sim.training import load_checkpoint
+from tests.helpers import load_original_script, run_original_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "mygym", "train_a3c_gym.py")
@@ -27,19 +27,13 @@ BLOCKWORLD_TRAIN = [
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_a3c_gym", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_original_script()
 
 
-def _run(script, capsys, *argv):
-    status = script.main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+_run = run_original_script
 
 
-def test_help_lists_every_seed_flag_and_the_changed_defaults(script):
+def test_help_lists_every_original_flag_and_the_changed_defaults(script):
     text = script.build_parser().format_help()
     for flag in ("--env", "--arch", "--seed", "--outdir", "--t-max", "--beta", "--profile", "--steps",
                  "--eval-interval", "--eval-n-runs", "--reward-scale-factor", "--rmsprop-epsilon", "--render",
@@ -183,3 +177,22 @@ def test_signal_stops_training_and_saves(tmp_path, signum):
     assert load_checkpoint(str(tmp_path / "sim")).metadata["updates"] > 0
     agent_dir = re.search(r"agent saved in (\S+)", out).group(1)
     assert re.search(r"\d+_except$", agent_dir) and os.path.exists(os.path.join(tmp_path, agent_dir, "model.npz"))
+
+
+def test_a_format_1_simulator_plays_a_demo_and_trains_on(script, capsys, tmp_path):
+    from tests.helpers import write_format1_checkpoint
+
+    write_format1_checkpoint(str(tmp_path / "break" / "simulator.npz"))
+    status, out, err = _run(script, capsys, "1", "--env", "BlockWorld-v0", "--loadtosim", tmp_path / "break",
+                            "--demo", "--eval-n-runs", "1", "--outdir", tmp_path / "out", "--logger-level", "30",
+                            "--saliency-interval", "0")
+    assert status == 0, err
+    assert N_RUNS_LINE.search(out).group(1) == "1"
+    # continuing its training keeps it unless the new error beats the one it was saved with
+    saved_error = load_checkpoint(str(tmp_path / "break")).metadata["error"]
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--loadtosim", tmp_path / "break",
+                            "--savesim", tmp_path / "break", "--outdir", tmp_path / "out")
+    assert status == 0, err
+    checkpoint = load_checkpoint(str(tmp_path / "break"))
+    assert checkpoint.config.architecture == "paper"
+    assert checkpoint.metadata["error"] <= saved_error

@@ -1,5 +1,4 @@
 import csv
-import importlib
 import json
 import os
 
@@ -13,9 +12,6 @@ from recurrent_sim.training.checkpoint import list_checkpoints, load_checkpoint,
 from recurrent_sim.training.offline import OfflineTrainer
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of
 from tests.helpers import small_options, small_settings, write_dataset
-
-
-sequence_loss_module = importlib.import_module("recurrent_sim.training.sequence_loss")
 
 
 def read_csv(path):
@@ -124,25 +120,25 @@ def test_resume_errors(tmp_path):
         find_resume_checkpoint(str(tmp_path / "online"))
 
 
-def _nan_on_calls(monkeypatch, bad_calls):
-    """Make the loss of the listed calls of sequence_loss (1-based) NaN."""
-    real = sequence_loss_module.sequence_loss
+def _nan_on_calls(trainer, bad_calls):
+    """Make the loss of the listed update steps of ``trainer`` (1-based) NaN."""
+    real = trainer.step.loss_function
     calls = []
 
-    def loss(*args, **kwargs):
-        result = real(*args, **kwargs)
+    def loss(simulator, batch):
+        value, metrics = real(simulator, batch)
         calls.append(1)
         if len(calls) in bad_calls:
-            result.loss = result.loss * np.float32(np.nan)
-        return result
+            value = value * np.float32(np.nan)
+        return value, metrics
 
-    monkeypatch.setattr(sequence_loss_module, "sequence_loss", loss)
+    trainer.step.loss_function = loss
 
 
-def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset, monkeypatch):
-    _nan_on_calls(monkeypatch, {2})
+def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset):
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(validation_fraction=0),
                              small_options(updates=4))
+    _nan_on_calls(trainer, {2})
     result = trainer.run()
     assert (result.updates, result.exit_code, trainer.state.skipped) == (4, 0, 1)
     rows = read_csv(tmp_path / "run" / "log.csv")
@@ -151,10 +147,10 @@ def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset, monkeypatc
     assert all(np.isfinite(p.array).all() for p in load_checkpoint(tmp_path / "run").build_simulator().params())
 
 
-def test_stop_on_non_finite_keeps_good_state(tmp_path, dataset, monkeypatch):
-    _nan_on_calls(monkeypatch, {4})
+def test_stop_on_non_finite_keeps_good_state(tmp_path, dataset):
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(validation_fraction=0),
                              small_options(updates=10, on_nonfinite="stop"))
+    _nan_on_calls(trainer, {4})
     result = trainer.run()
     assert (result.updates, result.reason, result.exit_code) == (3, "non-finite", 1)
     assert "loss is nan at update 4" in result.message
@@ -163,10 +159,10 @@ def test_stop_on_non_finite_keeps_good_state(tmp_path, dataset, monkeypatch):
     assert all(np.isfinite(p.array).all() for p in checkpoint.build_simulator().params())
 
 
-def test_too_many_non_finite_batches_in_a_row_stop_the_run(tmp_path, dataset, monkeypatch):
-    _nan_on_calls(monkeypatch, set(range(1, 100)))
+def test_too_many_non_finite_batches_in_a_row_stop_the_run(tmp_path, dataset):
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(),
                              small_options(updates=10, max_nonfinite=5))
+    _nan_on_calls(trainer, set(range(1, 100)))
     result = trainer.run()
     assert (result.updates, result.exit_code, trainer.state.skipped) == (0, 1, 5)
     assert "5 batches in a row" in result.message
