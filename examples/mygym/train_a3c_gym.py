@@ -46,6 +46,9 @@ def original_int(text):
 
 
 def build_parser():
+    from recurrent_sim.commands.common import add_scheme_arguments
+    from recurrent_sim.models import PAPER_ARCHITECTURE, architecture_names
+
     p = argparse.ArgumentParser(
         description=(
             "Learn a recurrent simulator of a game from an A3C agent's play, or (--demo) let the agent "
@@ -129,6 +132,12 @@ def build_parser():
     p.add_argument("--lr-sim", type=float, default=1e-4, help="simulator learning rate")
     p.add_argument("--optimizer-sim", default="adam", choices=["adam", "rmsprop_graves"],
                    help="simulator optimiser: Adam, or the paper's centred RMSProp")
+    p.add_argument("--sim-architecture", default=PAPER_ARCHITECTURE, choices=architecture_names(),
+                   help="simulator network: paper (the paper's encoder -> action LSTM -> decoder), original (the "
+                        "original repository's smaller layers) or skip (skips, action-conditioned decoder, "
+                        "residual output; learns fastest, see docs/fidelity.md) (default: paper, or the loaded "
+                        "simulator's)")
+    add_scheme_arguments(p)
     return p
 
 
@@ -268,7 +277,9 @@ def run_training(args, outdir):
     from recurrent_sim.utils.device import use_device
     from recurrent_sim.data import SampleBuffer
     from recurrent_sim.envs.sim_env import SimEnvironment
-    from recurrent_sim.models import SimulatorConfig, build_simulator
+    from recurrent_sim.commands.common import training_split
+    from recurrent_sim.models import build_simulator
+    from recurrent_sim.models.registry import simulator_config
     from recurrent_sim.training import (
         SequenceSchedule,
         SimulatorTrainer,
@@ -290,8 +301,9 @@ def run_training(args, outdir):
         simulator = checkpoint.build_simulator()
     else:
         size = args.frame_size or DEFAULT_FRAME_SIZE
-        simulator = build_simulator(SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
-                                                    hidden_size=args.num_output_channels_sim or DEFAULT_HIDDEN_SIZE))
+        simulator = build_simulator(simulator_config(
+            args.sim_architecture, frame_shape=(size, size), n_actions=n_actions,
+            hidden_size=args.num_output_channels_sim or DEFAULT_HIDDEN_SIZE))
     use_device(args.gpu, simulator)
     optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
     if checkpoint is not None and checkpoint.has_optimizer:
@@ -300,7 +312,8 @@ def run_training(args, outdir):
         except UserError as e:
             log.warning("optimizer state not restored (%s); it starts afresh", e)
     try:
-        sequence = SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
+        sequence = training_split(SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep),
+                                  args.scheme, args.bptt_chunks, args.curriculum_updates)
         schedule = TrainingSchedule(args.batch_size, args.warm_up_steps, args.training_steps, args.saving_steps)
     except ValueError as e:
         raise UserError(str(e)) from None

@@ -12,6 +12,7 @@ import os
 
 from recurrent_sim.commands.common import (
     add_model_arguments,
+    add_scheme_arguments,
     add_sequence_arguments,
     positive_int,
     sequence_schedule,
@@ -32,9 +33,10 @@ logger = logging.getLogger(__name__)
 # (a resume keeps them unless given again). Both are None unless given, so
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
-                "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss")
+                "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss",
+                "scheme", "bptt_chunks", "curriculum")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
-               "on_nonfinite", "max_nonfinite")
+               "on_nonfinite", "max_nonfinite", "max_minutes")
 
 
 def fraction(text) -> float:
@@ -75,6 +77,7 @@ def add_parser(subparsers):
     parser.add_argument("--loadtosim", default=None,
                         help="start from this simulator (a folder holding simulator.npz, or a .npz file)")
     add_sequence_arguments(parser)
+    add_scheme_arguments(parser, curriculum_flag="--curriculum")
     add_model_arguments(parser)
     parser.add_argument("--grad-clip", type=non_negative_float, default=10.0,
                         help="clip the gradient to this L2 norm, 0 for none (default: 10)")
@@ -102,6 +105,9 @@ def add_parser(subparsers):
                         help="on a non-finite loss: skip the batch and count it, or stop (default: skip)")
     parser.add_argument("--max-nonfinite", type=positive_int, default=100,
                         help="with skip: stop after this many non-finite batches in a row (default: 100)")
+    parser.add_argument("--max-minutes", type=non_negative_float, default=0.0,
+                        help="stop after this many minutes of training in this invocation, with a checkpoint; "
+                        "--resume continues (default: 0, no limit)")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
     defaults = {name: parser.get_default(name) for name in RUN_SETTINGS + RUN_OPTIONS}
     parser.set_defaults(func=run, run_defaults=defaults, **{name: None for name in RUN_SETTINGS + RUN_OPTIONS})
@@ -115,6 +121,8 @@ def _given(args, names=RUN_SETTINGS) -> dict:
 def _flat(settings: OfflineSettings) -> dict:
     flat = settings.to_dict()
     flat.update(flat.pop("sequence"))
+    flat["curriculum"] = tuple(flat["curriculum"])
+    flat["scheme"] = flat["scheme"] or None
     return flat
 
 
@@ -147,6 +155,10 @@ def _new_settings(args, init) -> OfflineSettings:
     values.update(given)
     for name in ("unroll_dep", "obs_dep", "pred_dep"):
         setattr(args, name, values.pop(name))
+    values.update(scheme=values["scheme"] or "", bptt_chunks=values["bptt_chunks"] or 1,
+                  curriculum=values["curriculum"] or ())
+    if not values["scheme"] and (values["bptt_chunks"] != 1 or values["curriculum"]):
+        raise UserError("--bptt-chunks and --curriculum need --scheme")
     return OfflineSettings(
         sequence=sequence_schedule(args),
         encoding_size=init.config.encoding_size if init is not None else OfflineSettings.encoding_size,

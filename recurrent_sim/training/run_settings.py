@@ -4,6 +4,7 @@ from typing import Optional
 
 from recurrent_sim.models import PAPER_ARCHITECTURE, architecture_names
 from recurrent_sim.training.losses import DEFAULT_LOSS, loss_names
+from recurrent_sim.training.schemes import Scheme
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.errors import UserError
 
@@ -23,6 +24,12 @@ class OfflineSettings:
         architecture: registered name of the simulator network (see
             :mod:`recurrent_sim.models.registry`).
         loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
+        scheme: a training scheme of the paper (see
+            :mod:`recurrent_sim.training.schemes`), or '' for the split of
+            ``sequence`` (its ``unroll_dep`` is the scheme's warm-up).
+        bptt_chunks: k of truncated BPTT(15, k) with a scheme.
+        curriculum: updates at which a curriculum scheme moves on (empty:
+            the scheme's default).
     """
 
     sequence: SequenceSchedule = SequenceSchedule()
@@ -37,8 +44,16 @@ class OfflineSettings:
     seed: int = 0
     architecture: str = PAPER_ARCHITECTURE
     loss: str = DEFAULT_LOSS
+    scheme: str = ""
+    bptt_chunks: int = 1
+    curriculum: tuple = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "curriculum", tuple(int(u) for u in self.curriculum))
+        try:
+            self.split
+        except ValueError as e:
+            raise UserError(f"scheme: {e}") from None
         if self.architecture not in architecture_names():
             raise UserError(
                 f"architecture {self.architecture!r} is not registered; choose from {', '.join(architecture_names())}"
@@ -53,8 +68,24 @@ class OfflineSettings:
         if not 0 <= self.validation_fraction < 1:
             raise UserError(f"validation-fraction must be in [0, 1), got {self.validation_fraction}")
 
+    @property
+    def split(self):
+        """What splits each sequence: the :class:`Scheme`, or the :class:`SequenceSchedule`."""
+        if not self.scheme:
+            if self.bptt_chunks != 1 or self.curriculum:
+                raise ValueError("bptt-chunks and curriculum need a scheme")
+            return self.sequence
+        return Scheme(self.scheme, self.sequence.unroll_dep, self.bptt_chunks, self.curriculum or None)
+
+    @property
+    def sequence_length(self) -> int:
+        """Frames per training sequence."""
+        return self.split.sequence_length
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["curriculum"] = list(self.curriculum)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "OfflineSettings":
@@ -76,6 +107,8 @@ class RunOptions:
         on_nonfinite: "skip" the batch (and count it) or "stop" the run.
         max_nonfinite: skipped batches in a row after which the run stops anyway.
         gpu: CUDA device id, -1 for the CPU.
+        max_minutes: stop (with a checkpoint, resumable) after this many
+            minutes of training in this invocation; 0 for no limit.
     """
 
     updates: int = 100000
@@ -86,8 +119,11 @@ class RunOptions:
     on_nonfinite: str = "skip"
     max_nonfinite: int = 100
     gpu: int = -1
+    max_minutes: float = 0.0
 
     def __post_init__(self):
+        if not 0 <= self.max_minutes < float("inf"):
+            raise UserError(f"max-minutes must be a finite number >= 0, got {self.max_minutes}")
         for name in ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every", "max_nonfinite"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")

@@ -53,6 +53,10 @@ _STAGES = {
 _DEFAULT_BOUNDARIES = {"0-20-33": (1000, 2000), "0-100": (1000,)}
 
 SCHEME_NAMES = tuple(_STAGES)
+# An update after every curriculum boundary: ``plan(FINAL_UPDATE)`` is a
+# scheme's last stage (what validation uses, so its errors compare across
+# a whole run).
+FINAL_UPDATE = 2**62
 
 
 @dataclasses.dataclass(frozen=True)

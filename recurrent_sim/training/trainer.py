@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from recurrent_sim.training.checkpoint import save_checkpoint
-from recurrent_sim.training.losses import DEFAULT_LOSS, get_loss
+from recurrent_sim.training.losses import DEFAULT_LOSS, PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.training.update_step import UpdateStep
@@ -50,7 +50,8 @@ class SimulatorTrainer:
         simulator: the :class:`Simulator` to train.
         optimizer: an optimiser already set up on ``simulator``.
         buffer: the :class:`SampleBuffer` transitions are stored in.
-        sequence: split of training sequences (warm-up / observed / predicted).
+        sequence: split of training sequences: a SequenceSchedule, or a Scheme
+            (recurrent_sim.training.schemes) whose plan follows the updates.
         schedule: when to update and save.
         savesim: folder for the best-so-far checkpoint (created if missing);
             None disables saving.
@@ -80,7 +81,8 @@ class SimulatorTrainer:
         self.metadata = dict(metadata or {})
         self.log_interval = log_interval
         self.loss = get_loss(loss)
-        self.step = UpdateStep(simulator, optimizer, self.loss.function(sequence))
+        self.planned = PlannedLoss(self.loss, sequence)
+        self.step = UpdateStep(simulator, optimizer, self.planned.at(0))
         self.parameters_damaged = False
         self.steps = 0
         self.updates = 0
@@ -134,6 +136,7 @@ class SimulatorTrainer:
         self.ensure_mean_image()
         if batch is None:
             batch = self.buffer.sample(self.schedule.batch_size, self.sequence_length)
+        self.step.loss_function = self.planned.at(self.updates)
         outcome = self.step(batch)
         if not outcome.applied:
             self.skipped_updates += 1

@@ -91,20 +91,6 @@ def test_truncation_stops_gradients_at_chunk_boundaries():
     assert any(not np.allclose(cut[2][n], whole[2][n]) for n in cut[2])  # ... but backprop stopped
 
 
-def test_gradient_of_a_chunk_ignores_the_chunks_before_it():
-    # The loss of the second chunk alone: with the cut, perturbing the
-    # gradient-carrying path of chunk 1 (not its values) changes nothing.
-    plan = StepPlan(2, "OOOO", 2)
-    sim = _simulator()
-    frames, actions = _batch(plan)
-    base = _loss_and_grads(sequence_loss, sim, frames, actions, plan)
-    # Frames 3 and 4 are targets of chunk 1 (steps 0, 1) and inputs of chunk 2 only via the state.
-    changed = frames.copy()
-    changed[:, 2] = 255 - changed[:, 2]  # target of step 0 and input of step 1 (both chunk 1)
-    after = _loss_and_grads(sequence_loss, sim, changed, actions, plan)
-    assert after[0] != base[0]
-
-
 def test_observed_steps_read_real_frames_predicted_steps_their_own_output():
     plan = StepPlan(2, "OP", 2)
     sim = _simulator()
