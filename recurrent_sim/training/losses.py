@@ -89,19 +89,28 @@ def get_loss(name: str) -> RegisteredLoss:
 
 
 class PlannedLoss:
-    """The loss function of a registered loss for the plan of each update.
+    """A loss function that follows the plan of the current update.
+
+    Called as ``planned(model, batch)``, it computes the registered loss
+    with the plan of update ``current_update()`` (rebuilt when the plan
+    changes, e.g. at a curriculum boundary).
 
     Args:
         entry: a :class:`RegisteredLoss`.
         split: anything with ``plan(update) -> StepPlan`` (a
             :class:`SequenceSchedule`, a :class:`~recurrent_sim.training.schemes.Scheme`).
+        current_update: ``() -> int``, the number of updates made so far.
     """
 
-    def __init__(self, entry: RegisteredLoss, split):
+    def __init__(self, entry: RegisteredLoss, split, current_update):
         self.entry = entry
         self.split = split
+        self.current_update = current_update
         self.plan = None
         self.function = None
+
+    def __call__(self, model, batch):
+        return self.at(self.current_update())(model, batch)
 
     def at(self, update: int):
         """The loss function for update number ``update`` (0-based); rebuilt when the plan changes."""

@@ -116,9 +116,9 @@ class OfflineTrainer:
         # Training follows the split's plan of each update (curricula move
         # on); validation always uses its final plan, so its errors compare
         # across the whole run.
-        self.planned = PlannedLoss(self.loss, settings.split)
+        self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates)
         self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE))
-        self.step = UpdateStep(self.simulator, self.optimizer, self.planned.at(0))
+        self.step = UpdateStep(self.simulator, self.optimizer, self.planned)
         self.state = RunState()
         self.log = RunLog(self.out, log_fields(self.metric_names))
         self.last_checkpoint = None
@@ -160,7 +160,6 @@ class OfflineTrainer:
     # ----- one update -----------------------------------------------------------
     def train_step(self) -> str:
         """Sample a batch and apply one update; returns a reason to stop, or ''."""
-        self.step.loss_function = self.planned.at(self.state.updates)
         outcome = self.step(self.sampler.sample(self.settings.batch_size))
         if not outcome.applied:
             return self.state.skip(outcome.problem, self.options)

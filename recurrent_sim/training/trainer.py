@@ -81,8 +81,7 @@ class SimulatorTrainer:
         self.metadata = dict(metadata or {})
         self.log_interval = log_interval
         self.loss = get_loss(loss)
-        self.planned = PlannedLoss(self.loss, sequence)
-        self.step = UpdateStep(simulator, optimizer, self.planned.at(0))
+        self.step = UpdateStep(simulator, optimizer, PlannedLoss(self.loss, sequence, lambda: self.updates))
         self.parameters_damaged = False
         self.steps = 0
         self.updates = 0
@@ -136,7 +135,6 @@ class SimulatorTrainer:
         self.ensure_mean_image()
         if batch is None:
             batch = self.buffer.sample(self.schedule.batch_size, self.sequence_length)
-        self.step.loss_function = self.planned.at(self.updates)
         outcome = self.step(batch)
         if not outcome.applied:
             self.skipped_updates += 1
