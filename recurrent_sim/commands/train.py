@@ -7,6 +7,7 @@ size, sizes, optimizer, learning rate, validation split, seed) are then
 taken from the checkpoint, and giving a different value is an error.
 """
 import argparse
+import json
 import logging
 import os
 
@@ -34,9 +35,9 @@ logger = logging.getLogger(__name__)
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
                 "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss",
-                "scheme", "bptt_chunks", "curriculum")
+                "scheme", "bptt_chunks", "curriculum", "architecture_options")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
-               "on_nonfinite", "max_nonfinite", "max_minutes")
+               "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes")
 
 
 def fraction(text) -> float:
@@ -58,6 +59,17 @@ def non_negative_float(text) -> float:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def json_object(text) -> dict:
+    """argparse type: a JSON object, e.g. '{"skips": false}'."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"skips\": false}}', got {text!r}")
     return value
 
 
@@ -108,6 +120,12 @@ def add_parser(subparsers):
     parser.add_argument("--max-minutes", type=non_negative_float, default=0.0,
                         help="stop after this many minutes of training in this invocation, with a checkpoint; "
                         "--resume continues (default: 0, no limit)")
+    parser.add_argument("--max-cpu-minutes", type=non_negative_float, default=0.0,
+                        help="the same budget in processor time of this process, for fair comparisons on a "
+                        "shared machine (default: 0, no limit)")
+    parser.add_argument("--architecture-options", type=json_object, default=None,
+                        help='JSON object of the architecture\'s options, e.g. \'{"skips": false}\' for the skip '
+                        "architecture (see docs/fidelity.md; default: none)")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
     defaults = {name: parser.get_default(name) for name in RUN_SETTINGS + RUN_OPTIONS}
     parser.set_defaults(func=run, run_defaults=defaults, **{name: None for name in RUN_SETTINGS + RUN_OPTIONS})
@@ -123,6 +141,7 @@ def _flat(settings: OfflineSettings) -> dict:
     flat.update(flat.pop("sequence"))
     flat["curriculum"] = tuple(flat["curriculum"])
     flat["scheme"] = flat["scheme"] or None
+    flat["architecture_options"] = flat["architecture_options"] or None
     return flat
 
 
@@ -156,7 +175,7 @@ def _new_settings(args, init) -> OfflineSettings:
     for name in ("unroll_dep", "obs_dep", "pred_dep"):
         setattr(args, name, values.pop(name))
     values.update(scheme=values["scheme"] or "", bptt_chunks=values["bptt_chunks"] or 1,
-                  curriculum=values["curriculum"] or ())
+                  curriculum=values["curriculum"] or (), architecture_options=values["architecture_options"] or {})
     if not values["scheme"] and (values["bptt_chunks"] != 1 or values["curriculum"]):
         raise UserError("--bptt-chunks and --curriculum need --scheme")
     return OfflineSettings(

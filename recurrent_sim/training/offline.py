@@ -86,6 +86,7 @@ class OfflineTrainer:
                 n_actions=dataset.n_actions,
                 hidden_size=settings.hidden_size,
                 encoding_size=settings.encoding_size,
+                options=settings.architecture_options,
             )
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
@@ -105,7 +106,10 @@ class OfflineTrainer:
             sum(len(batch.frames) for batch in self.validation),
         )
         np.random.seed(settings.seed)  # Chainer's initialisers draw from numpy's global generator
-        self.simulator = build_simulator(self.config)
+        try:
+            self.simulator = build_simulator(self.config)
+        except ValueError as e:
+            raise UserError(f"cannot build a simulator for this dataset: {e}") from None
         if init is not None:
             init.restore_simulator(self.simulator)
         use_device(options.gpu, self.simulator)
@@ -235,9 +239,11 @@ class OfflineTrainer:
 
     # ----- the loop -------------------------------------------------------------
     def _out_of_time(self) -> bool:
-        """Whether this invocation has trained for its ``max_minutes`` (never when 0)."""
-        budget = self.options.max_minutes
-        return budget > 0 and time.time() - self._session_start >= 60.0 * budget
+        """Whether this invocation has trained for its ``max_minutes`` or ``max_cpu_minutes`` (never when 0)."""
+        wall, cpu = self.options.max_minutes, self.options.max_cpu_minutes
+        return (wall > 0 and time.time() - self._session_start >= 60.0 * wall) or (
+            cpu > 0 and time.process_time() - self._session_cpu_start >= 60.0 * cpu
+        )
 
     @property
     def elapsed(self) -> float:
@@ -271,7 +277,7 @@ class OfflineTrainer:
         one (on completion, SIGINT, SIGTERM and non-finite stops alike),
         unless the parameters themselves became non-finite.
         """
-        self._session_start = time.time()
+        self._session_start, self._session_cpu_start = time.time(), time.process_time()
         os.makedirs(self.checkpoint_folder, exist_ok=True)
         if self.last_checkpoint is None:  # a new run: fresh logs
             self.log.write(rewrite_csv=True)
@@ -281,7 +287,9 @@ class OfflineTrainer:
         saved_at = state.updates if self.last_checkpoint else None
         stop_reason = ""
         with StopRequest() as stop, Progress(max(target - start, 0), "training", unit="updates") as bar:
-            while state.updates < target and not stop.requested and not stop_reason and not self._out_of_time():
+            while state.updates < target and not stop.requested and not stop_reason and not (
+                state.updates > start and self._out_of_time()  # a budget allows at least one update
+            ):
                 before = state.updates
                 stop_reason = self.train_step()
                 if state.updates == before:
@@ -301,10 +309,7 @@ class OfflineTrainer:
         reason, code, message = RunResult.ending(stop_reason, stop, state.updates)
         if reason == "done" and state.updates < target:
             reason = "time"
-            message = (
-                f"stopped at update {state.updates} of {target} after the --max-minutes budget of "
-                f"{self.options.max_minutes:g} minutes; continue with --resume"
-            )
+            message = f"stopped at update {state.updates} of {target}: time budget spent; continue with --resume"
         if self.last_checkpoint:
             message += f"; last checkpoint {self.last_checkpoint}"
         logger.info("%s", message)

@@ -30,6 +30,8 @@ class OfflineSettings:
         bptt_chunks: k of truncated BPTT(15, k) with a scheme.
         curriculum: updates at which a curriculum scheme moves on (empty:
             the scheme's default).
+        architecture_options: the network's ``SimulatorConfig.options``
+            (e.g. ``{"skips": False}`` for the skip architecture).
     """
 
     sequence: SequenceSchedule = SequenceSchedule()
@@ -47,6 +49,7 @@ class OfflineSettings:
     scheme: str = ""
     bptt_chunks: int = 1
     curriculum: tuple = ()
+    architecture_options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "curriculum", tuple(int(u) for u in self.curriculum))
@@ -109,6 +112,8 @@ class RunOptions:
         gpu: CUDA device id, -1 for the CPU.
         max_minutes: stop (with a checkpoint, resumable) after this many
             minutes of training in this invocation; 0 for no limit.
+        max_cpu_minutes: the same in processor time of this process (all its
+            threads), for comparisons on a shared machine; 0 for no limit.
     """
 
     updates: int = 100000
@@ -120,10 +125,12 @@ class RunOptions:
     max_nonfinite: int = 100
     gpu: int = -1
     max_minutes: float = 0.0
+    max_cpu_minutes: float = 0.0
 
     def __post_init__(self):
-        if not 0 <= self.max_minutes < float("inf"):
-            raise UserError(f"max-minutes must be a finite number >= 0, got {self.max_minutes}")
+        for name in ("max_minutes", "max_cpu_minutes"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise UserError(f"{name.replace('_', '-')} must be a finite number >= 0, got {getattr(self, name)}")
         for name in ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every", "max_nonfinite"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
