@@ -267,7 +267,6 @@ def run_training(args, outdir):
     from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
     from recurrent_sim.utils.device import use_device
     from recurrent_sim.data import SampleBuffer
-    from recurrent_sim.envs.sim_env import SimEnvironment
     from recurrent_sim.models import SimulatorConfig, build_simulator
     from recurrent_sim.training import (
         SequenceSchedule,
@@ -275,6 +274,7 @@ def run_training(args, outdir):
         TrainingSchedule,
         make_optimizer,
     )
+    from recurrent_sim.training.metadata import saved_error
     from recurrent_sim.utils.signals import StopRequest
     from recurrent_sim.commands.validation import check_buffer_size, prepare_output_folder
 
@@ -307,13 +307,13 @@ def run_training(args, outdir):
     check_buffer_size(args.buffer_size_sim, sequence)
     game = make_game(args, args.seed, outdir)
     buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
-    metadata = {"env_id": args.env, "frame_size": game.frame_shape[0], "seed": args.seed}
+    metadata = {"env_id": args.env, "settings": {"frame_size": game.frame_shape[0], "seed": args.seed}}
     trainer = SimulatorTrainer(simulator, optimizer, buffer, sequence, schedule, savesim=args.savesim,
                                metadata=metadata)
     if checkpoint is not None and args.savesim and os.path.abspath(checkpoint.path) == os.path.abspath(
             os.path.join(args.savesim, "simulator.npz")):
-        trainer.best_error = float(checkpoint.metadata.get("error", np.inf))
-    env = SimEnvironment(game, trainer=trainer)
+        error = saved_error(checkpoint.metadata)
+        trainer.best_error = np.inf if error is None else error
     agent = make_agent(args, n_actions, game.observation_space.shape)
 
     evaluate = None
@@ -328,8 +328,8 @@ def run_training(args, outdir):
           f"{simulator.config.frame_shape[0]}x{simulator.config.frame_shape[1]} frames) trains every "
           f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
     with StopRequest() as stop:
-        train(env, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
-              evaluate=evaluate, eval_interval=args.eval_interval, stop=stop)
+        train(game, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
+              evaluate=evaluate, eval_interval=args.eval_interval, stop=stop, recorders=[trainer])
     interrupted = stop.requested
     if interrupted:
         print(f"{stop.name} received after {trainer.steps} steps: saving what was learnt", file=sys.stderr)
@@ -349,7 +349,7 @@ def run_training(args, outdir):
         agent_dir = os.path.join(outdir, f"{trainer.steps}_{'except' if interrupted else 'finish'}")
         agent.save(agent_dir)
         print(f"agent saved in {agent_dir}")
-    env.close()
+    game.close()
     return stop.exit_code
 
 

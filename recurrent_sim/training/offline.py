@@ -2,7 +2,8 @@
 
 The output folder of a run holds::
 
-    OUT/simulator.npz               the best simulator so far by validation error
+    OUT/simulator.npz               the best simulator so far by validation error (metadata:
+                                    :mod:`recurrent_sim.training.metadata`)
                                     (model and mean image; what --loadtosim OUT loads)
     OUT/checkpoints/checkpoint_NNNNNNNN.npz
                                     full training state after NNNNNNNN updates, every
@@ -45,6 +46,7 @@ from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, Run
 from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RUN_KIND, RunState, saved_best_error, settings_of
 from recurrent_sim.training.losses import get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
+from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.update_step import UpdateStep, mean_metrics
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
@@ -211,10 +213,8 @@ class OfflineTrainer:
 
     def _save_simulator(self, validation_error):
         self._check_saveable()
-        metadata = {
-            "kind": "simulator", "env_id": self.dataset.env_id, "updates": self.state.updates,
-            "validation_error": validation_error, "settings": self.settings.to_dict(),
-        }
+        metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
+                                      self.settings.to_dict())
         save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)
 
     def _validate_and_keep_best(self, row):

@@ -17,6 +17,7 @@ import numpy as np
 from recurrent_sim.training.checkpoint import save_checkpoint
 from recurrent_sim.training.losses import DEFAULT_LOSS, get_loss
 from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
+from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.training.update_step import UpdateStep
 
@@ -54,7 +55,9 @@ class SimulatorTrainer:
         schedule: when to update and save.
         savesim: folder for the best-so-far checkpoint (created if missing);
             None disables saving.
-        metadata: extra JSON-able values saved in checkpoints (env id ...).
+        metadata: ``env_id``, ``settings`` (merged with the sequence, schedule
+            and loss) and extra JSON-able values saved in checkpoints (see
+            :mod:`recurrent_sim.training.metadata`).
         log_interval: log the running error every this many updates.
         loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
     """
@@ -162,6 +165,13 @@ class SimulatorTrainer:
             self._recent_errors = []
         return value
 
+    def progress_fields(self) -> dict:
+        """Numbers for the play loop's progress lines: updates and the running error."""
+        fields = {"sim_updates": self.updates}
+        if self.running_error is not None:
+            fields["sim_error"] = self.running_error
+        return fields
+
     @property
     def running_error(self) -> Optional[float]:
         """Mean training error since the last save (None before any update)."""
@@ -183,14 +193,11 @@ class SimulatorTrainer:
             logger.info("simulator error %.6f not better than %.6f: not saved", error, self.best_error)
             return None
         self.best_error = min(self.best_error, error)
-        metadata = dict(self.metadata)
-        metadata.update(
-            steps=self.steps,
-            updates=self.updates,
-            error=error,
-            sequence=dataclasses.asdict(self.sequence),
-            schedule=dataclasses.asdict(self.schedule),
-        )
+        extra = dict(self.metadata)
+        settings = dict(extra.pop("settings", {}), sequence=dataclasses.asdict(self.sequence),
+                        schedule=dataclasses.asdict(self.schedule), loss=self.loss.name)
+        metadata = simulator_metadata(extra.pop("env_id", None), self.updates, error, "training", settings,
+                                      steps=self.steps, **extra)
         self.last_saved_path = save_checkpoint(
             self.savesim, self.simulator, self.optimizer, metadata=metadata
         )

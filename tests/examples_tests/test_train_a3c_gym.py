@@ -196,3 +196,18 @@ def test_a_format_1_simulator_plays_a_demo_and_trains_on(script, capsys, tmp_pat
     checkpoint = load_checkpoint(str(tmp_path / "break"))
     assert checkpoint.config.architecture == "paper"
     assert checkpoint.metadata["error"] <= saved_error
+
+
+def test_the_original_script_continues_an_offline_trained_simulator_with_its_error(script, capsys, tmp_path):
+    from tests.helpers import write_format1_checkpoint
+
+    write_format1_checkpoint(str(tmp_path / "run" / "simulator.npz"), "format1_train_best.json")
+    validation_error = load_checkpoint(str(tmp_path / "run")).metadata["validation_error"]
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--unroll_dep", "2", "--loadtosim", tmp_path / "run",
+                            "--savesim", tmp_path / "run", "--outdir", tmp_path / "out", "--logger-level", "20")
+    assert status == 0, err
+    saved = load_checkpoint(str(tmp_path / "run")).metadata
+    if saved["kind"] == "simulator" and saved.get("error_source") == "training":  # replaced: it did better
+        assert saved["error"] < validation_error
+    else:  # kept: the training error never beat the saved one
+        assert saved["validation_error"] == validation_error
