@@ -9,7 +9,8 @@ The output folder of a run holds::
                                     full training state after NNNNNNNN updates, every
                                     ``checkpoint_every`` updates; the newest ``keep_checkpoints``
                                     are kept
-    OUT/log.csv, OUT/log.json       training and validation error (one row per event)
+    OUT/log.csv, OUT/log.json       training and validation error (one row per event), also as
+                                    TensorBoard events; OUT/training_curve.png draws them
 
 A checkpoint holds the model (weights and mean image), the optimizer state,
 and as JSON metadata the run's settings, counters, the sampler's position
@@ -41,7 +42,7 @@ from recurrent_sim.training.checkpoint import (
     save_checkpoint,
 )
 from recurrent_sim.training.optimizers import make_optimizer
-from recurrent_sim.training.run_log import RunLog, log_fields
+from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
 from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RUN_KIND, RunState, saved_best_error, settings_of
 from recurrent_sim.training.losses import get_loss
@@ -52,6 +53,7 @@ from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.progress import Progress
+from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,9 @@ class OfflineTrainer:
         self.loss_function = self.loss.function(settings.sequence)
         self.step = UpdateStep(self.simulator, self.optimizer, self.loss_function)
         self.state = RunState()
-        self.log = RunLog(self.out, log_fields(self.metric_names))
+        self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",
+                         curve_fields=["train_" + name for name in self.metric_names[:1]]
+                         + ["validation_" + name for name in self.metric_names[:1]])
         self.last_checkpoint = None
         self.parameters_damaged = False
         self.last_loss = float("nan")
@@ -287,6 +291,7 @@ class OfflineTrainer:
                            frames_per_s=round(frames_per_second, 1))
             if state.updates > 0 and saved_at != state.updates and not self.parameters_damaged:
                 self.save_checkpoint()
+        self.log.close()
         reason, code, message = RunResult.ending(stop_reason, stop, state.updates)
         if self.last_checkpoint:
             message += f"; last checkpoint {self.last_checkpoint}"

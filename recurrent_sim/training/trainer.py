@@ -20,6 +20,7 @@ from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_ima
 from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.training.update_step import UpdateStep
+from recurrent_sim.utils.run_log import RunLog
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ class SimulatorTrainer:
             :mod:`recurrent_sim.training.metadata`).
         log_interval: log the running error every this many updates.
         loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
+        run_log: a run folder to log in: every ``log_interval`` updates a row
+            (env ``step``, ``update``, ``train_<metric>`` means) goes to its
+            ``log.csv``, TensorBoard events and ``training_curve.png``
+            (:class:`recurrent_sim.utils.run_log.RunLog`); None logs nothing there.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class SimulatorTrainer:
         metadata: Optional[dict] = None,
         log_interval: int = 50,
         loss: str = DEFAULT_LOSS,
+        run_log=None,
     ):
         self.simulator = simulator
         self.optimizer = optimizer
@@ -85,6 +91,11 @@ class SimulatorTrainer:
         self.loss = get_loss(loss)
         self.step = UpdateStep(simulator, optimizer, self.loss.function(sequence))
         self.parameters_damaged = False
+        self.run_log = None
+        if run_log is not None:
+            fields = ("step", "update") + tuple("train_" + name for name in self.loss.metric_names)
+            self.run_log = RunLog(run_log, fields, step_field="step", curve_fields=fields[2:3]).open()
+        self._recent_metrics = []
         self.steps = 0
         self.updates = 0
         self.skipped_updates = 0
@@ -150,7 +161,9 @@ class SimulatorTrainer:
         self.updates += 1
         self._errors_since_save.append(value)
         self._recent_errors.append(value)
+        self._recent_metrics.append([metrics[name] for name in self.loss.metric_names])
         if self.log_interval and self.updates % self.log_interval == 0:
+            self._log_row()
             elapsed = time.time() - self._started
             others = ", ".join(f"{name} {metrics[name]:.6f}" for name in self.loss.metric_names[1:])
             logger.info(
@@ -164,6 +177,22 @@ class SimulatorTrainer:
             )
             self._recent_errors = []
         return value
+
+    def _log_row(self):
+        """A row of the run log: the metrics' means over the updates since the last row."""
+        if self.run_log is not None and self._recent_metrics:
+            means = np.mean(self._recent_metrics, axis=0)
+            row = {"step": self.steps, "update": self.updates}
+            row.update({"train_" + name: float(mean) for name, mean in zip(self.loss.metric_names, means)})
+            self.run_log.append(row)
+        self._recent_metrics = []
+
+    def close(self):
+        """Log the last updates and finish the run log (curve, TensorBoard)."""
+        self._log_row()
+        if self.run_log is not None:
+            self.run_log.write()
+            self.run_log.close()
 
     def progress_fields(self) -> dict:
         """Numbers for the play loop's progress lines: updates and the running error."""
