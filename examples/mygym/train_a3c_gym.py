@@ -19,12 +19,11 @@ Errors a user can cause are reported in one line (exit status 2).
 """
 import argparse
 import cProfile
-import datetime
-import json
 import logging
 import os
 import pstats
 import sys
+import time
 
 import numpy as np
 
@@ -175,17 +174,43 @@ def check_args(args):
 
 
 def prepare_outdir(args, argv):
-    """A new time-stamped folder under --outdir with the run's flags and command."""
-    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S.%f")
+    """A new time-stamped folder under --outdir (chainerrl's: args.txt, command.txt, environ.txt, git
+    state) with the run's config.json (every flag, package versions, git commit) and an empty scores.txt."""
+    from chainerrl.experiments import prepare_output_dir
+
+    from recurrent_sim.utils.run_folder import write_run_config
+
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
         raise UserError(f"--outdir {args.outdir} exists and is not a folder")
-    outdir = os.path.join(args.outdir, stamp)
-    os.makedirs(outdir)
-    with open(os.path.join(outdir, "args.txt"), "w") as f:
-        json.dump(vars(args), f, indent=2, sort_keys=True)
-    with open(os.path.join(outdir, "command.txt"), "w") as f:
-        f.write(" ".join([sys.executable] + list(argv)) + "\n")
+    outdir = prepare_output_dir(args, args.outdir, argv=[sys.executable] + list(argv))
+    write_run_config(outdir, vars(args), argv=[sys.executable] + list(argv))
     return outdir
+
+
+class Scores:
+    """chainerrl's ``scores.txt`` in the run folder: its header, then one row per set of the agent's returns."""
+
+    def __init__(self, outdir, agent):
+        from chainerrl.experiments import evaluator
+
+        self.outdir = outdir
+        self.agent = agent
+        self.started = time.time()
+        self.record_stats = evaluator.record_stats
+        columns = evaluator._basic_columns + tuple(name for name, _ in agent.get_statistics())
+        with open(os.path.join(outdir, "scores.txt"), "w") as f:
+            print("\t".join(columns), file=f)
+
+    def record(self, steps, returns):
+        """Append a row (steps, episodes, elapsed, mean, median, stdev, max, min, agent statistics)."""
+        from recurrent_sim.agents.play import summarize
+
+        if not returns:
+            return
+        stats = summarize(returns)
+        values = (steps, len(returns), time.time() - self.started, stats["mean"], stats["median"], stats["stdev"],
+                  max(returns), min(returns)) + tuple(value for _, value in self.agent.get_statistics())
+        self.record_stats(self.outdir, values)
 
 
 def make_game(args, seed, outdir=None):
@@ -259,10 +284,12 @@ def run_demo(args, outdir):
     agent = make_agent(args, n_actions, game.observation_space.shape)
     recorder = DemoRecorder(outdir, side_by_side_frames=args.render_b2w, saliency_interval=args.saliency_interval,
                             gif_frames=args.gif_frames, raw_frames=args.render)
+    scores_file = Scores(outdir, agent)
     print(f"demo: {args.eval_n_runs} episodes in the simulator of {checkpoint.path} "
           f"(warm-up {warmup} real steps, re-sync every {args.chain_period} steps)", flush=True)
     scores = run_episodes(env, agent, args.eval_n_runs, recorder=recorder)
     env.close()
+    scores_file.record(0, scores)
     for kind, folder in (("b2w", "b2w"), ("saliency", "saliency"), ("render", "render")):
         if recorder.written[kind]:
             print(f"{recorder.written[kind]} {kind} images in {os.path.join(outdir, folder)}")
@@ -276,7 +303,6 @@ def run_training(args, outdir):
     from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
     from recurrent_sim.utils.device import use_device
     from recurrent_sim.data import SampleBuffer
-    from recurrent_sim.envs.sim_env import SimEnvironment
     from recurrent_sim.commands.common import training_split
     from recurrent_sim.models import build_simulator
     from recurrent_sim.models.registry import simulator_config
@@ -286,6 +312,7 @@ def run_training(args, outdir):
         TrainingSchedule,
         make_optimizer,
     )
+    from recurrent_sim.training.metadata import saved_error
     from recurrent_sim.utils.signals import StopRequest
     from recurrent_sim.commands.validation import check_buffer_size, prepare_output_folder
 
@@ -320,30 +347,34 @@ def run_training(args, outdir):
     check_buffer_size(args.buffer_size_sim, sequence)
     game = make_game(args, args.seed, outdir)
     buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
-    metadata = {"env_id": args.env, "frame_size": game.frame_shape[0], "seed": args.seed}
+    metadata = {"env_id": args.env, "settings": {"frame_size": game.frame_shape[0], "seed": args.seed}}
     trainer = SimulatorTrainer(simulator, optimizer, buffer, sequence, schedule, savesim=args.savesim,
-                               metadata=metadata)
+                               metadata=metadata, run_log=outdir)
     if checkpoint is not None and args.savesim and os.path.abspath(checkpoint.path) == os.path.abspath(
             os.path.join(args.savesim, "simulator.npz")):
-        trainer.best_error = float(checkpoint.metadata.get("error", np.inf))
-    env = SimEnvironment(game, trainer=trainer)
+        error = saved_error(checkpoint.metadata)
+        trainer.best_error = np.inf if error is None else error
     agent = make_agent(args, n_actions, game.observation_space.shape)
+    scores_file = Scores(outdir, agent)
 
     evaluate = None
     if args.eval_n_runs > 0 and args.eval_interval > 0:
         eval_game = make_game(args, args.seed + 1)
 
         def evaluate(step):
-            stats = summarize(run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation"))
-            print_stats(stats, prefix=f"evaluation at step {step}: ")
+            returns = run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation")
+            scores_file.record(step, returns)
+            print_stats(summarize(returns), prefix=f"evaluation at step {step}: ")
 
     print(f"training: {args.steps} steps of {args.env}; simulator ({simulator.config.hidden_size} LSTM units, "
           f"{simulator.config.frame_shape[0]}x{simulator.config.frame_shape[1]} frames) trains every "
           f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
     with StopRequest() as stop:
-        train(env, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
-              evaluate=evaluate, eval_interval=args.eval_interval, stop=stop)
+        returns = train(game, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
+              evaluate=evaluate, eval_interval=args.eval_interval, stop=stop, recorders=[trainer])
     interrupted = stop.requested
+    trainer.close()
+    scores_file.record(trainer.steps, returns)
     if interrupted:
         print(f"{stop.name} received after {trainer.steps} steps: saving what was learnt", file=sys.stderr)
     if args.savesim:
@@ -362,7 +393,7 @@ def run_training(args, outdir):
         agent_dir = os.path.join(outdir, f"{trainer.steps}_{'except' if interrupted else 'finish'}")
         agent.save(agent_dir)
         print(f"agent saved in {agent_dir}")
-    env.close()
+    game.close()
     return stop.exit_code
 
 

@@ -12,13 +12,15 @@ import logging
 
 import numpy as np
 
-from recurrent_sim.commands.common import add_env_arguments, positive_int
+from recurrent_sim.commands.common import add_env_arguments, positive_int, run_settings
 from recurrent_sim.envs import make_game
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
+from recurrent_sim.utils.run_folder import write_run_config
+from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.commands.validation import one_line_errors
 
 logger = logging.getLogger(__name__)
@@ -139,6 +141,9 @@ def run(args) -> int:
         obs_shape = (args.frame_buffer_length,) + size
         policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed, args.gpu)
     writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
+    write_run_config(args.out, run_settings(args))
+    log = RunLog(args.out, ("episode", "steps", "episode_return", "total_steps"), step_field="episode",
+                 curve_fields=("episode_return",)).open()
     if writer.num_episodes >= args.episodes:
         print(f"{args.out} already holds {writer.num_episodes} episodes ({writer.total_steps} steps); nothing to do")
         return 0
@@ -150,9 +155,14 @@ def run(args) -> int:
                 if episode is None:
                     break
                 writer.add(episode, seed=seed, policy=policy.description)
-                bar.update(1, steps=writer.total_steps, episode_return=float(episode.rewards.sum()))
+                episode_return = float(episode.rewards.sum(dtype=np.float64))
+                log.append({"episode": writer.num_episodes, "steps": episode.steps, "episode_return": episode_return,
+                            "total_steps": writer.total_steps})
+                bar.update(1, steps=writer.total_steps, episode_return=episode_return)
     finally:
         game.close()
+        log.write()
+        log.close()
     summary = f"{args.out}: {writer.num_episodes} episodes, {writer.total_steps} steps"
     if stop.requested:
         print(f"{stop.name} received: the unfinished episode was dropped; {summary}; run the same command to continue")

@@ -7,6 +7,7 @@ size, sizes, optimizer, learning rate, validation split, seed) are then
 taken from the checkpoint, and giving a different value is an error.
 """
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from recurrent_sim.models import PAPER_ARCHITECTURE
 from recurrent_sim.training.losses import DEFAULT_LOSS
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.training.offline import OfflineTrainer
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of, settings_of
@@ -217,6 +219,11 @@ def run(args) -> int:
         settings = _new_settings(args, init)
         trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init)
         prepare_output_folder(out)
+    write_run_config(out, {
+        "data": [os.path.abspath(folder) for folder in dataset.folders], "out": os.path.abspath(out),
+        "resume": args.resume, "loadtosim": args.loadtosim, "simulator": trainer.config.to_dict(),
+        **trainer.settings.to_dict(), **dataclasses.asdict(trainer.options),
+    })
     result = trainer.run()
     print(result.message)
     return result.exit_code

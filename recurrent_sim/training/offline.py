@@ -2,13 +2,15 @@
 
 The output folder of a run holds::
 
-    OUT/simulator.npz               the best simulator so far by validation error
+    OUT/simulator.npz               the best simulator so far by validation error (metadata:
+                                    :mod:`recurrent_sim.training.metadata`)
                                     (model and mean image; what --loadtosim OUT loads)
     OUT/checkpoints/checkpoint_NNNNNNNN.npz
                                     full training state after NNNNNNNN updates, every
                                     ``checkpoint_every`` updates; the newest ``keep_checkpoints``
                                     are kept
-    OUT/log.csv, OUT/log.json       training and validation error (one row per event)
+    OUT/log.csv, OUT/log.json       training and validation error (one row per event), also as
+                                    TensorBoard events; OUT/training_curve.png draws them
 
 A checkpoint holds the model (weights and mean image), the optimizer state,
 and as JSON metadata the run's settings, counters, the sampler's position
@@ -41,17 +43,19 @@ from recurrent_sim.training.checkpoint import (
     save_checkpoint,
 )
 from recurrent_sim.training.optimizers import make_optimizer
-from recurrent_sim.training.run_log import RunLog, log_fields
+from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
 from recurrent_sim.training.schemes import FINAL_UPDATE
 from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RUN_KIND, RunState, saved_best_error, settings_of
 from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
+from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.update_step import UpdateStep, mean_metrics
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.progress import Progress
+from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
@@ -124,7 +128,9 @@ class OfflineTrainer:
         self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE))
         self.step = UpdateStep(self.simulator, self.optimizer, self.planned)
         self.state = RunState()
-        self.log = RunLog(self.out, log_fields(self.metric_names))
+        self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",
+                         curve_fields=["train_" + name for name in self.metric_names[:1]]
+                         + ["validation_" + name for name in self.metric_names[:1]])
         self.last_checkpoint = None
         self.parameters_damaged = False
         self.last_loss = float("nan")
@@ -221,10 +227,8 @@ class OfflineTrainer:
 
     def _save_simulator(self, validation_error):
         self._check_saveable()
-        metadata = {
-            "kind": "simulator", "env_id": self.dataset.env_id, "updates": self.state.updates,
-            "validation_error": validation_error, "settings": self.settings.to_dict(),
-        }
+        metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
+                                      self.settings.to_dict())
         save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)
 
     def _validate_and_keep_best(self, row):
@@ -306,6 +310,7 @@ class OfflineTrainer:
                            frames_per_s=round(frames_per_second, 1))
             if state.updates > 0 and saved_at != state.updates and not self.parameters_damaged:
                 self.save_checkpoint()
+        self.log.close()
         reason, code, message = RunResult.ending(stop_reason, stop, state.updates)
         if reason == "done" and state.updates < target:
             reason = "time"

@@ -17,8 +17,10 @@ import numpy as np
 from recurrent_sim.training.checkpoint import save_checkpoint
 from recurrent_sim.training.losses import DEFAULT_LOSS, PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
+from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.training.update_step import UpdateStep
+from recurrent_sim.utils.run_log import RunLog
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +57,15 @@ class SimulatorTrainer:
         schedule: when to update and save.
         savesim: folder for the best-so-far checkpoint (created if missing);
             None disables saving.
-        metadata: extra JSON-able values saved in checkpoints (env id ...).
+        metadata: ``env_id``, ``settings`` (merged with the sequence, schedule
+            and loss) and extra JSON-able values saved in checkpoints (see
+            :mod:`recurrent_sim.training.metadata`).
         log_interval: log the running error every this many updates.
         loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
+        run_log: a run folder to log in: every ``log_interval`` updates a row
+            (env ``step``, ``update``, ``train_<metric>`` means) goes to its
+            ``log.csv``, TensorBoard events and ``training_curve.png``
+            (:class:`recurrent_sim.utils.run_log.RunLog`); None logs nothing there.
     """
 
     def __init__(
@@ -71,6 +79,7 @@ class SimulatorTrainer:
         metadata: Optional[dict] = None,
         log_interval: int = 50,
         loss: str = DEFAULT_LOSS,
+        run_log=None,
     ):
         self.simulator = simulator
         self.optimizer = optimizer
@@ -83,6 +92,11 @@ class SimulatorTrainer:
         self.loss = get_loss(loss)
         self.step = UpdateStep(simulator, optimizer, PlannedLoss(self.loss, sequence, lambda: self.updates))
         self.parameters_damaged = False
+        self.run_log = None
+        if run_log is not None:
+            fields = ("step", "update") + tuple("train_" + name for name in self.loss.metric_names)
+            self.run_log = RunLog(run_log, fields, step_field="step", curve_fields=fields[2:3]).open()
+        self._recent_metrics = []
         self.steps = 0
         self.updates = 0
         self.skipped_updates = 0
@@ -148,7 +162,9 @@ class SimulatorTrainer:
         self.updates += 1
         self._errors_since_save.append(value)
         self._recent_errors.append(value)
+        self._recent_metrics.append([metrics[name] for name in self.loss.metric_names])
         if self.log_interval and self.updates % self.log_interval == 0:
+            self._log_row()
             elapsed = time.time() - self._started
             others = ", ".join(f"{name} {metrics[name]:.6f}" for name in self.loss.metric_names[1:])
             logger.info(
@@ -162,6 +178,29 @@ class SimulatorTrainer:
             )
             self._recent_errors = []
         return value
+
+    def _log_row(self):
+        """A row of the run log: the metrics' means over the updates since the last row."""
+        if self.run_log is not None and self._recent_metrics:
+            means = np.mean(self._recent_metrics, axis=0)
+            row = {"step": self.steps, "update": self.updates}
+            row.update({"train_" + name: float(mean) for name, mean in zip(self.loss.metric_names, means)})
+            self.run_log.append(row)
+        self._recent_metrics = []
+
+    def close(self):
+        """Log the last updates and finish the run log (curve, TensorBoard)."""
+        self._log_row()
+        if self.run_log is not None:
+            self.run_log.write()
+            self.run_log.close()
+
+    def progress_fields(self) -> dict:
+        """Numbers for the play loop's progress lines: updates and the running error."""
+        fields = {"sim_updates": self.updates}
+        if self.running_error is not None:
+            fields["sim_error"] = self.running_error
+        return fields
 
     @property
     def running_error(self) -> Optional[float]:
@@ -184,14 +223,11 @@ class SimulatorTrainer:
             logger.info("simulator error %.6f not better than %.6f: not saved", error, self.best_error)
             return None
         self.best_error = min(self.best_error, error)
-        metadata = dict(self.metadata)
-        metadata.update(
-            steps=self.steps,
-            updates=self.updates,
-            error=error,
-            sequence=dataclasses.asdict(self.sequence),
-            schedule=dataclasses.asdict(self.schedule),
-        )
+        extra = dict(self.metadata)
+        settings = dict(extra.pop("settings", {}), sequence=dataclasses.asdict(self.sequence),
+                        schedule=dataclasses.asdict(self.schedule), loss=self.loss.name)
+        metadata = simulator_metadata(extra.pop("env_id", None), self.updates, error, "training", settings,
+                                      steps=self.steps, **extra)
         self.last_saved_path = save_checkpoint(
             self.savesim, self.simulator, self.optimizer, metadata=metadata
         )

@@ -15,7 +15,7 @@ from recurrent_sim.training import save_checkpoint
 from tests.helpers import BLOCKWORLD, small_simulator
 
 WARMUP, HORIZON, SEQUENCES = 4, 12, 6
-OUTPUTS = ("metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png")
+OUTPUTS = ("config.json", "metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png")
 
 
 def evaluate_args(checkpoint, out, *extra):

@@ -45,7 +45,7 @@ def test_a_run_writes_checkpoints_best_simulator_and_logs(tmp_path, dataset):
     assert all(float(rows[i]["train_error"]) == losses[i] for i in range(7))  # CSV and JSON agree exactly
 
     best = load_checkpoint(out)  # OUT/simulator.npz
-    assert best.metadata["validation_error"] == min(e for _, e in validations) == result.best_validation_error
+    assert best.metadata["error"] == min(e for _, e in validations) == result.best_validation_error
     assert best.metadata["kind"] == "simulator" and not best.has_optimizer
     simulator = best.build_simulator()
     assert simulator.has_mean_image
@@ -199,7 +199,7 @@ def test_without_validation_the_newest_checkpoint_is_served(tmp_path, dataset):
                              small_options(updates=3))
     trainer.run()
     served = load_checkpoint(tmp_path / "run")
-    assert served.metadata["updates"] == 3 and served.metadata["validation_error"] is None
+    assert served.metadata["updates"] == 3 and served.metadata["error"] is None
     assert all(np.array_equal(p.array, q.array)
                for p, q in zip(served.build_simulator().params(), trainer.simulator.params()))
 
@@ -219,7 +219,7 @@ def test_best_error_of_a_newer_best_simulator_is_kept_on_resume(tmp_path, datase
     best = load_checkpoint(tmp_path / "run")
     simulator = best.build_simulator()
     # A best simulator saved after the newest checkpoint (the run died between the two writes):
-    save_checkpoint(tmp_path / "run", simulator, metadata=dict(best.metadata, validation_error=1e-9))
+    save_checkpoint(tmp_path / "run", simulator, metadata=dict(best.metadata, error=1e-9))
     checkpoint = find_resume_checkpoint(str(tmp_path / "run"))
     trainer = OfflineTrainer.resume(tmp_path / "run", EpisodeDataset([dataset]), checkpoint, options_of(checkpoint))
     assert trainer.state.best_validation_error == 1e-9
