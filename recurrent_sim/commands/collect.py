@@ -162,7 +162,7 @@ def run(args) -> int:
     finally:
         game.close()
         log.write()
-        log.close()
+        log.close()  # draws the curve
     summary = f"{args.out}: {writer.num_episodes} episodes, {writer.total_steps} steps"
     if stop.requested:
         print(f"{stop.name} received: the unfinished episode was dropped; {summary}; run the same command to continue")
