@@ -1,8 +1,20 @@
 """Networks: the simulator architectures and their registry, the agent's network."""
 from recurrent_sim.models.action_lstm import ActionLSTM  # NOQA
-from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig  # NOQA
+from recurrent_sim.models.config import (  # NOQA
+    ARCHITECTURE,
+    ARCHITECTURE_OPTIONS,
+    ENCODING_SIZE,
+    HIDDEN_SIZE,
+    PAPER_ARCHITECTURE,
+    SimulatorConfig,
+)
 from recurrent_sim.models.decoder import FrameDecoder  # NOQA
 from recurrent_sim.models.encoder import FrameEncoder  # NOQA
-from recurrent_sim.models.registry import architecture_names, build_simulator, register_architecture  # NOQA
+from recurrent_sim.models.registry import (  # NOQA
+    architecture_names,
+    build_simulator,
+    register_architecture,
+    simulator_config,
+)
 from recurrent_sim.models.simulator import Simulator  # NOQA
 from recurrent_sim.models.simulator_base import SimulatorBase  # NOQA

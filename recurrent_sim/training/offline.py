@@ -90,7 +90,7 @@ class OfflineTrainer:
                 n_actions=dataset.n_actions,
                 hidden_size=settings.hidden_size,
                 encoding_size=settings.encoding_size,
-                options=settings.architecture_options,
+                options=settings.architecture_options or {},
             )
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None

@@ -11,7 +11,7 @@ the baseline that ``recurrent-sim bench`` times it against.
 import chainer
 import chainer.functions as F
 
-from recurrent_sim.training.sequence_loss import SequenceLoss, as_plan, detach, errors_to_loss
+from recurrent_sim.training.sequence_loss import SequenceLoss, detach, errors_to_loss, start_sequences
 
 
 def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
@@ -33,13 +33,7 @@ def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     Returns:
         :class:`SequenceLoss` (loss Variable, obs_mse and pred_mse floats).
     """
-    plan = as_plan(split)
-    xp = simulator.xp
-    batch, length = frames.shape[:2]
-    if length != plan.sequence_length:
-        raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
-    actions = xp.asarray(actions, dtype=xp.int32)
-    state = simulator.initial_state(batch)
+    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
 
     def real_frame(t):
         """(batch, 1, H, W) normalised real frame t."""
@@ -59,4 +53,4 @@ def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
         inputs = real_frame(t) if letter == "O" else prediction
         prediction, state = simulator.predict(inputs, actions[:, t], state)
         errors[letter] = errors[letter] + F.sum(F.squared_difference(prediction, real_frame(t + 1)))
-    return errors_to_loss(errors, plan, batch * frames.shape[2] * frames.shape[3])
+    return errors_to_loss(errors, plan, batch * height * width)

@@ -33,8 +33,11 @@ patterns scale to ``k`` times as many O then P steps, the alternating one
 repeats; the recurrent state and the fed-back frame are carried from one
 chunk of 15 to the next, but no gradient flows across the boundary.
 """
+import argparse
 import dataclasses
 from typing import Optional, Tuple
+
+from recurrent_sim.utils.settings import Setting, SettingError, positive_int
 
 PAPER_LENGTH = 15
 
@@ -53,6 +56,36 @@ _STAGES = {
 _DEFAULT_BOUNDARIES = {"0-20-33": (1000, 2000), "0-100": (1000,)}
 
 SCHEME_NAMES = tuple(_STAGES)
+
+
+def scheme_name(text) -> str:
+    """argparse type: one of :data:`SCHEME_NAMES`, or '' for none."""
+    if text and text not in _STAGES:
+        raise argparse.ArgumentTypeError(f"unknown scheme {text!r}; choose from {', '.join(SCHEME_NAMES)}")
+    return text
+
+
+def curriculum_updates(text) -> tuple:
+    """argparse type: comma-separated increasing positive update counts, e.g. ``1000,2000``."""
+    try:
+        values = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1 or list(values) != sorted(set(values)):
+        raise argparse.ArgumentTypeError(
+            f"expected increasing positive update counts separated by commas, got {text!r}"
+        )
+    return values
+
+
+SCHEME = Setting("scheme", "", "a training scheme of the paper, by its share of prediction-dependent steps at "
+                 "T = 15: 0, 33 (10 observed then 5 predicted), 0-20-33, 46-alt, 46, 67, 0-100 or 100 (see "
+                 "docs/fidelity.md); replaces the observed/predicted split, the warm-up stays", scheme_name)
+BPTT_CHUNKS = Setting("bptt_chunks", 1, "with a scheme: k of truncated BPTT(15, k), k chunks of 15 steps with the "
+                      "state carried over and no backprop across chunks", positive_int)
+CURRICULUM = Setting("curriculum", (), "with a curriculum scheme (0-20-33, 0-100): updates at which it moves on, "
+                     "e.g. 1000,2000 (the scheme's: 1000,2000 and 1000)", curriculum_updates,
+                     original_flag="--curriculum-updates")
 # An update after every curriculum boundary: ``plan(FINAL_UPDATE)`` is a
 # scheme's last stage (what validation uses, so its errors compare across
 # a whole run).
@@ -182,3 +215,22 @@ class Scheme:
         """Share of prediction-dependent trained steps at ``update``."""
         pattern = self.plan(update).pattern
         return pattern.count("P") / len(pattern)
+
+
+def training_split(schedule, scheme="", chunks=1, curriculum=()):
+    """What splits the training sequences: ``schedule`` (a ``SequenceSchedule``) when
+    ``scheme`` is empty, else the named :class:`Scheme` with ``schedule.unroll_dep`` warm-up frames.
+
+    Raises:
+        SettingError: chunks or curriculum without a scheme, or a scheme that cannot work.
+    """
+    if not scheme:
+        if chunks not in (None, 1):
+            raise SettingError("bptt_chunks", "{flag} needs a scheme")
+        if curriculum:
+            raise SettingError("curriculum", "{flag} needs a scheme")
+        return schedule
+    try:
+        return Scheme(scheme, schedule.unroll_dep, chunks or 1, tuple(curriculum or ()) or None)
+    except ValueError as e:
+        raise SettingError("scheme", f"{{flag}} {scheme}: {e}") from None

@@ -34,15 +34,23 @@ import chainer
 import chainer.functions as F
 
 from recurrent_sim.training.schemes import StepPlan
+from recurrent_sim.utils.settings import Setting, non_negative_int
+
+UNROLL_DEP = Setting("unroll_dep", 15, "warm-up steps on real frames, no backprop", non_negative_int,
+                     flags=("--unroll-dep", "--unroll_dep"), original_flag="--unroll_dep")
+OBS_DEP = Setting("obs_dep", 10, "observation-dependent steps", non_negative_int, flags=("--obs-dep", "--obs_dep"),
+                  original_flag="--obs_dep")
+PRED_DEP = Setting("pred_dep", 10, "prediction-dependent steps", non_negative_int, flags=("--pred-dep", "--pred_dep"),
+                   original_flag="--pred_dep")
 
 
 @dataclasses.dataclass(frozen=True)
 class SequenceSchedule:
     """How a training sequence is split into warm-up, observed and predicted steps."""
 
-    unroll_dep: int = 15
-    obs_dep: int = 10
-    pred_dep: int = 10
+    unroll_dep: int = UNROLL_DEP.field()
+    obs_dep: int = OBS_DEP.field()
+    pred_dep: int = PRED_DEP.field()
 
     def __post_init__(self):
         for name in ("unroll_dep", "obs_dep", "pred_dep"):
@@ -109,6 +117,19 @@ def errors_to_loss(errors, plan, pixels) -> SequenceLoss:
     )
 
 
+def start_sequences(simulator, frames, actions, split):
+    """``(plan, batch, height, width, actions, state)`` to start a loss on sequences: the
+    :class:`StepPlan` of ``split``, the sizes of ``frames`` (checked against the plan's length,
+    ValueError otherwise), the actions as int32 on the simulator's device and its initial state."""
+    plan = as_plan(split)
+    batch, length = frames.shape[:2]
+    if length != plan.sequence_length:
+        raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
+    xp = simulator.xp
+    actions = xp.asarray(actions, dtype=xp.int32)
+    return plan, batch, frames.shape[2], frames.shape[3], actions, simulator.initial_state(batch)
+
+
 def sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     """Compute the simulator's loss on sequences.
 
@@ -118,16 +139,9 @@ def sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
         actions: (batch, sequence_length - 1) int32.
         split: a :class:`StepPlan`, or a :class:`SequenceSchedule`.
     """
-    plan = as_plan(split)
-    xp = simulator.xp
-    batch, length = frames.shape[:2]
-    if length != plan.sequence_length:
-        raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
-    height, width = frames.shape[2:]
+    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
     warm = plan.warmup
     inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
-    actions = xp.asarray(actions, dtype=xp.int32)
-    state = simulator.initial_state(batch)
 
     previous = None
     with chainer.no_backprop_mode():

@@ -35,10 +35,11 @@ def test_a_scheme_run_stores_its_split_and_resumes_with_it(tmp_path, cli, data):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--bptt-chunks", "2"], "--bptt-chunks and --curriculum need --scheme"),
+        (["--bptt-chunks", "2"], "--bptt-chunks needs a scheme"),
+        (["--curriculum", "5"], "--curriculum needs a scheme"),
         (["--scheme", "33", "--curriculum", "5"], "scheme 33 needs 0 boundaries"),
         (["--scheme", "0-100", "--curriculum", "5,3"], "increasing positive update counts"),
-        (["--scheme", "50"], "invalid choice: '50'"),
+        (["--scheme", "50"], "unknown scheme '50'"),
         (["--architecture", "skip", "--architecture-options", '{"skipz": true}'], "unknown options of the skip"),
         (["--architecture-options", "[1]"], "expected a JSON object"),
     ],
