@@ -13,6 +13,7 @@ import os
 from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
 from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS
+from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
 from recurrent_sim.training.losses import LOSS
 from recurrent_sim.training.optimizers import GRAD_CLIP
 from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
@@ -50,6 +51,12 @@ RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size"
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
                "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes")
 
+# Defaults of this command: the skip simulator with the paper's 33% scheme
+# (10 warm-up frames, then 10 observed and 5 predicted steps), LSTM 512, Adam 5e-4.
+TRAIN_ARCHITECTURE = SKIP_ARCHITECTURE
+TRAIN_SEQUENCE = {"unroll_dep": 10, "obs_dep": 10, "pred_dep": 5}
+TRAIN_MODEL = {"hidden_size": 512, "lr": 5e-4}
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -66,15 +73,18 @@ def add_parser(subparsers):
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     parser.add_argument("--loadtosim", default=None,
                         help="start from this simulator (a folder holding simulator.npz, or a .npz file)")
-    add_sequence_arguments(parser)
+    # The defaults are the first phase of the recipe of docs/fidelity.md (the
+    # original script keeps the paper's network and split as its defaults).
+    add_sequence_arguments(parser, **TRAIN_SEQUENCE)
     SCHEME.add_to(parser, default_text="the --obs-dep/--pred-dep split")
     BPTT_CHUNKS.add_to(parser)
     CURRICULUM.add_to(parser, default_text="the scheme's")
-    add_model_arguments(parser)
+    add_model_arguments(parser, **TRAIN_MODEL)
     for setting in (GRAD_CLIP, VALIDATION_FRACTION, VALIDATION_SEQUENCES):
         setting.add_to(parser)
     SEED.add_to(parser, help="seed of the split, batch order and weights")
-    ARCHITECTURE.add_to(parser, default_text=f"{ARCHITECTURE.default}, with --loadtosim: the loaded simulator's")
+    ARCHITECTURE.add_to(parser, default=TRAIN_ARCHITECTURE,
+                        default_text=f"{TRAIN_ARCHITECTURE}, with --loadtosim: the loaded simulator's")
     ARCHITECTURE_OPTIONS.add_to(parser, default_text="none")
     LOSS.add_to(parser)
     for setting in (UPDATES, CHECKPOINT_EVERY, KEEP_CHECKPOINTS):
