@@ -237,9 +237,11 @@ def run(args) -> int:
 
     for step in report_steps(curves.horizon):
         logger.info(
-            "step %3d: MSE model %.6f, repeat last frame %.6f, mean frame %.6f (PSNR model %.2f dB)",
+            "step %3d: MSE model %.6f, repeat last frame %.6f, mean frame %.6f (PSNR model %.2f dB); "
+            "model / better baseline %.3f",
             step, curves.mean("model")[step - 1], curves.mean("repeat_last")[step - 1],
             curves.mean("mean_frame")[step - 1], curves.psnr("model")[step - 1],
+            curves.ratio_to_best_baseline()[step - 1],
         )
     if horizon_step is None:
         logger.info("accurate horizon: the model stays under MSE %.6g for all %d steps", threshold, curves.horizon)

@@ -121,12 +121,23 @@ class ErrorCurves:
         """(horizon,) mean over sequences of each sequence's PSNR, dB."""
         return psnr(self.mse[name]).mean(axis=0)
 
+    def ratio_to_best_baseline(self) -> np.ndarray:
+        """(horizon,) model MSE / min(repeat-last-frame MSE, mean-frame MSE) at each step.
+
+        Below 1: the model beats both baselines at that step; 1: it is as
+        good as the better of them (inf where both baselines are exact).
+        """
+        best = np.minimum(self.mean("repeat_last"), self.mean("mean_frame"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(best > 0, self.mean("model") / np.where(best > 0, best, 1), np.inf)
+
     def table(self) -> Dict[str, np.ndarray]:
         """Columns of ``metrics.csv``, each (horizon,), in order."""
         columns = {"step": self.steps}
         for name in PREDICTORS:
             columns[f"{name}_mse"] = self.mean(name)
         columns["model_mse_sem"] = self.sem("model")
+        columns["ratio_to_best_baseline"] = self.ratio_to_best_baseline()
         for name in PREDICTORS:
             columns[f"{name}_psnr"] = self.psnr(name)
         for name in PREDICTORS:

@@ -95,3 +95,18 @@ def test_threshold_is_a_fraction_of_the_mean_frame_error():
 )
 def test_report_steps(horizon, steps):
     assert report_steps(horizon) == steps
+
+
+def test_ratio_to_the_better_baseline_per_step():
+    from recurrent_sim.evaluation.metrics import ErrorCurves
+
+    curves = ErrorCurves({
+        "model": np.array([[0.1, 0.4, 0.3], [0.3, 0.4, 0.1]]),  # means 0.2, 0.4, 0.2
+        "repeat_last": np.array([[0.4, 0.2, 0.9], [0.4, 0.2, 0.9]]),  # 0.4, 0.2, 0.9
+        "mean_frame": np.array([[0.5, 0.5, 0.4], [0.5, 0.5, 0.0]]),  # 0.5, 0.5, 0.2
+    })
+    np.testing.assert_allclose(curves.ratio_to_best_baseline(), [0.5, 2.0, 1.0])
+    assert list(curves.table())[:6] == ["step", "model_mse", "repeat_last_mse", "mean_frame_mse", "model_mse_sem",
+                                        "ratio_to_best_baseline"]
+    exact = ErrorCurves({name: np.zeros((1, 2)) for name in ("model", "repeat_last", "mean_frame")})
+    assert np.isinf(exact.ratio_to_best_baseline()).all()
