@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from recurrent_sim import commands
+from recurrent_sim.utils.cuda import require_cuda
 from recurrent_sim.utils.errors import UserError
 
 
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        require_cuda(getattr(args, "gpu", -1))
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"recurrent-sim {args.command}: error: {e}", file=sys.stderr)

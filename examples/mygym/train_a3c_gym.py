@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from recurrent_sim.utils.cuda import require_cuda
 from recurrent_sim.utils.errors import UserError
 
 DEFAULT_FRAME_SIZE = 84
@@ -391,6 +392,7 @@ def main(argv=None):
     prog = os.path.basename(sys.argv[0]) or "train_a3c_gym.py"
     try:
         check_args(args)
+        require_cuda(args.gpu)
         import chainerrl.misc
 
         chainerrl.misc.set_random_seed(args.seed, gpus=(args.gpu,) if args.gpu >= 0 else ())

@@ -1,18 +1,18 @@
 """Placing links on a CUDA device (through CuPy) or keeping them on the CPU."""
-from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.cuda import require_cuda
 
 
 def use_device(gpu, *links):
     """Move links to CUDA device ``gpu`` (>= 0) or keep them on the CPU.
 
-    Raises UserError when a GPU is asked for but CuPy or the device is missing.
+    Raises UserError, in one line naming what is missing (CuPy, a CUDA
+    library, cuDNN, the driver or the device), when CUDA is not usable.
     """
     if gpu is None or gpu < 0:
         return
     import chainer
 
-    if not chainer.backends.cuda.available:
-        raise UserError(f"--gpu {gpu} needs CuPy and a CUDA device; install recurrent_sim[gpu] or use --gpu -1")
+    require_cuda(gpu)
     device = chainer.get_device(f"@cupy:{gpu}")
     device.use()
     for link in links:
