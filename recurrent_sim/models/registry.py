@@ -24,6 +24,7 @@ sequence loss (:mod:`recurrent_sim.training.losses`) is chosen by name
 separately and uses only the interface of :class:`SimulatorBase`.
 """
 from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
+from recurrent_sim.models.independent_simulator import INDEPENDENT_ARCHITECTURE, IndependentSimulator
 from recurrent_sim.models.simulator import Simulator
 
 _ARCHITECTURES = {}
@@ -60,3 +61,4 @@ def build_simulator(config: SimulatorConfig):
 
 
 register_architecture(PAPER_ARCHITECTURE, Simulator)
+register_architecture(INDEPENDENT_ARCHITECTURE, IndependentSimulator)
