@@ -15,6 +15,7 @@ import sys
 from recurrent_sim import commands
 from recurrent_sim.utils.cuda import require_cuda
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import SETTINGS, SettingError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,9 @@ def main(argv=None) -> int:
     try:
         require_cuda(getattr(args, "gpu", -1))
         return int(args.func(args) or 0)
+    except SettingError as e:  # the library names the setting; the user knows the flag
+        print(f"recurrent-sim {args.command}: error: {e.message_for(SETTINGS[e.setting].flag)}", file=sys.stderr)
+        return 2
     except UserError as e:
         print(f"recurrent-sim {args.command}: error: {e}", file=sys.stderr)
         return 2

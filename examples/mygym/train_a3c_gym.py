@@ -27,22 +27,15 @@ import time
 
 import numpy as np
 
-from recurrent_sim.utils.cuda import require_cuda
+from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
+from recurrent_sim.models import HIDDEN_SIZE
+from recurrent_sim.training.optimizers import LR, OPTIMIZER
+from recurrent_sim.training.run_settings import BATCH_SIZE
+from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
+from recurrent_sim.training.trainer import BUFFER_SIZE, SAVING_STEPS, TRAINING_STEPS, WARM_UP_STEPS
+from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
-
-DEFAULT_FRAME_SIZE = 84
-DEFAULT_HIDDEN_SIZE = 1024
-
-
-def original_int(text):
-    """argparse type: an integer given as '3000' or '1e4'."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value != int(value):
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-    return int(value)
+from recurrent_sim.utils.settings import SEED, SETTINGS, SettingError, any_int
 
 
 def build_parser():
@@ -56,25 +49,25 @@ def build_parser():
     p.add_argument("processes", type=int,
                    help="number of agent processes; only 1 is supported (changed: more than 1 is refused, "
                         "instead of silently training one simulator per process)")
-    p.add_argument("--env", default="Breakout-v0",
-                   help="gym id of a game with image frames (changed: was CartPole-v0, which has no frames)")
+    ENV.add_to(p, help="gym id of a game with image frames (changed: was CartPole-v0, which has no frames)",
+               show_default=False)
     p.add_argument("--arch", default="FFSoftmax", choices=["FFSoftmax"],
                    help="agent network: convolutional head, softmax policy and value")
     p.add_argument("--agent", default="acting", choices=["acting", "a3c"],
                    help="'acting': A3C that only acts (gathers samples, never learns); 'a3c': A3C that learns "
                         "and saves itself in the output folder")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--gpu", type=int, default=-1, help="Chainer CUDA device id, -1 for the CPU")
+    SEED.add_to(p, show_default=False)
+    GPU.add_to(p, help="Chainer CUDA device id, -1 for the CPU", show_default=False)
     p.add_argument("--outdir", default="results",
                    help="output folder; each run writes into a new time-stamped sub-folder")
     p.add_argument("--t-max", type=int, default=5, help="A3C rollout length, steps")
     p.add_argument("--beta", type=float, default=1e-2, help="A3C entropy weight")
     p.add_argument("--profile", action="store_true", help="profile the run; writes profile.txt in the output folder")
-    p.add_argument("--steps", type=original_int, default=8 * 10 ** 7,
+    p.add_argument("--steps", type=any_int, default=8 * 10 ** 7,
                    help="environment steps of a training run; Ctrl-C or SIGTERM stops it early after saving")
-    p.add_argument("--eval-interval", type=original_int, default=10 ** 5,
+    p.add_argument("--eval-interval", type=any_int, default=10 ** 5,
                    help="steps between evaluations of the agent on the real game during training")
-    p.add_argument("--eval-n-runs", type=original_int, default=10,
+    p.add_argument("--eval-n-runs", type=any_int, default=10,
                    help="episodes per evaluation; in --demo, episodes played in the simulator")
     p.add_argument("--reward-scale-factor", type=float, default=1e-2, help="the agent learns from reward x this")
     p.add_argument("--rmsprop-epsilon", type=float, default=1e-1, help="A3C RMSProp epsilon")
@@ -89,13 +82,12 @@ def build_parser():
                    help="logging level, 10 = DEBUG, 20 = INFO (changed: was 10, DEBUG)")
     p.add_argument("--monitor", action="store_true",
                    help="record episode statistics with gym's Monitor under OUTDIR/monitor")
-    p.add_argument("--max-episode-len", type=original_int, default=None,
+    p.add_argument("--max-episode-len", type=any_int, default=None,
                    help="end every episode (training, evaluation and --demo) after this many steps "
                         "(default: the game's own limit)")
-    p.add_argument("--frame-buffer-length", type=int, default=4, help="frames stacked in the agent's observation")
-    p.add_argument("--frame-size", type=int, default=None,
-                   help=f"side of the square gray frames, pixels (default: {DEFAULT_FRAME_SIZE}, or the loaded "
-                        "simulator's)")
+    FRAME_BUFFER_LENGTH.add_to(p, type=int, show_default=False)
+    FRAME_SIZE.add_to(p, default=None, type=int, show_default=False,
+                      help=f"{FRAME_SIZE.help} (default: {FRAME_SIZE.default}, or the loaded simulator's)")
     p.add_argument("--render-b2w", action="store_true",
                    help="in --demo, write real | simulated frames side by side as PNGs and an animated GIF per "
                         "episode under OUTDIR/b2w (changed: needed a display, now never does)")
@@ -110,25 +102,25 @@ def build_parser():
                    help="simulator folder to load: continues its training, or is played in --demo")
     p.add_argument("--savesim", default=None,
                    help="folder for the best simulator so far, simulator.npz (changed: created when missing)")
-    p.add_argument("--unroll_dep", type=int, default=15, help="warm-up steps of a training sequence (no backprop)")
-    p.add_argument("--obs_dep", type=int, default=10, help="observation-dependent steps of a training sequence")
-    p.add_argument("--pred_dep", type=int, default=10, help="prediction-dependent steps of a training sequence")
+    for setting in (UNROLL_DEP, OBS_DEP, PRED_DEP):
+        setting.add_to(p, setting.original_flag, type=int, help=f"{setting.help}, in a training sequence",
+                       show_default=False)
     p.add_argument("--sim-warmup-steps", type=int, default=None,
                    help="in --demo, real transitions the simulator is warmed up on at the start of each episode "
                         "(default: --unroll_dep; changed: was a fixed 600)")
-    p.add_argument("--batch_size", type=int, default=16, help="sequences per simulator update")
-    p.add_argument("--warm_up_steps", type=original_int, default=6000, help="steps before the simulator starts training")
-    p.add_argument("--buffer_size_sim", type=original_int, default=10 ** 4, help="transitions kept to train the simulator")
-    p.add_argument("--training_steps", type=original_int, default=40, help="steps between simulator updates")
-    p.add_argument("--saving_steps", type=original_int, default=30000,
-                   help="steps between saves of the simulator (only when its error is the best so far)")
+    BATCH_SIZE.add_to(p, BATCH_SIZE.original_flag, type=int, help="sequences per simulator update",
+                      show_default=False)
+    for setting in (WARM_UP_STEPS, TRAINING_STEPS, SAVING_STEPS):
+        setting.add_to(p, setting.original_flag, show_default=False)
+    BUFFER_SIZE.add_to(p, BUFFER_SIZE.original_flag, dest="buffer_size_sim", show_default=False)
     p.add_argument("--chain_period", type=int, default=20,
                    help="in --demo, predicted steps between re-synchronisations with the real frame; 0: never")
-    p.add_argument("--num_output_channels_sim", type=int, default=None,
-                   help=f"LSTM units of the simulator (default: {DEFAULT_HIDDEN_SIZE}, or the loaded simulator's)")
-    p.add_argument("--lr-sim", type=float, default=1e-4, help="simulator learning rate")
-    p.add_argument("--optimizer-sim", default="adam", choices=["adam", "rmsprop_graves"],
-                   help="simulator optimiser: Adam, or the paper's centred RMSProp")
+    HIDDEN_SIZE.add_to(p, HIDDEN_SIZE.original_flag, dest="num_output_channels_sim", default=None, type=int,
+                       help=f"{HIDDEN_SIZE.help} (default: {HIDDEN_SIZE.default}, or the loaded simulator's)",
+                       show_default=False)
+    LR.add_to(p, LR.original_flag, dest="lr_sim", type=float, help="simulator learning rate", show_default=False)
+    OPTIMIZER.add_to(p, OPTIMIZER.original_flag, dest="optimizer_sim", help=f"simulator optimiser: {OPTIMIZER.help}",
+                     show_default=False)
     return p
 
 
@@ -216,7 +208,7 @@ def make_game(args, seed, outdir=None):
         env = gym.wrappers.TimeLimit(env, max_episode_steps=args.max_episode_len)
     if outdir is not None and args.monitor:
         env = gym.wrappers.Monitor(env, os.path.join(outdir, "monitor"), video_callable=False, force=True)
-    size = args.frame_size or DEFAULT_FRAME_SIZE
+    size = args.frame_size or FRAME_SIZE.default
     return PreprocessedEnv(env, size=(size, size), n_frames=args.frame_buffer_length)
 
 
@@ -259,7 +251,6 @@ def print_stats(stats, prefix=""):
 
 def run_demo(args, outdir):
     from recurrent_sim.agents.play import DemoRecorder, run_episodes, summarize
-    from recurrent_sim.utils.device import use_device
     from recurrent_sim.envs.sim_env import SimEnvironment
 
     probe = make_game(args, args.seed)
@@ -293,7 +284,6 @@ def run_demo(args, outdir):
 
 def run_training(args, outdir):
     from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
-    from recurrent_sim.utils.device import use_device
     from recurrent_sim.data import SampleBuffer
     from recurrent_sim.models import SimulatorConfig, build_simulator
     from recurrent_sim.training import (
@@ -317,9 +307,9 @@ def run_training(args, outdir):
     if checkpoint is not None:
         simulator = checkpoint.build_simulator()
     else:
-        size = args.frame_size or DEFAULT_FRAME_SIZE
+        size = args.frame_size or FRAME_SIZE.default
         simulator = build_simulator(SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
-                                                    hidden_size=args.num_output_channels_sim or DEFAULT_HIDDEN_SIZE))
+                                                    hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default))
     use_device(args.gpu, simulator)
     optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
     if checkpoint is not None and checkpoint.has_optimizer:
@@ -392,9 +382,9 @@ def main(argv=None):
     prog = os.path.basename(sys.argv[0]) or "train_a3c_gym.py"
     try:
         check_args(args)
-        require_cuda(args.gpu)
         import chainerrl.misc
 
+        use_device(args.gpu)  # without CuPy or the device: one line, before anything is written
         chainerrl.misc.set_random_seed(args.seed, gpus=(args.gpu,) if args.gpu >= 0 else ())
         outdir = prepare_outdir(args, [sys.argv[0]] + list(argv))
         print(f"outputs in {outdir}", flush=True)
@@ -408,6 +398,10 @@ def main(argv=None):
         else:
             status = run(args, outdir)
         return status
+    except SettingError as e:  # named by the library; this script's spelling for the user
+        setting = SETTINGS[e.setting]
+        print(f"{prog}: error: {e.message_for(setting.original_flag or setting.flag)}", file=sys.stderr)
+        return 2
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2

@@ -1,76 +1,39 @@
 """Flags and builders shared by the ``recurrent-sim`` commands.
 
-Flags use dashes; the original code's underscore spellings (``--unroll_dep``,
+Every flag is built from its setting's one definition
+(:class:`recurrent_sim.utils.settings.Setting`). Flags use dashes; the
+original code's underscore spellings (``--unroll_dep``,
 ``--num_output_channels_sim`` ...) are accepted as aliases.
 """
-import argparse
-
+from recurrent_sim.envs.preprocessing import FRAME_SIZE
+from recurrent_sim.envs.registration import ENV
+from recurrent_sim.models import HIDDEN_SIZE
+from recurrent_sim.training.optimizers import LR, OPTIMIZER
+from recurrent_sim.training.run_settings import BATCH_SIZE
+from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
+from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import SEED
 
 
-def positive_int(text) -> int:
-    """argparse type: an integer > 0 (accepts '1e4')."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value != int(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(value)
-
-
-def non_negative_int(text) -> int:
-    """argparse type: an integer >= 0 (accepts '1e4')."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value != int(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return int(value)
-
-
-def positive_float(text) -> float:
-    """argparse type: a float > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def add_env_arguments(parser, default_env="Breakout-v0"):
+def add_env_arguments(parser, default_env=ENV.default):
     """--env, --seed, --frame-size, --gpu."""
-    parser.add_argument("--env", default=default_env, help=f"gym id of the game (default: {default_env})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument(
-        "--frame-size", type=positive_int, default=84,
-        help="side of the square gray frames the simulator sees, pixels (default: 84)",
-    )
-    parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
+    ENV.add_to(parser, default=default_env)
+    SEED.add_to(parser)
+    FRAME_SIZE.add_to(parser)
+    GPU.add_to(parser)
 
 
-def add_sequence_arguments(parser):
-    """--unroll-dep, --obs-dep, --pred-dep (training sequence split)."""
-    parser.add_argument("--unroll-dep", "--unroll_dep", type=non_negative_int, default=15,
-                        help="warm-up steps on real frames, no backprop (default: 15)")
-    parser.add_argument("--obs-dep", "--obs_dep", type=non_negative_int, default=10,
-                        help="observation-dependent steps (default: 10)")
-    parser.add_argument("--pred-dep", "--pred_dep", type=non_negative_int, default=10,
-                        help="prediction-dependent steps (default: 10)")
+def add_sequence_arguments(parser, **defaults):
+    """--unroll-dep, --obs-dep, --pred-dep (training sequence split); ``defaults`` changes some defaults."""
+    for setting in (UNROLL_DEP, OBS_DEP, PRED_DEP):
+        setting.add_to(parser, default=defaults.get(setting.name, setting.default))
 
 
 def add_model_arguments(parser):
     """--hidden-size (LSTM units), --batch-size, --lr, --optimizer."""
-    parser.add_argument("--hidden-size", "--num_output_channels_sim", type=positive_int, default=1024,
-                        help="LSTM units of the simulator (default: 1024)")
-    parser.add_argument("--batch-size", "--batch_size", type=positive_int, default=16,
-                        help="sequences per update (default: 16)")
-    parser.add_argument("--lr", type=positive_float, default=1e-4, help="learning rate (default: 1e-4)")
-    parser.add_argument("--optimizer", choices=["adam", "rmsprop_graves"], default="adam",
-                        help="adam, or the paper's centred RMSProp (default: adam)")
+    for setting in (HIDDEN_SIZE, BATCH_SIZE, LR, OPTIMIZER):
+        setting.add_to(parser)
 
 
 def sequence_schedule(args):

@@ -26,7 +26,7 @@ step at a time, what the tests check it against.
 import chainer
 import chainer.functions as F
 
-from recurrent_sim.training.sequence_loss import SequenceLoss
+from recurrent_sim.training.sequence_loss import SequenceLoss, start_sequences
 from recurrent_sim.utils.errors import UserError
 
 
@@ -39,15 +39,12 @@ def step_letters(split):
     return split.unroll_dep, pattern, len(pattern)
 
 
-def _check(simulator, frames, warm, letters):
+def _require_independent(simulator):
     if not getattr(simulator, "prediction_independent", False):
         raise UserError(
             "the loss independent_mse needs a prediction-independent architecture (such as 'independent'), "
             f"not {simulator.config.architecture!r}"
         )
-    length = warm + len(letters) + 1
-    if frames.shape[1] != length:
-        raise ValueError(f"expected sequences of {length} frames, got {frames.shape[1]}")
 
 
 def _runs(letters, chunk):
@@ -82,15 +79,13 @@ def independent_loss(simulator, frames, actions, split) -> SequenceLoss:
         simulator: a prediction-independent :class:`recurrent_sim.models.SimulatorBase`.
         frames: (batch, sequence_length, H, W) uint8 (numpy or cupy).
         actions: (batch, sequence_length - 1) int32.
-        split: a :class:`~recurrent_sim.training.SequenceSchedule` or a plan.
+        split: a :class:`~recurrent_sim.training.SequenceSchedule`, or a plan
+            (``warmup``, ``pattern``, ``chunk``, ``sequence_length``).
     """
     warm, letters, chunk = step_letters(split)
-    _check(simulator, frames, warm, letters)
-    xp = simulator.xp
-    batch, _, height, width = frames.shape
+    _require_independent(simulator)
+    batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
     inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
-    actions = xp.asarray(actions, dtype=xp.int32)
-    state = simulator.initial_state(batch)
 
     def encode(first, count):  # (B, count, code) of real frames first .. first + count - 1
         codes = simulator.encode(F.reshape(inputs[:, first : first + count], (batch * count, 1, height, width)))
@@ -126,11 +121,8 @@ def independent_loss(simulator, frames, actions, split) -> SequenceLoss:
 def reference_independent_loss(simulator, frames, actions, split) -> SequenceLoss:
     """The same loss as :func:`independent_loss`, one step and one frame at a time."""
     warm, letters, chunk = step_letters(split)
-    _check(simulator, frames, warm, letters)
-    xp = simulator.xp
-    batch, _, height, width = frames.shape
-    actions = xp.asarray(actions, dtype=xp.int32)
-    state = simulator.initial_state(batch)
+    _require_independent(simulator)
+    batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
 
     def real_frame(t):
         return simulator.normalize(frames[:, t])[:, None]

@@ -12,7 +12,7 @@ does nothing.
 
 :func:`cuda_problem` says in words what keeps ``--gpu N`` from working
 (no CuPy, a CUDA library CuPy cannot load, no cuDNN, no driver or device);
-:func:`require_cuda` turns that into a one-line :class:`UserError`.
+:func:`require_cuda` turns that into a one-line error naming the ``gpu`` setting.
 """
 import ctypes
 import glob
@@ -21,7 +21,7 @@ import os
 import re
 import sys
 
-from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import SettingError
 
 logger = logging.getLogger(__name__)
 
@@ -109,13 +109,14 @@ def cuda_problem(gpu: int):
     return None
 
 
-def require_cuda(gpu, flag="--gpu"):
-    """Raise a one-line :class:`UserError` when ``gpu`` >= 0 and CUDA device ``gpu`` is not usable."""
+def require_cuda(gpu):
+    """Raise :class:`SettingError` (``gpu``) when ``gpu`` >= 0 and CUDA device ``gpu`` is not usable."""
     if gpu is None or gpu < 0:
         return
     problem = cuda_problem(gpu)
     if problem:
-        raise UserError(
-            f"{flag} {gpu}: CUDA is not usable: {problem}; install the GPU extra "
-            f"(pip install -e .[gpu]) on a machine with an NVIDIA driver, or use {flag} -1 for the CPU"
+        raise SettingError(
+            "gpu",
+            f"{{flag}} {gpu}: CUDA is not usable: {problem}; install the GPU extra "
+            f"(pip install -e .[gpu]) on a machine with an NVIDIA driver, or use {{flag}} -1 for the CPU",
         )

@@ -11,7 +11,14 @@ from recurrent_sim.training.independent_loss import independent_loss, reference_
 from recurrent_sim.utils.errors import UserError
 
 BATCH, SIZE = 2, 32
-Plan = collections.namedtuple("Plan", "warmup pattern chunk")
+
+
+class Plan(collections.namedtuple("Plan", "warmup pattern chunk")):
+    """A split step by step: ``warmup`` real frames, then one letter per trained step."""
+
+    @property
+    def sequence_length(self):
+        return self.warmup + len(self.pattern) + 1
 
 
 def make_simulator(seed=0):
@@ -52,9 +59,7 @@ SPLITS = [
 @pytest.mark.parametrize("split", SPLITS, ids=str)
 def test_batched_loss_equals_step_by_step_reference(split):
     simulator = make_simulator()
-    length = (split.sequence_length if isinstance(split, SequenceSchedule)
-              else split.warmup + len(split.pattern) + 1)
-    frames, actions = make_batch(length)
+    frames, actions = make_batch(split.sequence_length)
     expected, expected_grads = loss_and_gradients(reference_independent_loss, simulator, frames, actions, split)
     result, grads = loss_and_gradients(independent_loss, simulator, frames, actions, split)
     assert float(result.loss.array) == pytest.approx(float(expected.loss.array), rel=1e-5)
