@@ -6,7 +6,7 @@ from chainer.backends import cuda
 
 from recurrent_sim.cli import main
 from recurrent_sim.utils import cuda as cuda_check
-from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import SettingError
 from tests.helpers import load_original_script, run_original_script
 
 needs_no_cupy = pytest.mark.skipif(cuda.available, reason="CuPy is installed here")
@@ -81,8 +81,10 @@ def test_what_is_missing_is_named(monkeypatch, setup, gpu, expected):
     fake_cupy(monkeypatch, **setup)
     assert cuda_check.cuda_problem(gpu) == expected
     if expected:
-        with pytest.raises(UserError, match=r"^--gpu \d: CUDA is not usable: "):
+        with pytest.raises(SettingError) as raised:
             cuda_check.require_cuda(gpu)
+        assert raised.value.setting == "gpu"
+        assert raised.value.message_for("--gpu").startswith(f"--gpu {gpu}: CUDA is not usable: {expected}; ")
     else:
         cuda_check.require_cuda(gpu)
 
