@@ -2,10 +2,10 @@
 
 For an architecture with :attr:`~recurrent_sim.models.SimulatorBase.prediction_independent`
 (:class:`recurrent_sim.models.IndependentSimulator`). A sequence of
-``sequence_length`` frames and one action fewer splits as for the paper's
-loss (a :class:`~recurrent_sim.training.SequenceSchedule`, or any plan with
-``warmup``, ``pattern`` and ``chunk``): step t takes action t and predicts
-frame t + 1;
+``sequence_length`` frames and one action fewer splits as for the other
+losses (a :class:`~recurrent_sim.training.SequenceSchedule` or a
+:class:`~recurrent_sim.training.schemes.StepPlan`, so every training scheme
+applies): step t takes action t and predicts frame t + 1;
 
 * warm-up steps feed the real frame t through the frame-conditioned
   transition, without backprop and without decoding;
@@ -18,25 +18,18 @@ Every ``chunk`` trained steps the state is cut from the graph (truncated
 BPTT). The loss is the mean squared error per pixel, pixels in [0, 1], over
 the trained steps; ``obs_mse`` and ``pred_mse`` are its two parts.
 
-:func:`independent_loss` batches: the encoder runs once over the real frames
-of each run of ``O`` steps and the decoder once over the outputs of each run
-of equal letters. :func:`reference_independent_loss` is the same loss one
+:func:`independent_loss` batches: the encoder runs once over the warm-up
+frames and once over the real frames of each run of ``O`` steps
+(:meth:`~recurrent_sim.models.SimulatorBase.warm_up`,
+:meth:`~recurrent_sim.models.SimulatorBase.observe`), the decoder once over
+the outputs of each run of equal letters. :func:`reference_independent_loss` is the same loss one
 step at a time, what the tests check it against.
 """
 import chainer
 import chainer.functions as F
 
-from recurrent_sim.training.sequence_loss import SequenceLoss, start_sequences
+from recurrent_sim.training.sequence_loss import SequenceLoss, detach, errors_to_loss, plan_runs, start_sequences
 from recurrent_sim.utils.errors import UserError
-
-
-def step_letters(split):
-    """(warm-up steps, letters ``O``/``P`` of the trained steps, chunk) of a schedule or a plan."""
-    pattern = getattr(split, "pattern", None)
-    if pattern is not None:
-        return split.warmup, pattern, split.chunk
-    pattern = "O" * split.obs_dep + "P" * split.pred_dep
-    return split.unroll_dep, pattern, len(pattern)
 
 
 def _require_independent(simulator):
@@ -47,31 +40,6 @@ def _require_independent(simulator):
         )
 
 
-def _runs(letters, chunk):
-    """(start, end, letter) of the runs of equal letters, split at chunk boundaries."""
-    start = 0
-    while start < len(letters):
-        end = start + 1
-        while end < len(letters) and letters[end] == letters[start] and end % chunk != 0:
-            end += 1
-        yield start, end, letters[start]
-        start = end
-
-
-def _detach(state):
-    return tuple(chainer.as_array(s) for s in state)
-
-
-def _to_loss(errors, letters, pixels) -> SequenceLoss:
-    observed, predicted = letters.count("O"), letters.count("P")
-    loss = (errors["O"] + errors["P"]) / (len(letters) * pixels)
-    return SequenceLoss(
-        loss=loss,
-        obs_mse=float(chainer.as_array(errors["O"])) / (observed * pixels) if observed else 0.0,
-        pred_mse=float(chainer.as_array(errors["P"])) / (predicted * pixels) if predicted else 0.0,
-    )
-
-
 def independent_loss(simulator, frames, actions, split) -> SequenceLoss:
     """Batched loss of a prediction-independent simulator.
 
@@ -79,50 +47,42 @@ def independent_loss(simulator, frames, actions, split) -> SequenceLoss:
         simulator: a prediction-independent :class:`recurrent_sim.models.SimulatorBase`.
         frames: (batch, sequence_length, H, W) uint8 (numpy or cupy).
         actions: (batch, sequence_length - 1) int32.
-        split: a :class:`~recurrent_sim.training.SequenceSchedule`, or a plan
-            (``warmup``, ``pattern``, ``chunk``, ``sequence_length``).
+        split: a :class:`~recurrent_sim.training.SequenceSchedule` or a
+            :class:`~recurrent_sim.training.schemes.StepPlan`.
     """
-    warm, letters, chunk = step_letters(split)
     _require_independent(simulator)
-    batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    warm = plan.warmup
     inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
-
-    def encode(first, count):  # (B, count, code) of real frames first .. first + count - 1
-        codes = simulator.encode(F.reshape(inputs[:, first : first + count], (batch * count, 1, height, width)))
-        return F.reshape(codes, (batch, count, -1))
-
     if warm:
         with chainer.no_backprop_mode():
-            codes = encode(0, warm)
-            for t in range(warm):
-                _, state = simulator.transition(codes[:, t], actions[:, t], state)
-        state = _detach(state)
+            state = simulator.warm_up(inputs[:, :warm], actions[:, :warm], state)
+        state = detach(state)
 
     errors = {"O": 0, "P": 0}
-    for start, end, letter in _runs(letters, chunk):
-        if start and start % chunk == 0:
-            state = _detach(state)
-        first, count = warm + start, end - start
-        codes = encode(first, count) if letter == "O" else None
-        hiddens = []
-        for k in range(count):
-            if letter == "O":
-                hidden, state = simulator.transition(codes[:, k], actions[:, first + k], state)
-            else:
-                hidden, state = simulator.advance(actions[:, first + k], state)
-            hiddens.append(hidden)
-        decoded = simulator.decode(F.concat(hiddens, axis=0))  # (count * B, 1, H, W), time-major
-        targets = inputs[:, first + 1 : first + count + 1].transpose(1, 0, 2, 3, 4)
-        targets = targets.reshape((count * batch, 1, height, width))
+    for start, end, letter in plan_runs(plan):
+        if start and start % plan.chunk == 0:
+            state = detach(state)
+        first, last = warm + start, warm + end
+        if letter == "O":
+            decoded, state = simulator.observe(inputs[:, first:last], actions[:, first:last], state)
+        else:
+            hiddens = []
+            for t in range(first, last):
+                hidden, state = simulator.advance(actions[:, t], state)
+                hiddens.append(hidden)
+            decoded = simulator.decode(F.concat(hiddens, axis=0))  # ((last - first) * B, 1, H, W), time-major
+        targets = inputs[:, first + 1 : last + 1].transpose(1, 0, 2, 3, 4)
+        targets = targets.reshape(((last - first) * batch, 1, height, width))
         errors[letter] = errors[letter] + F.sum(F.squared_difference(decoded, targets))
-    return _to_loss(errors, letters, batch * height * width)
+    return errors_to_loss(errors, plan, batch * height * width)
 
 
 def reference_independent_loss(simulator, frames, actions, split) -> SequenceLoss:
     """The same loss as :func:`independent_loss`, one step and one frame at a time."""
-    warm, letters, chunk = step_letters(split)
     _require_independent(simulator)
-    batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    warm = plan.warmup
 
     def real_frame(t):
         return simulator.normalize(frames[:, t])[:, None]
@@ -130,11 +90,11 @@ def reference_independent_loss(simulator, frames, actions, split) -> SequenceLos
     with chainer.no_backprop_mode():
         for t in range(warm):
             _, state = simulator.transition(simulator.encode(real_frame(t)), actions[:, t], state)
-    state = _detach(state)
+    state = detach(state)
     errors = {"O": 0, "P": 0}
-    for k, letter in enumerate(letters):
-        if k and k % chunk == 0:
-            state = _detach(state)
+    for k, letter in enumerate(plan.pattern):
+        if k and k % plan.chunk == 0:
+            state = detach(state)
         t = warm + k
         if letter == "O":
             hidden, state = simulator.transition(simulator.encode(real_frame(t)), actions[:, t], state)
@@ -142,4 +102,4 @@ def reference_independent_loss(simulator, frames, actions, split) -> SequenceLos
             hidden, state = simulator.advance(actions[:, t], state)
         prediction = simulator.decode(hidden)
         errors[letter] = errors[letter] + F.sum(F.squared_difference(prediction, real_frame(t + 1)))
-    return _to_loss(errors, letters, batch * height * width)
+    return errors_to_loss(errors, plan, batch * height * width)

@@ -1,24 +1,15 @@
 """The prediction-independent simulator's loss: batched against step by step, and what it runs."""
-import collections
-
 import chainer
 import numpy as np
 import pytest
 
 from recurrent_sim.models import IndependentSimulator, SimulatorConfig, build_simulator
 from recurrent_sim.training import SequenceSchedule, get_loss
+from recurrent_sim.training.schemes import StepPlan
 from recurrent_sim.training.independent_loss import independent_loss, reference_independent_loss
 from recurrent_sim.utils.errors import UserError
 
 BATCH, SIZE = 2, 32
-
-
-class Plan(collections.namedtuple("Plan", "warmup pattern chunk")):
-    """A split step by step: ``warmup`` real frames, then one letter per trained step."""
-
-    @property
-    def sequence_length(self):
-        return self.warmup + len(self.pattern) + 1
 
 
 def make_simulator(seed=0):
@@ -51,8 +42,8 @@ SPLITS = [
     SequenceSchedule(2, 0, 4),   # the paper's use: warm-up, then predicted steps only
     SequenceSchedule(0, 3, 2),
     SequenceSchedule(2, 3, 0),
-    Plan(2, "OPPOPP", 3),        # alternating runs, truncated BPTT in chunks of 3
-    Plan(1, "PPPP", 2),
+    StepPlan(2, "OPPOPP", 3),        # alternating runs, truncated BPTT in chunks of 3
+    StepPlan(1, "PPPP", 2),
 ]
 
 
@@ -65,7 +56,7 @@ def test_batched_loss_equals_step_by_step_reference(split):
     assert float(result.loss.array) == pytest.approx(float(expected.loss.array), rel=1e-5)
     assert result.obs_mse == pytest.approx(expected.obs_mse, rel=1e-5)
     assert result.pred_mse == pytest.approx(expected.pred_mse, rel=1e-5)
-    pattern = getattr(split, "pattern", None) or "O" * split.obs_dep + "P" * split.pred_dep
+    pattern = split.plan(0).pattern if isinstance(split, SequenceSchedule) else split.pattern
     assert (result.obs_mse > 0) == ("O" in pattern) and (result.pred_mse > 0) == ("P" in pattern)
     # The action-only LSTM learns exactly when there are predicted steps, the
     # frame-conditioned one when there are observed steps.
