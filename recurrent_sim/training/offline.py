@@ -2,15 +2,13 @@
 
 The output folder of a run holds::
 
-    OUT/simulator.npz               the best simulator so far by validation error (metadata:
-                                    :mod:`recurrent_sim.training.metadata`)
-                                    (model and mean image; what --loadtosim OUT loads)
+    OUT/simulator.npz           the best simulator so far by validation error, model and mean
+                                image (what --loadtosim OUT loads; :mod:`~.training.metadata`)
     OUT/checkpoints/checkpoint_NNNNNNNN.npz
-                                    full training state after NNNNNNNN updates, every
-                                    ``checkpoint_every`` updates; the newest ``keep_checkpoints``
-                                    are kept
-    OUT/log.csv, OUT/log.json       training and validation error (one row per event), also as
-                                    TensorBoard events; OUT/training_curve.png draws them
+                                full state after NNNNNNNN updates, every ``checkpoint_every``;
+                                the newest ``keep_checkpoints`` are kept
+    OUT/log.csv, OUT/log.json   training and validation errors, one row per event; also as
+                                TensorBoard events, drawn in OUT/training_curve.png
 
 A checkpoint holds the model (weights and mean image), the optimizer state,
 and as JSON metadata the run's settings, counters, the sampler's position
@@ -20,28 +18,22 @@ leaves its previous checkpoints intact; :meth:`OfflineTrainer.resume`
 continues from the newest checkpoint that loads, and draws the same batches
 and gets the same errors (on CPU, bit for bit) as the uninterrupted run.
 
-A batch whose loss or gradient is not finite is never applied: it is
-skipped and counted (``on_nonfinite="skip"``, stopping after
-``max_nonfinite`` in a row) or it stops the run (``"stop"``). Parameters
-that are not finite are never saved.
+A batch whose loss or gradient is not finite is never applied: it is skipped
+and counted (``on_nonfinite="skip"``, stopping after ``max_nonfinite`` in a
+row) or it stops the run (``"stop"``). Non-finite parameters are never saved.
 """
 import dataclasses
 import logging
 import math
 import os
-import time
 
 import numpy as np
 
 from recurrent_sim.data.dataset_sampler import SequenceSampler, split_episodes, validation_batches
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.registry import simulator_config
-from recurrent_sim.training.checkpoint import (
-    CHECKPOINT_FILENAME,
-    numbered_checkpoint_path,
-    prune_checkpoints,
-    save_checkpoint,
-)
+from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, numbered_checkpoint_path, prune_checkpoints
+from recurrent_sim.training.checkpoint import save_checkpoint
 from recurrent_sim.training.optimizers import make_optimizer
 from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
@@ -51,6 +43,7 @@ from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
 from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.update_step import UpdateStep, mean_metrics
+from recurrent_sim.utils.budget import TimeBudget
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
@@ -59,6 +52,7 @@ from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
+
 
 class OfflineTrainer:
     """Trains a simulator on an :class:`EpisodeDataset`, saving into ``out``.
@@ -70,8 +64,8 @@ class OfflineTrainer:
         options: :class:`RunOptions`.
         init: optional checkpoint whose weights and mean image start the run
             (its architecture must match ``settings`` and the dataset).
-        config: the simulator's :class:`SimulatorConfig` (default: ``init``'s,
-            else the paper's layers with the sizes of ``settings``).
+        config: the simulator's :class:`SimulatorConfig` (default: ``init``'s, else
+            ``settings.architecture``'s with its sizes).
 
     Nothing is written before :meth:`run`. Use :meth:`resume` to continue a
     run from its newest checkpoint.
@@ -83,17 +77,6 @@ class OfflineTrainer:
         self.dataset = dataset
         self.settings = settings
         self.options = options
-        try:
-            self.config = config or (init.config if init is not None else None) or simulator_config(
-                settings.architecture,
-                frame_shape=dataset.frame_shape,
-                n_actions=dataset.n_actions,
-                hidden_size=settings.hidden_size,
-                encoding_size=settings.encoding_size,
-                options=settings.architecture_options or {},
-            )
-        except ValueError as e:
-            raise UserError(f"cannot build a simulator for this dataset: {e}") from None
         sequence_length = settings.sequence_length
         lengths = [len(episode.frames) for episode in dataset.episodes]
         self.train_indices, self.validation_indices = split_episodes(
@@ -111,6 +94,11 @@ class OfflineTrainer:
         )
         np.random.seed(settings.seed)  # Chainer's initialisers draw from numpy's global generator
         try:
+            self.config = config or (init.config if init is not None else None) or simulator_config(
+                settings.architecture, frame_shape=dataset.frame_shape, n_actions=dataset.n_actions,
+                hidden_size=settings.hidden_size, encoding_size=settings.encoding_size,
+                options=settings.architecture_options or {},
+            )
             self.simulator = build_simulator(self.config)
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
@@ -121,20 +109,19 @@ class OfflineTrainer:
         ensure_mean_image(self.simulator, (dataset.episodes[i].frames for i in self.train_indices))
         self.loss = get_loss(settings.loss)
         self.metric_names = self.loss.metric_names
-        # Training follows the split's plan of each update (curricula move
-        # on); validation always uses its final plan, so its errors compare
-        # across the whole run.
+        # Training follows the plan of each update (curricula move on); validation
+        # uses the final plan, so its errors compare across the whole run.
         self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates)
         self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE))
         self.step = UpdateStep(self.simulator, self.optimizer, self.planned)
         self.state = RunState()
+        error = self.metric_names[0]
         self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",
-                         curve_fields=["train_" + name for name in self.metric_names[:1]]
-                         + ["validation_" + name for name in self.metric_names[:1]])
+                          curve_fields=["train_" + error, "validation_" + error])
         self.last_checkpoint = None
         self.parameters_damaged = False
         self.last_loss = float("nan")
-        self._session_start = time.time()
+        self.budget = TimeBudget(options.max_minutes, options.max_cpu_minutes)
 
     # ----- resume -------------------------------------------------------------
     @classmethod
@@ -209,7 +196,6 @@ class OfflineTrainer:
     def _check_saveable(self):
         if not self.step.parameters_finite():
             raise RuntimeError("refusing to save non-finite parameters")
-
     def save_checkpoint(self) -> str:
         """Save the full state as checkpoint number ``updates``, then prune old ones."""
         self._check_saveable()
@@ -242,16 +228,9 @@ class OfflineTrainer:
             logger.info("update %d: validation error %.6f (best %.6f)", self.state.updates, error, best)
 
     # ----- the loop -------------------------------------------------------------
-    def _out_of_time(self) -> bool:
-        """Whether this invocation has trained for its ``max_minutes`` or ``max_cpu_minutes`` (never when 0)."""
-        wall, cpu = self.options.max_minutes, self.options.max_cpu_minutes
-        return (wall > 0 and time.time() - self._session_start >= 60.0 * wall) or (
-            cpu > 0 and time.process_time() - self._session_cpu_start >= 60.0 * cpu
-        )
-
     @property
     def elapsed(self) -> float:
-        return self.state.elapsed_seconds + time.time() - self._session_start
+        return self.state.elapsed_seconds + self.budget.wall_seconds
 
     def _log_row(self, target, frames_per_second):
         """The log row of the update just made (None when nothing is due)."""
@@ -281,7 +260,7 @@ class OfflineTrainer:
         one (on completion, SIGINT, SIGTERM and non-finite stops alike),
         unless the parameters themselves became non-finite.
         """
-        self._session_start, self._session_cpu_start = time.time(), time.process_time()
+        self.budget.start()
         os.makedirs(self.checkpoint_folder, exist_ok=True)
         if self.last_checkpoint is None:  # a new run: fresh logs
             self.log.write(rewrite_csv=True)
@@ -292,13 +271,13 @@ class OfflineTrainer:
         stop_reason = ""
         with StopRequest() as stop, Progress(max(target - start, 0), "training", unit="updates") as bar:
             while state.updates < target and not stop.requested and not stop_reason and not (
-                state.updates > start and self._out_of_time()  # a budget allows at least one update
+                state.updates > start and self.budget.spent()  # a budget allows at least one update
             ):
                 before = state.updates
                 stop_reason = self.train_step()
                 if state.updates == before:
                     continue
-                seconds = max(time.time() - self._session_start, 1e-9)
+                seconds = max(self.budget.wall_seconds, 1e-9)
                 frames_per_second = (state.updates - start) * frames_per_update / seconds
                 row = self._log_row(target, frames_per_second)
                 if row:
@@ -311,10 +290,7 @@ class OfflineTrainer:
             if state.updates > 0 and saved_at != state.updates and not self.parameters_damaged:
                 self.save_checkpoint()
         self.log.close()
-        reason, code, message = RunResult.ending(stop_reason, stop, state.updates)
-        if reason == "done" and state.updates < target:
-            reason = "time"
-            message = f"stopped at update {state.updates} of {target}: time budget spent; continue with --resume"
+        reason, code, message = RunResult.ending(stop_reason, stop, state.updates, target)
         if self.last_checkpoint:
             message += f"; last checkpoint {self.last_checkpoint}"
         logger.info("%s", message)

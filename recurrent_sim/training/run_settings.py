@@ -157,7 +157,7 @@ class RunOptions:
 class RunResult:
     """How a call to :meth:`OfflineTrainer.run` ended.
 
-    ``reason``: "done", "SIGINT", "SIGTERM" or "non-finite"; ``exit_code``:
+    ``reason``: "done", "time", "SIGINT", "SIGTERM" or "non-finite"; ``exit_code``:
     0, 128 + signal number, or 1.
     """
 
@@ -169,12 +169,15 @@ class RunResult:
     last_checkpoint: Optional[str]
 
     @staticmethod
-    def ending(stop_reason, stop, updates):
-        """``(reason, exit_code, message)`` of a run that stopped at ``updates`` for
-        ``stop_reason`` (a non-finite stop, '' if none) or the :class:`StopRequest` ``stop``."""
+    def ending(stop_reason, stop, updates, target):
+        """``(reason, exit_code, message)`` of a run that stopped at ``updates`` (of ``target``) for
+        ``stop_reason`` (a non-finite stop, '' if none), the :class:`StopRequest` ``stop``, or
+        short of ``target`` with neither (its time budget was spent)."""
         if stop_reason:
             return "non-finite", 1, f"stopped at update {updates}: {stop_reason}"
         if stop.requested:
             message = f"{stop.name} received: stopped at update {updates}; continue with --resume"
             return stop.name, stop.exit_code, message
+        if updates < target:
+            return "time", 0, f"stopped at update {updates} of {target}: time budget spent; continue with --resume"
         return "done", 0, f"trained to update {updates}"
