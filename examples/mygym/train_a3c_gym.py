@@ -28,9 +28,10 @@ import time
 import numpy as np
 
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
-from recurrent_sim.models import HIDDEN_SIZE
+from recurrent_sim.models import ARCHITECTURE, HIDDEN_SIZE, architecture_names
 from recurrent_sim.training.optimizers import LR, OPTIMIZER
 from recurrent_sim.training.run_settings import BATCH_SIZE
+from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
 from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
 from recurrent_sim.training.trainer import BUFFER_SIZE, SAVING_STEPS, TRAINING_STEPS, WARM_UP_STEPS
 from recurrent_sim.utils.device import GPU, use_device
@@ -121,6 +122,14 @@ def build_parser():
     LR.add_to(p, LR.original_flag, dest="lr_sim", type=float, help="simulator learning rate", show_default=False)
     OPTIMIZER.add_to(p, OPTIMIZER.original_flag, dest="optimizer_sim", help=f"simulator optimiser: {OPTIMIZER.help}",
                      show_default=False)
+    ARCHITECTURE.add_to(p, "--sim-architecture", dest="sim_architecture", choices=architecture_names(),
+                        help="simulator network: paper (the paper's encoder -> action LSTM -> decoder), original "
+                        "(the original repository's smaller layers) or skip (skips, action-conditioned decoder, "
+                        "residual output: learns fastest, see docs/fidelity.md) (default: paper, or the loaded "
+                        "simulator's)", show_default=False)
+    SCHEME.add_to(p, help=SCHEME.help + " (default: the --obs_dep/--pred_dep split)", show_default=False)
+    BPTT_CHUNKS.add_to(p, show_default=False)
+    CURRICULUM.add_to(p, CURRICULUM.original_flag, default=None, show_default=False)
     return p
 
 
@@ -147,6 +156,15 @@ def check_args(args):
             raise UserError(f"{flag} must be >= 0, got {getattr(args, name)}")
     if args.sim_warmup_steps is not None and args.sim_warmup_steps < 0:
         raise UserError(f"--sim-warmup-steps must be >= 0, got {args.sim_warmup_steps}")
+    if not args.demo:  # the training split, before any folder is made
+        from recurrent_sim.training import SequenceSchedule
+        from recurrent_sim.training.schemes import training_split
+
+        try:
+            training_split(SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep), args.scheme,
+                           args.bptt_chunks, args.curriculum)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     if args.demo and not args.loadtosim:
         raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
     if args.demo and args.eval_n_runs < 1:
@@ -285,7 +303,8 @@ def run_demo(args, outdir):
 def run_training(args, outdir):
     from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
     from recurrent_sim.data import SampleBuffer
-    from recurrent_sim.models import SimulatorConfig, build_simulator
+    from recurrent_sim.models import build_simulator, simulator_config
+    from recurrent_sim.training.schemes import training_split
     from recurrent_sim.training import (
         SequenceSchedule,
         SimulatorTrainer,
@@ -308,8 +327,9 @@ def run_training(args, outdir):
         simulator = checkpoint.build_simulator()
     else:
         size = args.frame_size or FRAME_SIZE.default
-        simulator = build_simulator(SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
-                                                    hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default))
+        simulator = build_simulator(simulator_config(
+            args.sim_architecture, frame_shape=(size, size), n_actions=n_actions,
+            hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default))
     use_device(args.gpu, simulator)
     optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
     if checkpoint is not None and checkpoint.has_optimizer:
@@ -318,7 +338,8 @@ def run_training(args, outdir):
         except UserError as e:
             log.warning("optimizer state not restored (%s); it starts afresh", e)
     try:
-        sequence = SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
+        sequence = training_split(SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep),
+                                  args.scheme, args.bptt_chunks, args.curriculum)
         schedule = TrainingSchedule(args.batch_size, args.warm_up_steps, args.training_steps, args.saving_steps)
     except ValueError as e:
         raise UserError(str(e)) from None

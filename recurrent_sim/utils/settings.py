@@ -14,6 +14,7 @@ setting; a command line turns it into a message that names its own flag
 """
 import argparse
 import dataclasses
+import json
 from typing import Any, Callable, Optional, Tuple
 
 from recurrent_sim.utils.errors import UserError
@@ -55,6 +56,17 @@ def positive_float(text) -> float:
 def non_negative_float(text) -> float:
     """argparse type: a number >= 0."""
     return _number(text, float, lambda v: v >= 0, "a number >= 0")
+
+
+def json_object(text) -> dict:
+    """argparse type: a JSON object, e.g. '{"skips": false}'."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"skips\": false}}', got {text!r}")
+    return value
 
 
 def fraction(text) -> float:
