@@ -2,13 +2,15 @@
 
 The output folder of a run holds::
 
-    OUT/simulator.npz           the best simulator so far by validation error, model and mean
-                                image (what --loadtosim OUT loads; :mod:`~.training.metadata`)
+    OUT/simulator.npz               the best simulator so far by validation error (metadata:
+                                    :mod:`recurrent_sim.training.metadata`)
+                                    (model and mean image; what --loadtosim OUT loads)
     OUT/checkpoints/checkpoint_NNNNNNNN.npz
-                                full state after NNNNNNNN updates, every ``checkpoint_every``;
-                                the newest ``keep_checkpoints`` are kept
-    OUT/log.csv, OUT/log.json   training and validation errors, one row per event; also as
-                                TensorBoard events, drawn in OUT/training_curve.png
+                                    full training state after NNNNNNNN updates, every
+                                    ``checkpoint_every`` updates; the newest ``keep_checkpoints``
+                                    are kept
+    OUT/log.csv, OUT/log.json       training and validation error (one row per event), also as
+                                    TensorBoard events; OUT/training_curve.png draws them
 
 A checkpoint holds the model (weights and mean image), the optimizer state,
 and as JSON metadata the run's settings, counters, the sampler's position
@@ -18,13 +20,12 @@ leaves its previous checkpoints intact; :meth:`OfflineTrainer.resume`
 continues from the newest checkpoint that loads, and draws the same batches
 and gets the same errors (on CPU, bit for bit) as the uninterrupted run.
 
-A batch whose loss or gradient is not finite is never applied: it is skipped
-and counted (``on_nonfinite="skip"``, stopping after ``max_nonfinite`` in a
-row) or it stops the run (``"stop"``). Non-finite parameters are never saved.
+A batch whose loss or gradient is not finite is never applied: it is
+skipped and counted (``on_nonfinite="skip"``, stopping after
+``max_nonfinite`` in a row) or it stops the run (``"stop"``). Parameters
+that are not finite are never saved.
 """
-import dataclasses
 import logging
-import math
 import os
 
 import numpy as np
@@ -32,16 +33,15 @@ import numpy as np
 from recurrent_sim.data.dataset_sampler import SequenceSampler, split_episodes, validation_batches
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.registry import simulator_config
-from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, numbered_checkpoint_path, prune_checkpoints
-from recurrent_sim.training.checkpoint import save_checkpoint
+from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME
 from recurrent_sim.training.optimizers import make_optimizer
+from recurrent_sim.training.run_checkpoints import RunCheckpoints
 from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
 from recurrent_sim.training.schemes import FINAL_UPDATE
-from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RUN_KIND, RunState, saved_best_error, settings_of
+from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RunState, saved_best_error, settings_of
 from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
-from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.update_step import UpdateStep, mean_metrics
 from recurrent_sim.utils.budget import TimeBudget
 from recurrent_sim.utils.device import use_device
@@ -53,8 +53,7 @@ from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
 
-
-class OfflineTrainer:
+class OfflineTrainer(RunCheckpoints):
     """Trains a simulator on an :class:`EpisodeDataset`, saving into ``out``.
 
     Args:
@@ -64,8 +63,8 @@ class OfflineTrainer:
         options: :class:`RunOptions`.
         init: optional checkpoint whose weights and mean image start the run
             (its architecture must match ``settings`` and the dataset).
-        config: the simulator's :class:`SimulatorConfig` (default: ``init``'s, else
-            ``settings.architecture``'s with its sizes).
+        config: the simulator's :class:`SimulatorConfig` (default: ``init``'s,
+            else the paper's layers with the sizes of ``settings``).
 
     Nothing is written before :meth:`run`. Use :meth:`resume` to continue a
     run from its newest checkpoint.
@@ -77,6 +76,17 @@ class OfflineTrainer:
         self.dataset = dataset
         self.settings = settings
         self.options = options
+        try:
+            self.config = config or (init.config if init is not None else None) or simulator_config(
+                settings.architecture,
+                frame_shape=dataset.frame_shape,
+                n_actions=dataset.n_actions,
+                hidden_size=settings.hidden_size,
+                encoding_size=settings.encoding_size,
+                options=settings.architecture_options or {},
+            )
+        except ValueError as e:
+            raise UserError(f"cannot build a simulator for this dataset: {e}") from None
         sequence_length = settings.sequence_length
         lengths = [len(episode.frames) for episode in dataset.episodes]
         self.train_indices, self.validation_indices = split_episodes(
@@ -94,11 +104,6 @@ class OfflineTrainer:
         )
         np.random.seed(settings.seed)  # Chainer's initialisers draw from numpy's global generator
         try:
-            self.config = config or (init.config if init is not None else None) or simulator_config(
-                settings.architecture, frame_shape=dataset.frame_shape, n_actions=dataset.n_actions,
-                hidden_size=settings.hidden_size, encoding_size=settings.encoding_size,
-                options=settings.architecture_options or {},
-            )
             self.simulator = build_simulator(self.config)
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
@@ -109,15 +114,16 @@ class OfflineTrainer:
         ensure_mean_image(self.simulator, (dataset.episodes[i].frames for i in self.train_indices))
         self.loss = get_loss(settings.loss)
         self.metric_names = self.loss.metric_names
-        # Training follows the plan of each update (curricula move on); validation
-        # uses the final plan, so its errors compare across the whole run.
+        # Training follows the split's plan of each update (curricula move
+        # on); validation always uses its final plan, so its errors compare
+        # across the whole run.
         self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates)
         self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE))
         self.step = UpdateStep(self.simulator, self.optimizer, self.planned)
         self.state = RunState()
-        error = self.metric_names[0]
         self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",
-                          curve_fields=["train_" + error, "validation_" + error])
+                         curve_fields=["train_" + name for name in self.metric_names[:1]]
+                         + ["validation_" + name for name in self.metric_names[:1]])
         self.last_checkpoint = None
         self.parameters_damaged = False
         self.last_loss = float("nan")
@@ -176,56 +182,6 @@ class OfflineTrainer:
         """Mean of each metric over the validation sequences, as ``validation_<name>``."""
         means = mean_metrics(self.validation_function, self.simulator, self.validation)
         return {"validation_" + name: means[name] for name in self.metric_names}
-
-    # ----- saving ---------------------------------------------------------------
-    def _metadata(self) -> dict:
-        return {
-            "kind": RUN_KIND,
-            "env_id": self.dataset.env_id,
-            "updates": self.state.updates,
-            "settings": self.settings.to_dict(),
-            "options": {key: value for key, value in dataclasses.asdict(self.options).items() if key != "gpu"},
-            "dataset": {
-                "folders": [os.path.abspath(folder) for folder in self.dataset.folders],
-                "fingerprint": self.dataset.fingerprint(),
-            },
-            "state": dict(self.state.state_dict(), elapsed_seconds=self.elapsed, sampler=self.sampler.state_dict()),
-            "history": self.log.rows,
-        }
-
-    def _check_saveable(self):
-        if not self.step.parameters_finite():
-            raise RuntimeError("refusing to save non-finite parameters")
-    def save_checkpoint(self) -> str:
-        """Save the full state as checkpoint number ``updates``, then prune old ones."""
-        self._check_saveable()
-        path = save_checkpoint(
-            numbered_checkpoint_path(self.checkpoint_folder, self.state.updates),
-            self.simulator, self.optimizer, metadata=self._metadata(),
-        )
-        self.last_checkpoint = path
-        prune_checkpoints(self.checkpoint_folder, self.options.keep_checkpoints)
-        self.log.write()
-        if not self.validation:  # no validation set: the simulator of the newest checkpoint is served
-            self._save_simulator(None)
-        logger.info("checkpoint %s", path)
-        return path
-
-    def _save_simulator(self, validation_error):
-        self._check_saveable()
-        metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
-                                      self.settings.to_dict())
-        save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)
-
-    def _validate_and_keep_best(self, row):
-        row.update(self.validate())
-        error, best = row["validation_" + self.metric_names[0]], self.state.best_validation_error
-        if math.isfinite(error) and (best is None or error < best):
-            self.state.best_validation_error = error
-            self._save_simulator(error)
-            logger.info("update %d: validation error %.6f, best so far: saved", self.state.updates, error)
-        else:
-            logger.info("update %d: validation error %.6f (best %.6f)", self.state.updates, error, best)
 
     # ----- the loop -------------------------------------------------------------
     @property
