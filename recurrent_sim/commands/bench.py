@@ -15,8 +15,10 @@ from recurrent_sim.commands.common import (
     sequence_schedule,
     use_device,
 )
+from recurrent_sim.commands.collect import MAX_ACTIONS
 from recurrent_sim.errors import UserError
-from recurrent_sim.validation import one_line_errors
+from recurrent_sim.models import SimulatorConfig
+from recurrent_sim.validation import check_simulator_memory, one_line_errors
 
 # --quick: a smoke run in seconds (tests), not a measurement.
 QUICK = dict(hidden_size=32, batch_size=2, unroll_dep=2, obs_dep=2, pred_dep=2, inference_batch=4,
@@ -82,12 +84,20 @@ def run(args) -> int:
     if args.out is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UserError(f"--out {args.out}: folder {os.path.dirname(os.path.abspath(args.out))} does not exist")
     use_device(args.gpu)  # fails early, in one line, without CuPy or the device
+    schedule = sequence_schedule(args)
+    try:
+        config = SimulatorConfig((args.frame_size, args.frame_size), MAX_ACTIONS, args.hidden_size)
+    except ValueError as e:
+        raise UserError(f"cannot build a simulator with these sizes: {e}") from None
+    check_simulator_memory(config, "adam", args.batch_size, schedule.sequence_length - 1,
+                           "--hidden-size, --frame-size or --batch-size")
+    check_simulator_memory(config, batch_size=args.inference_batch, flags="--inference-batch")
     settings = BenchSettings(
         env_id=args.env,
         frame_size=args.frame_size,
         hidden_size=args.hidden_size,
         batch_size=args.batch_size,
-        schedule=sequence_schedule(args),
+        schedule=schedule,
         inference_batch=args.inference_batch,
         inference_steps=args.inference_steps,
         env_steps=args.env_steps,

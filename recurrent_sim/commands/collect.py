@@ -9,17 +9,24 @@ random``). Ctrl-C or SIGTERM drops the episode being played; the finished
 ones are on disk. See :mod:`recurrent_sim.data.episodes` for the format.
 """
 import logging
+import os
 
 import numpy as np
 
 from recurrent_sim.commands.common import add_env_arguments, make_game, positive_int, use_device
+from recurrent_sim.data.dataset_check import check_episodes_readable
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
 from recurrent_sim.errors import UserError
+from recurrent_sim.models.footprint import agent_bytes
 from recurrent_sim.training.signals import StopRequest
+from recurrent_sim.utils.locks import FolderLock
+from recurrent_sim.utils.memory import check_fits
 from recurrent_sim.utils.progress import Progress
 from recurrent_sim.validation import one_line_errors
 
 logger = logging.getLogger(__name__)
+
+MAX_ACTIONS = 18  # the most actions an Atari game has: memory estimates hold for every game
 
 
 def add_parser(subparsers):
@@ -124,8 +131,20 @@ def run(args) -> int:
     if args.frame_size < 16:
         raise UserError(f"--frame-size {args.frame_size} is too small: the simulator needs frames of 16 pixels or more")
     use_device(args.gpu)
-    game = make_game(args.env, seed=args.seed, frame_size=args.frame_size, n_frames=args.frame_buffer_length)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a file; give a folder")
+    with FolderLock(args.out, "--out"):  # one writer per dataset folder
+        check_episodes_readable(args.out)
+        return _collect(args)
+
+
+def _collect(args) -> int:
     size = (args.frame_size, args.frame_size)
+    obs_shape = (args.frame_buffer_length,) + size
+    check_fits(agent_bytes(obs_shape, MAX_ACTIONS) + 4 * obs_shape[0] * size[0] * size[1],
+               f"the agent and frames (--frame-size {args.frame_size}, --frame-buffer-length {args.frame_buffer_length})",
+               "lower --frame-size")
+    game = make_game(args.env, seed=args.seed, frame_size=args.frame_size, n_frames=args.frame_buffer_length)
     preprocessing = {
         "gray": "0.299 R + 0.587 G + 0.114 B",
         "resize": "area interpolation",
@@ -134,7 +153,6 @@ def run(args) -> int:
     if args.policy == "random":
         policy = RandomPolicy(game.action_space.n)
     else:
-        obs_shape = (args.frame_buffer_length,) + size
         policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed, args.gpu)
     writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
     if writer.num_episodes >= args.episodes:

@@ -4,6 +4,7 @@ Flags use dashes; the seed's underscore spellings (``--unroll_dep``,
 ``--num_output_channels_sim`` ...) are accepted as aliases.
 """
 import argparse
+import math
 
 from recurrent_sim.errors import UserError
 
@@ -31,19 +32,48 @@ def non_negative_int(text) -> int:
 
 
 def positive_float(text) -> float:
-    """argparse type: a float > 0."""
+    """argparse type: a finite float > 0 (learning rates, scales)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
+
+
+def non_negative_float(text) -> float:
+    """argparse type: a finite float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def finite_float(text) -> float:
+    """argparse type: any finite float."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def game_id(text) -> str:
+    """argparse type: a non-empty gym id."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected the gym id of a game (such as Breakout-v0), got ''")
+    return text
 
 
 def add_env_arguments(parser, default_env="Breakout-v0"):
     """--env, --seed, --frame-size, --gpu."""
-    parser.add_argument("--env", default=default_env, help=f"gym id of the game (default: {default_env})")
+    parser.add_argument("--env", type=game_id, default=default_env, help=f"gym id of the game (default: {default_env})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--frame-size", type=positive_int, default=84,
@@ -86,11 +116,13 @@ def sequence_schedule(args):
 def make_game(env_id, seed=0, frame_size=84, n_frames=4):
     """A preprocessed game: gray ``frame_size`` square frames, ``n_frames`` stacked.
 
-    Raises UserError for an unknown id (the message names close matches).
+    Raises UserError for an unknown id (the message names close matches) or a
+    game without image frames.
     """
-    from recurrent_sim.envs import PreprocessedEnv, make_env
+    from recurrent_sim.envs import PreprocessedEnv
+    from recurrent_sim.envs.image_games import make_image_env
 
-    env = make_env(env_id, seed=seed)
+    env = make_image_env(env_id, seed=seed)
     return PreprocessedEnv(env, size=(frame_size, frame_size), n_frames=n_frames)
 
 

@@ -13,7 +13,9 @@ import time
 
 import numpy as np
 
+from recurrent_sim.commands.common import game_id, positive_float
 from recurrent_sim.errors import UserError
+from recurrent_sim.validation import check_simulator_memory, one_line_errors
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,8 @@ def add_parser(subparsers):
     )
     parser.add_argument("--loadtosim", required=True, metavar="DIR",
                         help="simulator folder (its simulator.npz) or checkpoint file to evaluate")
-    parser.add_argument("--env", default=None,
+    one_line_errors(parser)
+    parser.add_argument("--env", type=game_id, default=None,
                         help=f"gym id of the game (default: the checkpoint's, else {DEFAULT_ENV})")
     parser.add_argument("--load", default=None, metavar="DIR",
                         help="agent folder that plays the game (default: the non-learning agent)")
@@ -52,8 +55,8 @@ def add_parser(subparsers):
     parser.add_argument("--batch-size", type=int, default=20,
                         help="sequences predicted together, one forward pass per step (default: 20)")
     threshold = parser.add_mutually_exclusive_group()
-    threshold.add_argument("--threshold", type=float, default=None, metavar="FRACTION", help=THRESHOLD_HELP)
-    threshold.add_argument("--threshold-mse", type=float, default=None, metavar="MSE",
+    threshold.add_argument("--threshold", type=positive_float, default=None, metavar="FRACTION", help=THRESHOLD_HELP)
+    threshold.add_argument("--threshold-mse", type=positive_float, default=None, metavar="MSE",
                            help="absolute accurate-horizon threshold, MSE per pixel with pixels in [0, 1], "
                                 "to compare evaluations of different runs on one scale (replaces --threshold)")
     parser.add_argument("--max-gap", type=int, default=20,
@@ -65,7 +68,7 @@ def add_parser(subparsers):
                         help="side of the square frames, pixels (default: the checkpoint's)")
     parser.add_argument("--frame-buffer-length", type=int, default=4,
                         help="frames stacked in the agent's observation (default: 4)")
-    parser.add_argument("--fps", type=float, default=10.0, help="frames per second of rollout.gif (default: 10)")
+    parser.add_argument("--fps", type=positive_float, default=10.0, help="frames per second of rollout.gif (default: 10)")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
     parser.set_defaults(func=run)
     return parser
@@ -94,6 +97,7 @@ def check_arguments(args):
 def load_simulator(args):
     """The checkpoint and its simulator; the frame size checked against --frame-size."""
     from recurrent_sim.training import CheckpointError, load_checkpoint
+    from recurrent_sim.utils.memory import check_fits
 
     checkpoint = load_checkpoint(args.loadtosim)
     height, width = checkpoint.config.frame_shape
@@ -104,6 +108,10 @@ def load_simulator(args):
             f"--frame-size {args.frame_size} does not match the {height}x{width} frames of {checkpoint.path}; "
             f"leave --frame-size out to use the checkpoint's"
         )
+    check_simulator_memory(checkpoint.config, batch_size=args.batch_size, flags="--batch-size")
+    recorded = args.sequences * (args.warmup + args.horizon + 1) * height * width
+    check_fits(recorded, f"{args.sequences} recorded sequences of {args.warmup + args.horizon + 1} frames",
+               "lower --sequences, --warmup or --horizon")
     simulator = checkpoint.build_simulator()
     if not simulator.has_mean_image:
         raise CheckpointError(f"{checkpoint.path} has no mean image: it was saved before any training update")
@@ -118,7 +126,7 @@ def make_evaluation_game(args, checkpoint):
 
     register_synthetic_envs()
     saved_env = checkpoint.metadata.get("env_id")
-    env_id = args.env or saved_env or DEFAULT_ENV
+    env_id = args.env if args.env is not None else saved_env or DEFAULT_ENV
     if saved_env and env_id != saved_env:
         logger.warning("evaluating on %s a simulator trained on %s", env_id, saved_env)
     frame_size = checkpoint.config.frame_shape[0]

@@ -13,6 +13,7 @@ import os
 from recurrent_sim.commands.common import (
     add_model_arguments,
     add_sequence_arguments,
+    non_negative_float,
     positive_int,
     sequence_schedule,
     use_device,
@@ -28,7 +29,15 @@ from recurrent_sim.training.offline import (
     options_of,
     settings_of,
 )
-from recurrent_sim.validation import load_simulator_checkpoint, one_line_errors, prepare_output_folder
+from recurrent_sim.models import SimulatorConfig
+from recurrent_sim.utils.locks import FolderLock
+from recurrent_sim.validation import (
+    check_dataset_memory,
+    check_simulator_memory,
+    load_simulator_checkpoint,
+    one_line_errors,
+    prepare_output_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +58,6 @@ def fraction(text) -> float:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
-def non_negative_float(text) -> float:
-    """argparse type: a number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
 
 
@@ -158,15 +156,38 @@ def _new_options(args) -> RunOptions:
 
 def run(args) -> int:
     use_device(args.gpu)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a file; give a folder")
+    if args.resume and not os.path.isdir(args.out):
+        raise UserError(f"--resume: {args.out} does not exist; start without --resume")
+    if args.data:  # read-only checks of the dataset folders, before the lock creates --out
+        check_dataset_memory(args.data)
+    with FolderLock(args.out, "--out"):  # one writer per run folder, for the whole run
+        return _train(args)
+
+
+def _check_memory(settings, dataset):
+    try:
+        config = SimulatorConfig(dataset.frame_shape, dataset.n_actions, settings.hidden_size,
+                                 encoding_size=settings.encoding_size)
+    except ValueError as e:
+        raise UserError(f"cannot build a simulator for this dataset: {e}") from None
+    check_simulator_memory(config, settings.optimizer, settings.batch_size, settings.sequence.sequence_length - 1,
+                           "--hidden-size or --batch-size")
+
+
+def _train(args) -> int:
     out = args.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UserError(f"--out {out} is a file; give a folder")
     if args.resume:
         if args.loadtosim:
             raise UserError("--loadtosim starts a new run; it cannot be combined with --resume")
         checkpoint = find_resume_checkpoint(out)
         _check_resume_flags(args, settings_of(checkpoint))
-        dataset = EpisodeDataset(args.data or checkpoint.metadata["dataset"]["folders"])
+        folders = args.data or checkpoint.metadata["dataset"]["folders"]
+        if not args.data:
+            check_dataset_memory(folders)
+        dataset = EpisodeDataset(folders)
+        _check_memory(settings_of(checkpoint), dataset)
         options = options_of(checkpoint, gpu=args.gpu, **_given(args, RUN_OPTIONS))
         trainer = OfflineTrainer.resume(out, dataset, checkpoint, options)
     else:
@@ -178,6 +199,7 @@ def run(args) -> int:
         if args.loadtosim:
             init = load_simulator_checkpoint(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
         settings = _new_settings(args, init)
+        _check_memory(settings, dataset)
         trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init)
         prepare_output_folder(out)
     result = trainer.run()

@@ -25,6 +25,8 @@ from chainer.serializers import DictionarySerializer, NpzDeserializer
 
 from recurrent_sim.errors import UserError
 from recurrent_sim.models import Simulator, SimulatorConfig
+from recurrent_sim.utils.failures import output_error
+from recurrent_sim.utils.finite import refuse_nonfinite, require_finite
 
 logger = logging.getLogger(__name__)
 
@@ -51,22 +53,28 @@ def atomic_write(path, write):
     old content or the complete new one, whatever moment the process dies.
 
     The data go to a temporary file in the same folder, are flushed to disk,
-    then renamed over ``path``.
+    then renamed over ``path``. A failure of the operating system (disk
+    full, read-only, permission, name too long) removes the temporary file
+    and raises :class:`OutputError` naming ``path`` and the system's reason.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    umask = os.umask(0)
-    os.umask(umask)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path)[:200] + ".", suffix=".tmp", dir=folder)
+        umask = os.umask(0)
+        os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        failure = output_error(error, path)
+        if failure is not None:
+            raise failure from None
         raise
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -82,12 +90,14 @@ def _json_array(value) -> np.ndarray:
     return np.array(json.dumps(value, sort_keys=True))
 
 
-def save_checkpoint(path, simulator, optimizer=None, metadata=None, extra_arrays=None) -> str:
+def save_checkpoint(path, simulator, optimizer=None, metadata=None, extra_arrays=None, cause="") -> str:
     """Save ``simulator`` (and ``optimizer``) atomically; returns the file written.
 
     ``path`` may be a folder (created if missing; the file is
     ``simulator.npz`` in it) or a file name. ``extra_arrays`` maps names to
-    numpy arrays stored under ``extra/``.
+    numpy arrays stored under ``extra/``. When an array is not finite
+    nothing is written and :class:`NonFiniteError` is raised, its message
+    ending with ``cause`` (the likely cause, e.g. 'try a lower --lr').
     """
     path = os.fspath(path)
     if not path.endswith(".npz"):
@@ -102,6 +112,7 @@ def save_checkpoint(path, simulator, optimizer=None, metadata=None, extra_arrays
     for name, value in (extra_arrays or {}).items():
         arrays["extra/" + name] = np.asarray(value)
     arrays = {k: chainer.backends.cuda.to_cpu(v) for k, v in arrays.items()}
+    require_finite(arrays, f"simulator {path}", cause)
     arrays["format_version"] = np.array(FORMAT_VERSION)
     arrays["config"] = _json_array(simulator.config.to_dict())
     arrays["metadata"] = _json_array(metadata or {})
@@ -190,6 +201,7 @@ def load_checkpoint(path) -> Checkpoint:
         raise CheckpointError(
             f"cannot read checkpoint {file}: truncated or corrupted ({type(e).__name__}: {e})"
         ) from None
+    refuse_nonfinite(arrays, f"checkpoint {file}", CheckpointError)
     return Checkpoint(file, arrays)
 
 

@@ -53,6 +53,8 @@ from recurrent_sim.training.optimizers import make_optimizer
 from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
 from recurrent_sim.training.signals import StopRequest
 from recurrent_sim.training.trainer import MEAN_IMAGE_FRAMES
+from recurrent_sim.utils.failures import append_text
+from recurrent_sim.utils.finite import NonFiniteError
 from recurrent_sim.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -408,7 +410,7 @@ class OfflineTrainer:
 
     def _check_saveable(self):
         if not self._parameters_finite():
-            raise RuntimeError("refusing to save non-finite parameters")
+            raise NonFiniteError("the simulator's parameters are not finite and were not saved (try a lower --lr)")
 
     def save_checkpoint(self) -> str:
         """Save the full state as checkpoint number ``updates``, then prune old ones."""
@@ -463,8 +465,7 @@ class OfflineTrainer:
 
     def _append_row(self, row):
         self.history.append(row)
-        with open(os.path.join(self.out, "log.csv"), "a", encoding="utf-8") as f:
-            f.write(self._csv_line(row) + "\n")
+        append_text(os.path.join(self.out, "log.csv"), self._csv_line(row) + "\n")
 
     # ----- the loop -------------------------------------------------------------
     def _log_row(self, target, frames_per_second):

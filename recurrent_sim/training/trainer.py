@@ -16,10 +16,12 @@ import numpy as np
 
 from recurrent_sim.training.checkpoint import save_checkpoint
 from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+from recurrent_sim.utils.finite import NonFiniteError, is_finite
 
 logger = logging.getLogger(__name__)
 
 MEAN_IMAGE_FRAMES = 2048  # frames averaged into the mean image, as in the paper
+MAX_CONSECUTIVE_SKIPS = 20  # non-finite batches in a row after which training stops
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +81,7 @@ class SimulatorTrainer:
         self.steps = 0
         self.updates = 0
         self.skipped_updates = 0
+        self.consecutive_skips = 0
         self.best_error = math.inf
         self.last_saved_path = None
         self._errors_since_save = []
@@ -124,8 +127,9 @@ class SimulatorTrainer:
         """One optimiser step on a batch sampled from the buffer (or given).
 
         Returns the loss (mean squared error per pixel, pixels in [0, 1]),
-        or None when the loss was not finite (the batch is skipped and
-        counted in ``skipped_updates``).
+        or None when the loss or the gradient was not finite (the batch is
+        skipped and counted in ``skipped_updates``). Raises
+        :class:`NonFiniteError` when the update made the weights non-finite.
         """
         self.ensure_mean_image()
         if batch is None:
@@ -133,13 +137,19 @@ class SimulatorTrainer:
         result = sequence_loss(self.simulator, batch.frames, batch.actions, self.sequence)
         value = float(result.loss.array)
         if not math.isfinite(value):
-            self.skipped_updates += 1
-            logger.warning("non-finite simulator loss; batch skipped (%d so far)", self.skipped_updates)
-            return None
+            return self._skip("loss")
         self.simulator.cleargrads()
         result.loss.backward()
+        if not all(is_finite(param.grad) for param in self.simulator.params()):
+            return self._skip("gradient")
         self.optimizer.update()
+        if not all(is_finite(param.array) for param in self.simulator.params()):
+            raise NonFiniteError(
+                f"simulator update {self.updates + 1} made its weights NaN or infinite, so they are not saved "
+                "(the learning rate is likely too high)"
+            )
         self.updates += 1
+        self.consecutive_skips = 0
         self._errors_since_save.append(value)
         self._recent_errors.append(value)
         if self.log_interval and self.updates % self.log_interval == 0:
@@ -155,6 +165,18 @@ class SimulatorTrainer:
             )
             self._recent_errors = []
         return value
+
+    def _skip(self, what):
+        """Count a batch whose loss or gradient was not finite; stop after MAX_CONSECUTIVE_SKIPS in a row."""
+        self.skipped_updates += 1
+        self.consecutive_skips += 1
+        logger.warning("non-finite simulator %s; batch skipped (%d so far)", what, self.skipped_updates)
+        if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
+            raise NonFiniteError(
+                f"{self.consecutive_skips} simulator batches in a row had a non-finite loss or gradient, so the "
+                "simulator stopped training and was not saved again (the learning rate is likely too high)"
+            )
+        return None
 
     @property
     def running_error(self) -> Optional[float]:
