@@ -1,5 +1,5 @@
 """The ``recurrent-sim`` command line: one sub-command per module of
-:mod:`recurrent_sim.commands`.
+:mod:`recurrent_sim.commands` that defines ``add_parser``.
 
 Each command module defines ``add_parser(subparsers)``, which registers its
 parser and sets ``func`` to a ``run(args) -> int`` function. Errors a user
@@ -16,7 +16,7 @@ import pkgutil
 import sys
 
 from recurrent_sim import commands
-from recurrent_sim.utils.failures import failure_line
+from recurrent_sim.utils.failures import report_failure
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name == "common":
+        if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.add_parser(subparsers)
+        if hasattr(module, "add_parser"):  # shared modules (flags, checks) define no command
+            module.add_parser(subparsers)
     return parser
 
 
@@ -54,11 +55,7 @@ def main(argv=None) -> int:
         print(f"recurrent-sim {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        failure = failure_line(e)
-        if failure is None:
-            raise
-        print(f"recurrent-sim {args.command}: error: {failure[0]}", file=sys.stderr)
-        return failure[1]
+        return report_failure(f"recurrent-sim {args.command}", e)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,10 +43,10 @@ from recurrent_sim.commands.common import (
     positive_float,
     positive_int,
 )
-from recurrent_sim.errors import UserError
-from recurrent_sim.utils.failures import failure_line
+from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.failures import report_failure
 from recurrent_sim.utils.locks import FolderLock
-from recurrent_sim.validation import one_line_errors
+from recurrent_sim.commands.validation import one_line_errors
 
 DEFAULT_FRAME_SIZE = 84
 DEFAULT_HIDDEN_SIZE = 1024
@@ -163,7 +163,7 @@ def check_args(args):
 
 def prepare_outdir(args, argv):
     """A new time-stamped folder under --outdir with the run's flags and command."""
-    from recurrent_sim.training.checkpoint import atomic_write
+    from recurrent_sim.utils.files import atomic_write
 
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S.%f")
     outdir = os.path.join(args.outdir, stamp)
@@ -182,10 +182,12 @@ def make_game(args, seed, outdir=None):
     """The preprocessed real game (gray square frames, stacked)."""
     import gym
 
-    from recurrent_sim.envs import PreprocessedEnv
-    from recurrent_sim.envs.image_games import make_image_env
+    from recurrent_sim.envs import PreprocessedEnv, make_env
+    from recurrent_sim.envs.image_games import check_image_observations, refuse_non_image_id
 
-    env = make_image_env(args.env, seed=seed)  # UserError for an unknown id or a game without image frames
+    refuse_non_image_id(args.env)  # a game without image frames, refused before gym imports it
+    env = make_env(args.env, seed=seed)  # UserError for an unknown or broken id
+    check_image_observations(env, args.env)
     if args.max_episode_len:
         env = gym.wrappers.TimeLimit(env, max_episode_steps=args.max_episode_len)
     if outdir is not None and args.monitor:
@@ -213,7 +215,7 @@ def probe_actions(args) -> int:
 def load_simulator(args, n_actions):
     """The --loadtosim checkpoint, checked against the game and the flags."""
     from recurrent_sim.training import CheckpointError
-    from recurrent_sim.validation import load_simulator_checkpoint
+    from recurrent_sim.commands.validation import load_simulator_checkpoint
 
     frame_shape = None if args.frame_size is None else (args.frame_size, args.frame_size)
     checkpoint = load_simulator_checkpoint(args.loadtosim, "--loadtosim", frame_shape, n_actions)
@@ -247,15 +249,10 @@ def print_stats(stats, prefix=""):
           f"stdev {stats['stdev']}", flush=True)
 
 
-def print_stats(stats, prefix=""):
-    print(f"{prefix}n_runs: {stats['n_runs']} mean: {stats['mean']} median: {stats['median']} "
-          f"stdev {stats['stdev']}", flush=True)
-
-
 def prepare_demo(args) -> dict:
     """Every check of a demo, before anything is written: the loaded simulator, on its device."""
-    from recurrent_sim.commands.common import use_device
-    from recurrent_sim.validation import check_simulator_memory
+    from recurrent_sim.utils.device import use_device
+    from recurrent_sim.commands.validation import check_simulator_memory
 
     n_actions = probe_actions(args)
     checkpoint = load_simulator(args, n_actions)
@@ -296,13 +293,13 @@ def prepare_training(args) -> dict:
     memory estimated first), its optimizer, the sample buffer's size and what --savesim may replace."""
     import dataclasses
 
-    from recurrent_sim.commands.common import use_device
+    from recurrent_sim.utils.device import use_device
     from recurrent_sim.models import Simulator, SimulatorConfig
     from recurrent_sim.models.footprint import sample_buffer_bytes
     from recurrent_sim.training import SequenceSchedule, TrainingSchedule, make_optimizer
     from recurrent_sim.training.savesim import plan_savesim
     from recurrent_sim.utils.memory import check_fits
-    from recurrent_sim.validation import check_buffer_size, check_simulator_memory
+    from recurrent_sim.commands.validation import check_buffer_size, check_simulator_memory
 
     try:
         sequence = SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
@@ -349,7 +346,7 @@ def run_training(args, outdir, prepared):
     from recurrent_sim.envs.sim_env import SimEnvironment
     from recurrent_sim.training import SimulatorTrainer
     from recurrent_sim.training.savesim import not_saved_message
-    from recurrent_sim.training.signals import StopRequest
+    from recurrent_sim.utils.signals import StopRequest
 
     simulator, sequence, plan = prepared["simulator"], prepared["sequence"], prepared["plan"]
     game = make_game(args, args.seed, outdir)
@@ -444,11 +441,7 @@ def main(argv=None):
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        failure = failure_line(e)
-        if failure is None:
-            raise
-        print(f"{prog}: error: {failure[0]}", file=sys.stderr)
-        return failure[1]
+        return report_failure(prog, e)
 
 
 if __name__ == "__main__":

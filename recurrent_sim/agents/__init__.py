@@ -22,7 +22,7 @@ def build_network(n_actions, obs_shape=(4, 84, 84), seed=0, gpu=-1) -> AgentNetw
     finally:
         np.random.set_state(saved)
     if gpu is not None and gpu >= 0:
-        from recurrent_sim.commands.common import use_device
+        from recurrent_sim.utils.device import use_device
 
         use_device(gpu, network)
     return network

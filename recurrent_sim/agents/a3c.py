@@ -18,9 +18,9 @@ import numpy as np
 from chainer import serializers
 from chainerrl.agents.a3c import A3C
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.models.agent_network import saliency
-from recurrent_sim.training.checkpoint import READ_ERRORS, atomic_write
+from recurrent_sim.utils.files import READ_ERRORS, atomic_write
 from recurrent_sim.utils.finite import link_arrays, optimizer_arrays, refuse_nonfinite, require_finite
 
 logger = logging.getLogger(__name__)

@@ -198,7 +198,7 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
         evaluate: callable(step) run every ``eval_interval`` steps.
         log_interval: seconds between progress lines.
         stop: an object whose ``requested`` attribute becomes True to stop
-            early, between two steps (a :class:`~recurrent_sim.training.signals.StopRequest`).
+            early, between two steps (a :class:`~recurrent_sim.utils.signals.StopRequest`).
     Returns:
         The list of returns of the episodes finished.
     """

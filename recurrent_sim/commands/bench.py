@@ -1,6 +1,6 @@
 """``recurrent-sim bench``: throughput of training, the simulated and the real game.
 
-Prints a table (see :mod:`recurrent_sim.bench`) and, with ``--out``, writes
+Prints a table (see :mod:`recurrent_sim.benchmark`) and, with ``--out``, writes
 the full record as JSON. Set ``OMP_NUM_THREADS`` and
 ``OPENBLAS_NUM_THREADS`` to the number of cores to use before starting it.
 """
@@ -13,12 +13,12 @@ from recurrent_sim.commands.common import (
     non_negative_int,
     positive_int,
     sequence_schedule,
-    use_device,
 )
-from recurrent_sim.commands.collect import MAX_ACTIONS
-from recurrent_sim.errors import UserError
+from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
 from recurrent_sim.models import SimulatorConfig
-from recurrent_sim.validation import check_simulator_memory, one_line_errors
+from recurrent_sim.models.footprint import MAX_ACTIONS
+from recurrent_sim.utils.device import use_device
+from recurrent_sim.utils.errors import UserError
 
 # --quick: a smoke run in seconds (tests), not a measurement.
 QUICK = dict(hidden_size=32, batch_size=2, unroll_dep=2, obs_dep=2, pred_dep=2, inference_batch=4,
@@ -63,7 +63,7 @@ def add_parser(subparsers):
 
 def write_json(path, report):
     """Write ``report`` to ``path`` atomically (a failed write leaves the old file)."""
-    from recurrent_sim.training.checkpoint import atomic_write
+    from recurrent_sim.utils.files import atomic_write
 
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -73,7 +73,7 @@ def write_json(path, report):
 
 
 def run(args) -> int:
-    from recurrent_sim.bench import BenchSettings, format_table, run_benchmark
+    from recurrent_sim.benchmark import BenchSettings, format_table, run_benchmark
 
     if args.quick:
         for name, value in QUICK.items():

@@ -13,20 +13,20 @@ import os
 
 import numpy as np
 
-from recurrent_sim.commands.common import add_env_arguments, make_game, positive_int, use_device
+from recurrent_sim.commands.common import add_env_arguments, positive_int
+from recurrent_sim.envs import make_game
+from recurrent_sim.utils.device import use_device
 from recurrent_sim.data.dataset_check import check_episodes_readable
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
-from recurrent_sim.errors import UserError
-from recurrent_sim.models.footprint import agent_bytes
-from recurrent_sim.training.signals import StopRequest
+from recurrent_sim.models.footprint import MAX_ACTIONS, agent_bytes
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.memory import check_fits
+from recurrent_sim.utils.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
-from recurrent_sim.validation import one_line_errors
+from recurrent_sim.commands.validation import one_line_errors
 
 logger = logging.getLogger(__name__)
-
-MAX_ACTIONS = 18  # the most actions an Atari game has: memory estimates hold for every game
 
 
 def add_parser(subparsers):

@@ -1,67 +1,36 @@
 """Flags and builders shared by the ``recurrent-sim`` commands.
 
-Flags use dashes; the seed's underscore spellings (``--unroll_dep``,
+Flags use dashes; the original code's underscore spellings (``--unroll_dep``,
 ``--num_output_channels_sim`` ...) are accepted as aliases.
 """
 import argparse
 import math
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 
-def positive_int(text) -> int:
-    """argparse type: an integer > 0 (accepts '1e4')."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value != int(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(value)
+def _number_type(name, expected, accept, integer=False):
+    """An argparse type reading a finite number (integers may be written '1e4') that ``accept``s."""
+
+    def convert(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and accept(value) and (not integer or value == int(value))):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return int(value) if integer else value
+
+    convert.__name__ = name
+    convert.__doc__ = f"argparse type: {expected}."
+    return convert
 
 
-def non_negative_int(text) -> int:
-    """argparse type: an integer >= 0 (accepts '1e4')."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value != int(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return int(value)
-
-
-def positive_float(text) -> float:
-    """argparse type: a finite float > 0 (learning rates, scales)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
-def non_negative_float(text) -> float:
-    """argparse type: a finite float >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def finite_float(text) -> float:
-    """argparse type: any finite float."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+positive_int = _number_type("positive_int", "a positive integer", lambda v: v > 0, integer=True)
+non_negative_int = _number_type("non_negative_int", "an integer >= 0", lambda v: v >= 0, integer=True)
+positive_float = _number_type("positive_float", "a positive finite number", lambda v: v > 0)
+non_negative_float = _number_type("non_negative_float", "a finite number >= 0", lambda v: v >= 0)
+finite_float = _number_type("finite_float", "a finite number", lambda v: True)
 
 
 def game_id(text) -> str:
@@ -111,33 +80,3 @@ def sequence_schedule(args):
         return SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
     except ValueError as e:
         raise UserError(str(e)) from None
-
-
-def make_game(env_id, seed=0, frame_size=84, n_frames=4):
-    """A preprocessed game: gray ``frame_size`` square frames, ``n_frames`` stacked.
-
-    Raises UserError for an unknown id (the message names close matches) or a
-    game without image frames.
-    """
-    from recurrent_sim.envs import PreprocessedEnv
-    from recurrent_sim.envs.image_games import make_image_env
-
-    env = make_image_env(env_id, seed=seed)
-    return PreprocessedEnv(env, size=(frame_size, frame_size), n_frames=n_frames)
-
-
-def use_device(gpu, *links):
-    """Move links to CUDA device ``gpu`` (>= 0) or keep them on the CPU.
-
-    Raises UserError when a GPU is asked for but CuPy or the device is missing.
-    """
-    if gpu is None or gpu < 0:
-        return
-    import chainer
-
-    if not chainer.backends.cuda.available:
-        raise UserError(f"--gpu {gpu} needs CuPy and a CUDA device; install recurrent_sim[gpu] or use --gpu -1")
-    device = chainer.get_device(f"@cupy:{gpu}")
-    device.use()
-    for link in links:
-        link.to_device(device)

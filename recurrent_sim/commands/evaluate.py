@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from recurrent_sim.commands.common import game_id, positive_float
-from recurrent_sim.errors import UserError
-from recurrent_sim.validation import check_simulator_memory, one_line_errors
+from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
+from recurrent_sim.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def load_simulator(args):
 
 def make_evaluation_game(args, checkpoint):
     """The real game at the simulator's frame size; its action count checked."""
-    from recurrent_sim.commands.common import make_game
+    from recurrent_sim.envs import make_game
     from recurrent_sim.envs.synthetic import register_synthetic_envs
     from recurrent_sim.training import CheckpointError
 
@@ -149,7 +149,7 @@ def seeds(seed):
 
 def run(args) -> int:
     from recurrent_sim.agents import make_acting_agent
-    from recurrent_sim.commands.common import use_device
+    from recurrent_sim.utils.device import use_device
     from recurrent_sim.evaluation import (
         DEFAULT_THRESHOLD_FRACTION,
         accurate_horizon,

@@ -16,22 +16,16 @@ from recurrent_sim.commands.common import (
     non_negative_float,
     positive_int,
     sequence_schedule,
-    use_device,
 )
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.errors import UserError
-from recurrent_sim.training.offline import (
-    OfflineSettings,
-    OfflineTrainer,
-    RunOptions,
-    check_fresh_output,
-    find_resume_checkpoint,
-    options_of,
-    settings_of,
-)
 from recurrent_sim.models import SimulatorConfig
+from recurrent_sim.utils.device import use_device
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
-from recurrent_sim.validation import (
+from recurrent_sim.training.offline import OfflineTrainer
+from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
+from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of, settings_of
+from recurrent_sim.commands.validation import (
     check_dataset_memory,
     check_simulator_memory,
     load_simulator_checkpoint,

@@ -20,17 +20,18 @@ the newest. A sequence of ``seq_len`` frames starting at logical position
 never reads empty slots nor straddles the ring's write position) and none of
 the transitions ``i .. i + seq_len - 2`` ended an episode (an episode end on
 the last frame is fine: its action is not part of the sequence). This is the
-fix of seed defect #2 (sequences crossing resets, empty slots and the write
+fix of the original code's defect #2 (sequences crossing resets, empty slots and the write
 position).
 """
 from __future__ import annotations
 
-import json
 import logging
 import operator
 from typing import NamedTuple
 
 import numpy as np
+
+from recurrent_sim.utils.random_state import decode_generator, encode_generator
 
 logger = logging.getLogger(__name__)
 
@@ -52,41 +53,6 @@ class SequenceBatch(NamedTuple):
     actions: np.ndarray
     rewards: np.ndarray
     starts: np.ndarray
-
-
-def _to_jsonable(obj):
-    """Make a ``bit_generator.state`` dict JSON-encodable (ints, ndarrays)."""
-    if isinstance(obj, dict):
-        return {k: _to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return {"__ndarray__": obj.tolist(), "dtype": obj.dtype.str}
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _from_jsonable(obj):
-    if isinstance(obj, dict):
-        if "__ndarray__" in obj:
-            return np.asarray(obj["__ndarray__"], dtype=np.dtype(obj["dtype"]))
-        return {k: _from_jsonable(v) for k, v in obj.items()}
-    return obj
-
-
-def _encode_rng(rng: np.random.Generator) -> np.ndarray:
-    text = json.dumps(_to_jsonable(rng.bit_generator.state), sort_keys=True)
-    return np.frombuffer(text.encode("ascii"), dtype=np.uint8).copy()
-
-
-def _decode_rng(arr: np.ndarray) -> np.random.Generator:
-    state = _from_jsonable(json.loads(np.asarray(arr, dtype=np.uint8).tobytes().decode("ascii")))
-    name = state.get("bit_generator")
-    bitgen_cls = getattr(np.random, str(name), None)
-    if not (isinstance(bitgen_cls, type) and issubclass(bitgen_cls, np.random.BitGenerator)):
-        raise ValueError(f"unknown bit generator {name!r} in buffer state")
-    bitgen = bitgen_cls()
-    bitgen.state = state
-    return np.random.Generator(bitgen)
 
 
 class SampleBuffer:
@@ -290,7 +256,7 @@ class SampleBuffer:
             pos=np.asarray(self._pos, dtype=np.int64),
             size=np.asarray(self._size, dtype=np.int64),
             total_appended=np.asarray(self._total, dtype=np.int64),
-            rng_state=_encode_rng(self._rng),
+            rng_state=encode_generator(self._rng),
         )
         return d
 
@@ -315,7 +281,7 @@ class SampleBuffer:
                 raise ValueError(f"buffer state {k!r}: {src.shape} {src.dtype}, "
                                  f"expected {dst.shape} {dst.dtype}")
             arrays[k] = src
-        rng = _decode_rng(d["rng_state"])
+        rng = decode_generator(d["rng_state"])
         for k, src in arrays.items():
             np.copyto(getattr(self, "_" + k), src)
         self._pos, self._size, self._total = pos, size, total

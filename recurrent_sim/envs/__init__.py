@@ -1,20 +1,21 @@
 """Environments: ALE-backed Atari games under gym ids, and frame preprocessing.
 
 Importing this package registers ``Breakout-v0``, ``PongNoFrameskip-v4``, ...
-with gym (see :mod:`recurrent_sim.envs.atari`), and the tiny synthetic game
+with gym (see :mod:`recurrent_sim.envs.atari_ids`), and the tiny synthetic game
 ``BlockWorld-v0`` (:mod:`recurrent_sim.envs.synthetic`).
 """
 
-from recurrent_sim.envs.atari import (  # NOQA
-    AtariEnv,
-    UnknownEnvError,
-    make_env,
-    register_atari_envs,
-)
+from recurrent_sim.envs.atari import AtariEnv  # NOQA
 from recurrent_sim.envs.preprocessing import (  # NOQA
     PreprocessedEnv,
     preprocess_frame,
     to_gray,
+)
+from recurrent_sim.envs.registration import (  # NOQA
+    UnknownEnvError,
+    make_env,
+    make_game,
+    register_atari_envs,
 )
 from recurrent_sim.envs.synthetic import BlockWorldEnv, register_synthetic_envs  # NOQA
 

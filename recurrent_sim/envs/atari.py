@@ -1,32 +1,10 @@
-"""Atari games as gym environments, backed by ale-py, under the classic ids.
+"""One Atari game in the ALE (through ale-py) with gym's historical ``AtariEnv`` semantics.
 
-gym 0.22 registers no Atari game, and atari-py's ROMs cannot be obtained
-offline. ale-py ships its ROMs, so this module rebuilds gym's historical
-``AtariEnv`` on top of it and registers the classic ids for every ROM that
-the ALE can run single-player:
-
-=============================  ======  ==============  =================
-id                             sticky  frameskip       max_episode_steps
-=============================  ======  ==============  =================
-``<Game>-v0``                  0.25    2 to 4 (random) 10 000
-``<Game>-v4``                  0       2 to 4 (random) 100 000
-``<Game>Deterministic-v0/v4``  0.25/0  4 (3 for         100 000
-                                       SpaceInvaders)
-``<Game>NoFrameskip-v0/v4``    0.25/0  1               100 000 x the
-                                                       Deterministic
-                                                       frameskip
-=============================  ======  ==============  =================
-
-``<Game>`` is the ROM id in PascalCase: ``breakout`` -> ``Breakout``,
-``space_invaders`` -> ``SpaceInvaders``, ``tic_tac_toe_3d`` -> ``TicTacToe3D``.
-Use :func:`make_env` rather than ``gym.make`` in the package: it names close
-matches when an id is misspelt.
+Registered under the classic ids (:mod:`recurrent_sim.envs.atari_ids`,
+:mod:`recurrent_sim.envs.registration`).
 """
-
-import difflib
 import logging
 import os
-import warnings
 
 import ale_py
 import cv2
@@ -36,48 +14,13 @@ from ale_py import roms
 from gym import spaces
 from gym.utils import seeding
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.envs.atari_ids import game_to_rom_id, rom_id_to_game
 
 logger = logging.getLogger(__name__)
 
-ENTRY_POINT = "recurrent_sim.envs.atari:AtariEnv"
 SCREEN_SHAPE = (210, 160)
 
 ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
-
-
-def rom_id_to_game(rom_id):
-    """PascalCase game name of an ale-py ROM id: 'pitfall2' -> 'Pitfall2'."""
-    return rom_id.title().replace("_", "")
-
-
-def _normalise(name):
-    return name.lower().replace("_", "").replace("-", "")
-
-
-# ROM ids whose ROM the ALE can run single-player. Loading any other ROM
-# (combat, joust, maze_craze, warlords) makes the ALE exit the process.
-ROM_IDS = tuple(
-    rom_id
-    for rom_id in roms.get_all_rom_ids()
-    if ale_py.ALEInterface.isSupportedROM(str(roms.get_rom_path(rom_id)))
-)
-GAMES = tuple(rom_id_to_game(rom_id) for rom_id in ROM_IDS)
-_ROM_ID_BY_KEY = {_normalise(rom_id): rom_id for rom_id in ROM_IDS}
-
-
-def game_to_rom_id(game):
-    """Return the ROM id of a game named in PascalCase or snake_case.
-
-    'SpaceInvaders', 'space_invaders' and 'spaceinvaders' all give
-    'space_invaders'. Raises ValueError naming close matches otherwise.
-    """
-    rom_id = _ROM_ID_BY_KEY.get(_normalise(game))
-    if rom_id is None:
-        close = difflib.get_close_matches(game, GAMES + ROM_IDS, n=3, cutoff=0.6)
-        hint = f"; did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown or unsupported Atari game {game!r}{hint}")
-    return rom_id
 
 
 def _check_frameskip(frameskip):
@@ -262,86 +205,3 @@ class AtariEnv(gym.Env):
         if self._viewer_open:
             cv2.destroyWindow(self._window_name)
             self._viewer_open = False
-
-
-class UnknownEnvError(UserError, ValueError):
-    """An environment id that gym does not know; the message names close matches."""
-
-    def __init__(self, env_id, suggestions):
-        self.env_id = env_id
-        self.suggestions = list(suggestions)
-        if self.suggestions:
-            hint = f"did you mean: {', '.join(self.suggestions)}?"
-        else:
-            hint = "Atari ids look like Breakout-v0 or PongNoFrameskip-v4"
-        super().__init__(f"unknown environment {env_id!r}; {hint}")
-
-
-def _variants(game):
-    """Yield ``(env_id, kwargs, max_episode_steps)`` for each id of one ROM."""
-    name = rom_id_to_game(game)
-    fixed_skip = 3 if game == "space_invaders" else 4  # as gym had it
-    for version, sticky, random_skip_steps in (
-        ("v0", 0.25, 10000),
-        ("v4", 0.0, 100000),
-    ):
-        for suffix, frameskip, max_episode_steps in (
-            ("", (2, 5), random_skip_steps),
-            ("Deterministic", fixed_skip, 100000),
-            ("NoFrameskip", 1, fixed_skip * 100000),
-        ):
-            kwargs = {
-                "game": game,
-                "frameskip": frameskip,
-                "repeat_action_probability": sticky,
-            }
-            yield f"{name}{suffix}-{version}", kwargs, max_episode_steps
-
-
-def register_atari_envs():
-    """Register the classic ids of every supported ROM with gym; idempotent.
-
-    Ids that gym already knows are left alone. Returns the list of all the
-    Atari ids of this module.
-    """
-    env_ids = []
-    for game in ROM_IDS:
-        for env_id, kwargs, max_episode_steps in _variants(game):
-            env_ids.append(env_id)
-            if env_id not in gym.envs.registry.env_specs:
-                gym.envs.registration.register(
-                    id=env_id,
-                    entry_point=ENTRY_POINT,
-                    kwargs=kwargs,
-                    max_episode_steps=max_episode_steps,
-                )
-    return env_ids
-
-
-def make_env(env_id, seed=None):
-    """Make the gym environment ``env_id`` (wrapped in TimeLimit), seeded if asked.
-
-    Raises:
-        UnknownEnvError: ``env_id`` is not registered; the message names
-            the closest registered ids.
-        UserError: the environment could not be built.
-    """
-    try:
-        gym.spec(env_id)
-    except gym.error.Error as error:
-        known = list(gym.envs.registry.env_specs)
-        by_lower = {known_id.lower(): known_id for known_id in known}
-        close = difflib.get_close_matches(env_id.lower(), by_lower, n=4, cutoff=0.6)
-        raise UnknownEnvError(env_id, [by_lower[c] for c in close]) from error
-    with warnings.catch_warnings():
-        # gym 0.22 calls every -v0 id "out of date" because a -v4 exists; the
-        # two differ in sticky actions, neither replaces the other.
-        warnings.filterwarnings("ignore", message=".*is out of date")
-        try:
-            env = gym.make(env_id)
-        except (ValueError, gym.error.Error) as error:
-            raise UserError(f"cannot make environment {env_id}: {error}") from None
-    if seed is not None:
-        env.seed(seed)
-    logger.debug("made %s (seed %s)", env_id, seed)
-    return env

@@ -9,8 +9,7 @@ refused once built if its observations are not images.
 import gym
 import numpy as np
 
-from recurrent_sim.envs.atari import make_env
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 NON_IMAGE_FAMILIES = ("gym.envs.classic_control", "gym.envs.toy_text", "gym.envs.box2d", "gym.envs.mujoco")
 
@@ -34,27 +33,26 @@ def is_image_space(space) -> bool:
     return len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3))
 
 
-def make_image_env(env_id, seed=None):
-    """:func:`make_env` for a game with image frames.
+def refuse_non_image_id(env_id):
+    """Refuse, before building it, an empty id or a game of a family without image frames.
 
     Raises:
-        UserError: an empty, unknown or broken id (see :func:`make_env`).
-        NoImageFramesError: the game's observations are not images.
+        UserError: an empty id.
+        NoImageFramesError: a classic control, toy text, Box2D or MuJoCo game.
     """
     if not env_id or not str(env_id).strip():
         raise UserError("--env is empty; name a game, such as Breakout-v0")
     try:
         entry_point = str(gym.spec(env_id).entry_point)
     except gym.error.Error:
-        entry_point = ""  # make_env names close matches
+        return  # an unknown id: make_env names close matches
     if entry_point.startswith(NON_IMAGE_FAMILIES):
         family = entry_point.split(":")[0].rsplit(".", 1)[-1].replace("_", " ")
         raise _refuse(env_id, f"a {family} game: its observations are numbers")
-    try:
-        env = make_env(env_id, seed=seed)
-    except ImportError as e:
-        raise UserError(f"cannot make environment {env_id}: {e}") from None
+
+
+def check_image_observations(env, env_id):
+    """Refuse (and close) a built game whose observations are not image frames."""
     if not is_image_space(env.observation_space):
         env.close()
         raise _refuse(env_id, f"its observations are {env.observation_space}")
-    return env

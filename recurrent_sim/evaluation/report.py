@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from recurrent_sim.evaluation.metrics import PREDICTORS, report_steps
-from recurrent_sim.training.checkpoint import atomic_write
+from recurrent_sim.utils.files import atomic_write
 from recurrent_sim.utils.images import save_animation, save_png, side_by_side
 
 PANEL_LABELS = ("real", "predicted", "|difference|")

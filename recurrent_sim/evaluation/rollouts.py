@@ -12,7 +12,7 @@ import logging
 import numpy as np
 
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ class SimulatorConfig:
     Attributes:
         frame_shape: (height, width) of the gray frames it predicts, pixels.
         n_actions: number of discrete actions of the game.
-        hidden_size: LSTM units (the seed's ``--num_output_channels_sim``).
+        hidden_size: LSTM units (the original code's ``--num_output_channels_sim``).
         factor_size: size of the multiplicative action-state interaction
             ``v_t``; defaults to ``2 * hidden_size`` as in the paper.
         encoding_size: size of the encoder's fully connected output ``z_t``.

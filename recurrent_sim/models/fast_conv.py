@@ -33,21 +33,15 @@ supported (dilation 1, one group, ``cover_all=False``); on a GPU use
 Chainer's own functions. Every backward pass is written with these same
 function nodes, so gradients can be differentiated again.
 """
-import math
-
 import chainer
 import numpy as np
 from chainer import function_node
 from chainer import functions as F
 from chainer.utils import type_check
 
-# Target size of one chunk's block grid, bytes: the batch is split so that
-# the arrays of one chunk stay in the processor's cache.
-CHUNK_BYTES = 2 * 2**20
-# Below this length of block vector (sy * sx * channels), taps are gathered
-# into a column matrix and multiplied once instead of one product per tap.
-MIN_BLOCK_FOR_TAPS = 32
-
+from recurrent_sim.models.config import conv_output_size  # NOQA (part of this module's interface)
+from recurrent_sim.models.fast_conv_kernels import convolve, convolve_backward, weight_gradient
+from recurrent_sim.models.fast_conv_layout import BlockLayout, pair
 
 CONFIG_KEY = "fast_cpu_conv"
 
@@ -60,259 +54,6 @@ def fast_path(xp):
     own CPU convolutions, e.g. to time them).
     """
     return xp is np and bool(getattr(chainer.config, CONFIG_KEY, True))
-
-
-def _pair(value):
-    if isinstance(value, (tuple, list)):
-        first, second = value
-        return int(first), int(second)
-    return int(value), int(value)
-
-
-def conv_output_size(size, kernel, stride, pad):
-    """Output length of a convolution along one axis (``cover_all=False``)."""
-    return (size + 2 * pad - kernel) // stride + 1
-
-
-class _Layout:
-    """Block-grid geometry of one convolution.
-
-    ``image`` is the (height, width) the convolution reads (the output of the
-    matching deconvolution); ``out`` the (height, width) it writes (the input
-    of the deconvolution).
-    """
-
-    def __init__(self, kernel, stride, pad, image, out, channels, out_channels):
-        self.kernel, self.stride, self.pad = kernel, stride, pad
-        self.image, self.out = image, out
-        self.channels, self.out_channels = channels, out_channels
-        self.taps = tuple(math.ceil(k / s) for k, s in zip(kernel, stride))  # (my, mx)
-        self.grid = tuple(o + m - 1 for o, m in zip(out, self.taps))  # (rows, cols)
-        self.block = stride[0] * stride[1] * channels
-        self.cells = self.grid[0] * self.grid[1]
-        self.shifts = [
-            i * self.grid[1] + j for i in range(self.taps[0]) for j in range(self.taps[1])
-        ]
-        self.per_tap = self.block >= MIN_BLOCK_FOR_TAPS
-        # Whether the grid reaches every image pixel (else the trailing
-        # pixels, read by no window, get a zero gradient).
-        self.covers_image = all(s * g - p >= i for s, g, p, i in zip(stride, self.grid, pad, image))
-        self.phases = []  # (u, v, rows of grid, rows of image, cols of grid, cols of image)
-        for u in range(stride[0]):
-            rows = self._phase(u, 0)
-            for v in range(stride[1]):
-                cols = self._phase(v, 1)
-                if rows is not None and cols is not None:
-                    self.phases.append((u, v) + rows + cols)
-
-    def _phase(self, offset, axis):
-        """Grid and image index slices of the pixels of block phase ``offset``."""
-        stride, pad, size, cells = self.stride[axis], self.pad[axis], self.image[axis], self.grid[axis]
-        first_cell = max(0, -((offset - pad) // stride))
-        first_pixel = stride * first_cell + offset - pad
-        count = min(cells - first_cell, -((first_pixel - size) // stride))
-        if count <= 0:
-            return None
-        last_pixel = first_pixel + stride * (count - 1) + 1
-        return slice(first_cell, first_cell + count), slice(first_pixel, last_pixel, stride)
-
-    def chunk(self, batch, itemsize, per_cell):
-        """Batch items per chunk, for temporaries of ``per_cell`` numbers per grid cell."""
-        per_item = self.cells * per_cell * itemsize
-        return int(max(1, min(batch, CHUNK_BYTES // max(per_item, 1))))
-
-    # ----- layout conversions ------------------------------------------------
-    def to_blocks(self, images):
-        """(b, H, W, C) images -> (b * rows * cols, sy * sx * C) block vectors."""
-        b = len(images)
-        blocks = np.zeros((b,) + self.grid + self.stride + (self.channels,), dtype=images.dtype)
-        for u, v, grid_rows, image_rows, grid_cols, image_cols in self.phases:
-            blocks[:, grid_rows, grid_cols, u, v] = images[:, image_rows, image_cols]
-        return blocks.reshape(b * self.cells, self.block)
-
-    def from_blocks(self, blocks, out):
-        """Block vectors (b * rows * cols, sy * sx * C) -> images ``out`` (b, H, W, C)."""
-        b = len(out)
-        blocks = blocks.reshape((b,) + self.grid + self.stride + (self.channels,))
-        if not self.covers_image:
-            out[...] = 0
-        for u, v, grid_rows, image_rows, grid_cols, image_cols in self.phases:
-            out[:, image_rows, image_cols] = blocks[:, grid_rows, grid_cols, u, v]
-        return out
-
-    def to_grid(self, outputs, lead=0):
-        """(b, out_h, out_w, Co) -> (lead + b * rows * cols, Co), zero outside
-        the outputs (and in the ``lead`` first rows)."""
-        b = len(outputs)
-        flat = np.zeros((lead + b * self.cells, self.out_channels), dtype=outputs.dtype)
-        grid = flat[lead:].reshape((b,) + self.grid + (self.out_channels,))
-        grid[:, : self.out[0], : self.out[1]] = outputs
-        return flat
-
-    def gather(self, blocks):
-        """Column matrix (n, taps * block) of the taps of the first n cells,
-        copied from a strided view of the C-ordered ``blocks`` in one go."""
-        n = len(blocks) - self.shifts[-1]
-        row = blocks.strides[0]
-        taps = np.lib.stride_tricks.as_strided(
-            blocks,
-            shape=(n,) + self.taps + (self.block,),
-            strides=(row, self.grid[1] * row, row, blocks.strides[1]),
-            writeable=False,
-        )
-        columns = np.empty(taps.shape, dtype=blocks.dtype)
-        np.copyto(columns, taps)
-        return columns.reshape(n, len(self.shifts) * self.block)
-
-    def gather_back(self, grid, lead):
-        """Column matrix (cells, taps * Co): row r holds ``grid[lead + r - shift]``
-        for every tap, from a ``grid`` whose ``lead`` first rows are zero."""
-        cells = len(grid) - lead
-        row = grid.strides[0]
-        taps = np.lib.stride_tricks.as_strided(
-            grid[lead:],  # steps back into the zero rows
-            shape=(cells,) + self.taps + (grid.shape[1],),
-            strides=(row, -self.grid[1] * row, -row, grid.strides[1]),
-            writeable=False,
-        )
-        columns = np.empty(taps.shape, dtype=grid.dtype)
-        np.copyto(columns, taps)
-        return columns.reshape(cells, len(self.shifts) * grid.shape[1])
-
-    # ----- weights ------------------------------------------------------------
-    def tap_weights(self, weight):
-        """(Co, C, kh, kw) conv weight -> (taps, sy * sx * C, Co) tap matrices."""
-        (my, mx), (sy, sx) = self.taps, self.stride
-        out_ch, in_ch, kh, kw = weight.shape
-        padded = np.zeros((out_ch, in_ch, my * sy, mx * sx), dtype=weight.dtype)
-        padded[:, :, :kh, :kw] = weight
-        padded = padded.reshape(out_ch, in_ch, my, sy, mx, sx).transpose(2, 4, 3, 5, 1, 0)
-        return np.ascontiguousarray(padded).reshape(my * mx, sy * sx * in_ch, out_ch)
-
-    def conv_weight(self, taps):
-        """Inverse of :meth:`tap_weights`: (taps, block, Co) -> (Co, C, kh, kw)."""
-        (my, mx), (sy, sx) = self.taps, self.stride
-        out_ch = taps.shape[2]
-        weight = taps.reshape(my, mx, sy, sx, self.channels, out_ch).transpose(5, 4, 0, 2, 1, 3)
-        weight = weight.reshape(out_ch, self.channels, my * sy, mx * sx)
-        return np.ascontiguousarray(weight[:, :, : self.kernel[0], : self.kernel[1]])
-
-
-def _finish(outputs, bias, relu):
-    """Add the bias and apply the ReLU in place, on a chunk still in cache."""
-    if bias is not None:
-        outputs += bias
-    if relu:
-        np.maximum(outputs, 0, out=outputs)
-
-
-def _convolve(images, weight, layout, bias=None, relu=False):
-    """Convolution on arrays: (B, H, W, C) -> (B, out_h, out_w, Co), plus
-    ``bias`` (Co,) and a ReLU when asked.
-
-    Long block vectors are multiplied once by all the taps side by side (a
-    wide product, which BLAS runs faster than one narrow product per tap)
-    and the taps' shifted slices summed; short ones are gathered into
-    columns first (see :meth:`_Layout.gather`).
-    """
-    batch = len(images)
-    taps = layout.tap_weights(weight)  # (taps, block, Co)
-    n_taps, block, out_ch = taps.shape
-    oh, ow = layout.out
-    output = np.empty((batch, oh, ow, out_ch), dtype=images.dtype)
-    if layout.per_tap:
-        flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(block, n_taps * out_ch)
-        per_cell = block + n_taps * out_ch
-    else:
-        flat_taps = taps.reshape(n_taps * block, out_ch)
-        per_cell = n_taps * block + out_ch
-    step = layout.chunk(batch, images.itemsize, per_cell)
-    for start in range(0, batch, step):
-        stop = min(batch, start + step)
-        blocks = layout.to_blocks(images[start:stop])
-        n = len(blocks) - layout.shifts[-1]
-        # Rows from n on are cells past the last output: never read.
-        grid = np.empty((len(blocks), out_ch), dtype=images.dtype)
-        if layout.per_tap:
-            products = blocks @ flat_taps
-            np.copyto(grid[:n], products[:n, :out_ch])
-            for t, shift in enumerate(layout.shifts[1:], start=1):
-                grid[:n] += products[shift : shift + n, t * out_ch : (t + 1) * out_ch]
-        else:
-            np.matmul(layout.gather(blocks), flat_taps, out=grid[:n])
-        grid = grid.reshape((stop - start,) + layout.grid + (out_ch,))
-        if bias is None:
-            output[start:stop] = grid[:, :oh, :ow]
-        else:
-            np.add(grid[:, :oh, :ow], bias, out=output[start:stop])
-        _finish(output[start:stop], None, relu)
-    return output
-
-
-def _convolve_backward(grad_out, weight, layout, bias=None, relu=False):
-    """Gradient of a convolution with respect to its input, i.e. the
-    deconvolution: (B, out_h, out_w, Co) -> (B, H, W, C), plus ``bias``
-    (C,) and a ReLU when asked.
-
-    Block ``r`` receives ``grid[r - shift] @ tap`` from every tap. When the
-    grid vectors are the shorter side (Co <= block), they are gathered,
-    shifted, into one (cells, taps * Co) matrix and multiplied once, so
-    each block is written once; otherwise each grid vector is multiplied
-    by all taps at once and the products are added, shifted, into the blocks
-    (channel-major, so each addition runs along contiguous rows).
-    """
-    batch = len(grad_out)
-    taps = np.ascontiguousarray(layout.tap_weights(weight).transpose(0, 2, 1))  # (taps, Co, block)
-    n_taps, out_ch, block = taps.shape
-    gather = out_ch <= block
-    if gather:
-        flat_taps = taps.reshape(n_taps * out_ch, block)
-    else:
-        flat_taps = taps.transpose(0, 2, 1).reshape(n_taps * block, out_ch)
-    height, width = layout.image
-    output = np.empty((batch, height, width, layout.channels), dtype=grad_out.dtype)
-    per_cell = n_taps * out_ch + block if gather else out_ch + n_taps * block + block
-    step = layout.chunk(batch, grad_out.itemsize, per_cell)
-    lead = layout.shifts[-1]
-    for start in range(0, batch, step):
-        stop = min(batch, start + step)
-        if gather:
-            grid = layout.to_grid(grad_out[start:stop], lead=lead)  # lead zero rows first
-            blocks = layout.gather_back(grid, lead) @ flat_taps
-        else:
-            # Channel-major, so that each shifted addition runs along rows
-            # of n contiguous numbers.
-            grid = layout.to_grid(grad_out[start:stop])
-            n = len(grid) - lead
-            products = flat_taps @ grid[:n].T  # (taps * block, n)
-            blocks = np.zeros((block, len(grid)), dtype=grad_out.dtype)
-            for t, shift in enumerate(layout.shifts):
-                blocks[:, shift : shift + n] += products[t * block : (t + 1) * block]
-            blocks = np.ascontiguousarray(blocks.T)
-        layout.from_blocks(blocks, output[start:stop])
-        _finish(output[start:stop], bias, relu)
-    return output
-
-
-def _weight_gradient(images, grad_out, layout):
-    """Weight gradient of a convolution: (Co, C, kh, kw), summed over the batch."""
-    batch = len(images)
-    n_taps = len(layout.shifts)
-    total = np.zeros((n_taps, layout.block, layout.out_channels), dtype=images.dtype)
-    flat_total = total.reshape(n_taps * layout.block, layout.out_channels)
-    per_cell = layout.block * (1 if layout.per_tap else n_taps) + layout.out_channels
-    step = layout.chunk(batch, images.itemsize, per_cell)
-    for start in range(0, batch, step):
-        stop = min(batch, start + step)
-        blocks = layout.to_blocks(images[start:stop])
-        grid = layout.to_grid(grad_out[start:stop])
-        n = len(grid) - layout.shifts[-1]
-        if layout.per_tap:
-            for shift, tap_total in zip(layout.shifts, total):
-                tap_total += blocks[shift : shift + n].T @ grid[:n]
-        else:
-            flat_total += layout.gather(blocks).T @ grid[:n]
-    return layout.conv_weight(total)
 
 
 def _check_numpy(arrays):
@@ -353,8 +94,8 @@ class ConvolutionNHWC(function_node.FunctionNode):
     """2-D convolution of channels-last images (see :func:`convolution_2d_nhwc`)."""
 
     def __init__(self, stride, pad, relu=False):
-        self.stride = _pair(stride)
-        self.pad = _pair(pad)
+        self.stride = pair(stride)
+        self.pad = pair(pad)
         self.relu = relu
         self.layout = None
 
@@ -370,11 +111,11 @@ class ConvolutionNHWC(function_node.FunctionNode):
         out = tuple(conv_output_size(*a) for a in zip(image, kernel, self.stride, self.pad))
         if min(out) <= 0:
             raise ValueError(f"convolution output would be empty: image {image}, kernel {kernel}")
-        self.layout = _Layout(kernel, self.stride, self.pad, image, out, weight.shape[1], weight.shape[0])
+        self.layout = BlockLayout(kernel, self.stride, self.pad, image, out, weight.shape[1], weight.shape[0])
         bias = inputs[2] if len(inputs) == 3 else None
         if self.relu:
             self.retain_outputs((0,))
-        return (_convolve(images, weight, self.layout, bias, self.relu),)
+        return (convolve(images, weight, self.layout, bias, self.relu),)
 
     def backward(self, indexes, grad_outputs):
         images, weight = self.get_retained_inputs()
@@ -394,9 +135,9 @@ class DeconvolutionNHWC(function_node.FunctionNode):
     (see :func:`deconvolution_2d_nhwc`)."""
 
     def __init__(self, stride, pad, outsize=None, relu=False):
-        self.stride = _pair(stride)
-        self.pad = _pair(pad)
-        self.outsize = None if outsize is None else _pair(outsize)
+        self.stride = pair(stride)
+        self.pad = pair(pad)
+        self.outsize = None if outsize is None else pair(outsize)
         self.relu = relu
         self.layout = None
 
@@ -421,11 +162,11 @@ class DeconvolutionNHWC(function_node.FunctionNode):
         if min(image) <= 0:
             raise ValueError(f"deconvolution output would be empty: {image}")
         # The matching convolution reads (out_channels) and writes (in_channels).
-        self.layout = _Layout(kernel, self.stride, self.pad, image, size, weight.shape[1], weight.shape[0])
+        self.layout = BlockLayout(kernel, self.stride, self.pad, image, size, weight.shape[1], weight.shape[0])
         bias = inputs[2] if len(inputs) == 3 else None
         if self.relu:
             self.retain_outputs((0,))
-        return (_convolve_backward(x, weight, self.layout, bias, self.relu),)
+        return (convolve_backward(x, weight, self.layout, bias, self.relu),)
 
     def backward(self, indexes, grad_outputs):
         x, weight = self.get_retained_inputs()
@@ -453,7 +194,7 @@ class ConvolutionNHWCGradW(function_node.FunctionNode):
         _check_numpy(inputs)
         self.retain_inputs((0, 1))
         images, grad_out = inputs
-        return (_weight_gradient(images, grad_out, self.layout),)
+        return (weight_gradient(images, grad_out, self.layout),)
 
     def backward(self, indexes, grad_outputs):
         images, grad_out = self.get_retained_inputs()

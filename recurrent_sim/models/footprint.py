@@ -9,6 +9,7 @@ from recurrent_sim.models.agent_network import HEAD_CHANNELS, HEAD_KERNELS, HEAD
 from recurrent_sim.models.config import CONV_CHANNELS, CONV_KERNELS, SimulatorConfig
 
 FLOAT_BYTES = 4
+MAX_ACTIONS = 18  # the most actions an Atari game has: estimates made with it hold for every game
 # Arrays per parameter while training: the value, its gradient and the optimizer's state.
 OPTIMIZER_SLOTS = {"adam": 2, "rmsprop_graves": 3, None: 0}
 # Float arrays of a feature map's size kept per layer and step for the backward pass

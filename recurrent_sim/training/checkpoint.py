@@ -15,25 +15,20 @@ simulator as ``simulator.npz``.
 import json
 import logging
 import os
-import tempfile
-import zipfile
-import zlib
 
 import chainer
 import numpy as np
 from chainer.serializers import DictionarySerializer, NpzDeserializer
 
-from recurrent_sim.errors import UserError
 from recurrent_sim.models import Simulator, SimulatorConfig
-from recurrent_sim.utils.failures import output_error
+from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.files import READ_ERRORS, atomic_write
 from recurrent_sim.utils.finite import refuse_nonfinite, require_finite
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CHECKPOINT_FILENAME = "simulator.npz"
-# What numpy and zipfile raise on truncated, corrupted or foreign .npz files.
-READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 class CheckpointError(UserError):
@@ -46,44 +41,6 @@ def checkpoint_path(path) -> str:
     if os.path.isdir(path):
         return os.path.join(path, CHECKPOINT_FILENAME)
     return path
-
-
-def atomic_write(path, write):
-    """Write a file through ``write(fileobj)`` so that ``path`` is either its
-    old content or the complete new one, whatever moment the process dies.
-
-    The data go to a temporary file in the same folder, are flushed to disk,
-    then renamed over ``path``. A failure of the operating system (disk
-    full, read-only, permission, name too long) removes the temporary file
-    and raises :class:`OutputError` naming ``path`` and the system's reason.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path)[:200] + ".", suffix=".tmp", dir=folder)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        failure = output_error(error, path)
-        if failure is not None:
-            raise failure from None
-        raise
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
-        pass
 
 
 def _json_array(value) -> np.ndarray:
@@ -244,25 +201,6 @@ def prune_checkpoints(folder, keep: int):
         os.unlink(path)
         deleted.append(path)
     return deleted
-
-
-def remove_stale_temporaries(folder, prefix=""):
-    """Delete the temporary files that :func:`atomic_write` calls killed
-    mid-way (SIGKILL, power loss) left in ``folder`` for files whose name
-    starts with ``prefix``; returns their paths. Finished files are untouched.
-    """
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        return []
-    removed = []
-    for name in os.listdir(folder):
-        if name.startswith("." + prefix) and name.endswith(".tmp"):
-            path = os.path.join(folder, name)
-            os.unlink(path)
-            removed.append(path)
-    if removed:
-        logger.info("removed %d unfinished temporary file(s) in %s", len(removed), folder)
-    return removed
 
 
 def newest_loadable_checkpoint(folder):

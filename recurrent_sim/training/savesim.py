@@ -21,7 +21,7 @@ import logging
 import math
 import os
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, CheckpointError, describe, load_checkpoint
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,9 @@ are removed: one line with the path and the system's reason.
 """
 import errno
 import os
+import sys
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.finite import NonFiniteError
 
 
@@ -99,3 +100,15 @@ def _classify(error):
         action = "read" if isinstance(error, OSError) and error.errno == errno.ENOENT else "use"
         return describe_os_error(os_error, action=action), 1
     return None
+
+
+def report_failure(prog, error) -> int:
+    """Print ``error`` as ``PROG: error: MESSAGE`` on stderr and return its exit status; re-raise a bug.
+
+    Call it from an ``except Exception`` of a command line's entry point.
+    """
+    failure = failure_line(error)
+    if failure is None:
+        raise error
+    print(f"{prog}: error: {failure[0]}", file=sys.stderr)
+    return failure[1]

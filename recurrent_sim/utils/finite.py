@@ -10,7 +10,7 @@ can hold non-finite values; integer, boolean and text arrays pass.
 import chainer
 import numpy as np
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 MAX_NAMES = 3  # names listed in a message; the rest are counted
 

@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 

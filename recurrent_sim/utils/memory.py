@@ -11,7 +11,7 @@ log before the allocation starts.
 import logging
 import os
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from ale_py import roms
 
 import recurrent_sim  # NOQA  (registers the ids)
 from recurrent_sim.envs import AtariEnv, UnknownEnvError, make_env, register_atari_envs
-from recurrent_sim.envs import atari
+from recurrent_sim.envs import atari_ids as atari
 
 
 def play(env_id, seed, n_steps, action_seed=0):

@@ -3,11 +3,11 @@ import chainer
 import numpy as np
 import pytest
 
-from recurrent_sim.commands.common import make_game
-from recurrent_sim.errors import UserError
+from recurrent_sim.envs import make_game
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.evaluation import evaluate_simulator, predict_rollouts, record_sequences
 
-from .conftest import BLOCKWORLD, FRAME_SIZE, tiny_simulator
+from tests.helpers import BLOCKWORLD, FRAME_SIZE, small_simulator
 
 
 class LabelledGame:
@@ -94,7 +94,7 @@ def simulator_and_data():
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (3, 10, FRAME_SIZE, FRAME_SIZE), dtype=np.uint8)
     actions = rng.integers(0, 5, (3, 9)).astype(np.int32)
-    simulator = tiny_simulator()
+    simulator = small_simulator()
     simulator.set_mean_image(frames[:, 0])
     return simulator, frames, actions
 

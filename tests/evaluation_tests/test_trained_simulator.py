@@ -16,7 +16,7 @@ from recurrent_sim.training import (
     make_optimizer,
 )
 
-from .conftest import BLOCKWORLD, FRAME_SIZE, collect_buffer, tiny_simulator
+from tests.helpers import BLOCKWORLD, FRAME_SIZE, collect_buffer, small_simulator
 
 SEQUENCE = SequenceSchedule(unroll_dep=3, obs_dep=3, pred_dep=3)
 BATCH_SIZE = 4
@@ -26,7 +26,7 @@ def train(folder, updates, seed=0):
     """Train a 64-unit simulator for ``updates`` updates on random-policy BlockWorld
     play and save it to ``folder`` as the training command does."""
     buffer = collect_buffer(60, seed=seed)
-    simulator = tiny_simulator(hidden_size=64, encoding_size=256, seed=seed)
+    simulator = small_simulator(hidden_size=64, encoding_size=256, seed=seed)
     trainer = SimulatorTrainer(
         simulator,
         make_optimizer(simulator, "adam", lr=1e-3),

@@ -69,7 +69,7 @@ def test_action_changes_the_prediction_on_the_first_step_after_reset():
     rng = np.random.default_rng(2)
     frame = sim.normalize(random_frames(rng, 1, 32, 32))[:, None]
     frames = np.repeat(frame, 3, axis=0)
-    state = sim.initial_state(3)  # zero state: the seed ignored the action here
+    state = sim.initial_state(3)  # zero state: the original code ignored the action here
     prediction, _ = sim.predict(frames, np.array([0, 1, 2], dtype=np.int32), state)
     p = prediction.array
     assert np.abs(p[0] - p[1]).max() > 1e-4

@@ -1,4 +1,4 @@
-"""The seed-compatible script examples/mygym/train_a3c_gym.py, end to end."""
+"""The original-compatible script examples/mygym/train_a3c_gym.py, end to end."""
 import importlib.util
 import os
 import re
@@ -139,7 +139,7 @@ def test_script_runs_as_a_program(tmp_path):
 
 
 def test_breakout_train_then_demo(script, capsys, tmp_path):
-    """The seed README's pipeline on Breakout with small settings: train, save, demo."""
+    """The original README's pipeline on Breakout with small settings: train, save, demo."""
     savesim = tmp_path / "break"
     status, out, err = _run(
         script, capsys, "1", "--env", "Breakout-v0", "--outdir", str(tmp_path / "outdir"), "--min_reward", "-500",

@@ -4,8 +4,9 @@ import stat
 import numpy as np
 import pytest
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.models import Simulator, SimulatorConfig
+from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.training.checkpoint import (
     CheckpointError,
     list_checkpoints,
@@ -13,11 +14,10 @@ from recurrent_sim.training.checkpoint import (
     newest_loadable_checkpoint,
     numbered_checkpoint_path,
     prune_checkpoints,
-    remove_stale_temporaries,
     save_checkpoint,
 )
 from recurrent_sim.training.sequence_loss import SequenceSchedule
-from recurrent_sim.validation import (
+from recurrent_sim.commands.validation import (
     check_buffer_size,
     check_savesim_folder,
     load_simulator_checkpoint,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recurrent_sim.agents import make_acting_agent, make_learning_agent
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.models.agent_network import AgentNetwork, saliency
 
 OBS_SHAPE = (4, 32, 32)

@@ -1,6 +1,6 @@
 """Checks of user-given paths and numbers, shared by the command lines.
 
-Each check raises :class:`recurrent_sim.errors.UserError` (or a subclass)
+Each check raises :class:`recurrent_sim.utils.errors.UserError` (or a subclass)
 with one line that names the flag, what is wrong and what to do, before any
 long work starts and before anything is written.
 """
@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training.checkpoint import CheckpointError, describe, load_checkpoint
 from recurrent_sim.utils.memory import check_fits
 

@@ -10,7 +10,7 @@ import pytest
 
 from recurrent_sim.data.episodes import load_dataset
 from recurrent_sim.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from tests.persistence_tests.conftest import SMALL_TRAIN_FLAGS, make_episode, own_lines, start_cli, write_dataset
+from tests.helpers import SMALL_TRAIN_FLAGS, make_episode, own_lines, start_cli, write_dataset
 
 
 def test_collect_train_resume_evaluate(tmp_path, cli):
@@ -51,7 +51,7 @@ def saved(tmp_path_factory):
     from recurrent_sim.models import Simulator, SimulatorConfig
     from recurrent_sim.training.offline import OfflineTrainer
     from recurrent_sim.data.episodes import EpisodeDataset
-    from tests.persistence_tests.conftest import small_options, small_settings
+    from tests.helpers import small_options, small_settings
 
     root = tmp_path_factory.mktemp("saved")
     data = write_dataset(root / "data", [20, 20, 20, 20])

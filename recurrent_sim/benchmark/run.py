@@ -19,170 +19,29 @@
 
 Every time is the median over repeats after one untimed warm-up run.
 """
-import dataclasses
-import importlib.metadata
 import logging
-import os
-import platform
-import resource
-import statistics
-import time
-from typing import Optional
 
 import chainer
 import numpy as np
 
+from recurrent_sim.benchmark.settings import BenchSettings
+from recurrent_sim.benchmark.timing import Results, time_repeats
 from recurrent_sim.data import SampleBuffer
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
 from recurrent_sim.models import Simulator, SimulatorConfig, fast_conv
-from recurrent_sim.training import SequenceSchedule, make_optimizer, sequence_loss
+from recurrent_sim.training import make_optimizer, sequence_loss
 from recurrent_sim.training.reference_loss import reference_sequence_loss
+from recurrent_sim.utils.device import use_device
+from recurrent_sim.utils.system import peak_memory_mib, system_info
 
 logger = logging.getLogger(__name__)
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@dataclasses.dataclass
-class BenchSettings:
-    """What to measure, and how long.
-
-    Attributes:
-        env_id: gym id of the game (frames and actions for the simulator).
-        frame_size: side of the square gray frames, pixels.
-        hidden_size: LSTM units of the simulator.
-        batch_size: sequences per training update.
-        schedule: warm-up / observed / predicted split of a sequence.
-        inference_batch: games stepped together in the large-batch inference.
-        inference_steps: simulator steps timed per inference repeat.
-        env_steps: game steps timed per game repeat.
-        repeats: timed repeats of each fast-path and game measurement.
-        reference_repeats: timed repeats of each reference measurement.
-        reference: also time the reference (step-by-step, Chainer convolutions).
-        seed: seed of the game, the weights and the sampling.
-        gpu: CUDA device id, -1 for the CPU.
-    """
-
-    env_id: str = "BreakoutDeterministic-v4"
-    frame_size: int = 84
-    hidden_size: int = 512
-    batch_size: int = 16
-    schedule: SequenceSchedule = SequenceSchedule(15, 10, 15)
-    inference_batch: int = 64
-    inference_steps: int = 40
-    env_steps: int = 1000
-    repeats: int = 3
-    reference_repeats: int = 2
-    reference: bool = True
-    seed: int = 0
-    gpu: int = -1
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["schedule"] = dataclasses.asdict(self.schedule)
-        return d
-
-
-def system_info(gpu=-1) -> dict:
-    """Versions, thread settings and device, for the benchmark's record."""
-    import gym
-
-    info = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "chainer": chainer.__version__,
-        "gym": gym.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
-        "device": "cpu" if gpu < 0 else f"cuda:{gpu}",
-    }
-    for key, distributions in (
-        ("chainerrl", ("chainerrl",)),
-        ("ale_py", ("ale-py",)),
-        ("cupy", ("cupy-cuda12x", "cupy-cuda11x", "cupy")),
-    ):
-        info[key] = None
-        for distribution in distributions:
-            try:
-                info[key] = importlib.metadata.version(distribution)
-                break
-            except importlib.metadata.PackageNotFoundError:
-                continue
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas"] = [
-            {"api": pool.get("internal_api"), "threads": pool.get("num_threads")} for pool in threadpool_info()
-        ]
-    except ImportError:
-        info["blas"] = None
-    return info
-
-
-def peak_memory_mib() -> float:
-    """Peak resident memory of this process so far, MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _synchronize(xp):
-    if xp is not np:
-        xp.cuda.Device().synchronize()
-
-
-def _median_rate(seconds, amount):
-    """(median rate, per-repeat rates) for ``amount`` units done in each of ``seconds``."""
-    rates = [amount / max(s, 1e-12) for s in seconds]
-    return statistics.median(rates), rates
-
-
-class _Results:
-    """Collects measurements: name -> value, unit, per-repeat values."""
-
-    def __init__(self):
-        self.rows = []
-
-    def add(self, key, label, seconds, amount, unit):
-        value, samples = _median_rate(seconds, amount)
-        self.rows.append(
-            {
-                "key": key,
-                "label": label,
-                "value": value,
-                "unit": unit,
-                "samples": samples,
-                "seconds": list(seconds),
-                "peak_memory_mib": peak_memory_mib(),
-            }
-        )
-        logger.info("%s: %.1f %s (median of %d)", label, value, unit, len(seconds))
-        return value
-
-    def value(self, key) -> Optional[float]:
-        for row in self.rows:
-            if row["key"] == key:
-                return row["value"]
-        return None
-
-
-def _time_repeats(run, repeats, xp=np):
-    """Seconds of each of ``repeats`` calls of ``run`` after one untimed call."""
-    run()
-    _synchronize(xp)
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        _synchronize(xp)
-        seconds.append(time.perf_counter() - start)
-    return seconds
 
 
 def play_game(settings, results, buffer):
     """Time the game with random actions and with the non-learning agent; the
     agent's transitions fill ``buffer``."""
     from recurrent_sim.agents import make_acting_agent
-    from recurrent_sim.commands.common import make_game
+    from recurrent_sim.envs import make_game
 
     env = make_game(settings.env_id, seed=settings.seed, frame_size=settings.frame_size)
     n_actions = env.action_space.n
@@ -202,9 +61,9 @@ def play_game(settings, results, buffer):
                 obs = env.reset()
 
     try:
-        seconds = _time_repeats(lambda: play(lambda obs: rng.randint(n_actions), False), settings.repeats)
+        seconds = time_repeats(lambda: play(lambda obs: rng.randint(n_actions), False), settings.repeats)
         results.add("env_random", "game, random actions", seconds, settings.env_steps, "steps/s")
-        seconds = _time_repeats(lambda: play(agent.act, True), settings.repeats)
+        seconds = time_repeats(lambda: play(agent.act, True), settings.repeats)
         results.add("env_agent", "game, non-learning agent", seconds, settings.env_steps, "steps/s")
     finally:
         env.close()
@@ -237,11 +96,11 @@ def time_training(settings, results, simulator, batch):
         result.loss.backward()
         optimizer.update()
 
-    seconds = _time_repeats(lambda: update(sequence_loss), settings.repeats, xp)
+    seconds = time_repeats(lambda: update(sequence_loss), settings.repeats, xp)
     results.add("train_fast", "training, fast path", seconds, frames_per_update, "frames/s")
     if settings.reference:
         with chainer.using_config(fast_conv.CONFIG_KEY, False):
-            seconds = _time_repeats(lambda: update(reference_sequence_loss), settings.reference_repeats, xp)
+            seconds = time_repeats(lambda: update(reference_sequence_loss), settings.reference_repeats, xp)
         results.add("train_reference", "training, step-by-step reference", seconds, frames_per_update, "frames/s")
 
 
@@ -259,7 +118,7 @@ def time_inference(settings, results, simulator, warmup_frames, warmup_actions, 
             for t in range(steps):
                 env.step(actions[t])
 
-        seconds = _time_repeats(play, settings.repeats)
+        seconds = time_repeats(play, settings.repeats)
         results.add(key, f"simulator, batch {n_games}", seconds, steps * n_games, "game steps/s")
 
     if settings.reference:
@@ -279,7 +138,7 @@ def time_inference(settings, results, simulator, warmup_frames, warmup_actions, 
                     chainer.backends.cuda.to_cpu(simulator.to_uint8(frame[:, 0]))
 
         with chainer.using_config(fast_conv.CONFIG_KEY, False):
-            seconds = _time_repeats(play_reference, settings.reference_repeats)
+            seconds = time_repeats(play_reference, settings.reference_repeats)
         results.add("sim_reference", "simulator, batch 1, step-by-step reference", seconds, steps, "game steps/s")
 
 
@@ -289,9 +148,7 @@ def run_benchmark(settings: BenchSettings) -> dict:
     Raises:
         UserError: unknown game id, or ``--gpu`` without CuPy / a device.
     """
-    from recurrent_sim.commands.common import use_device
-
-    results = _Results()
+    results = Results()
     schedule = settings.schedule
     frame_shape = (settings.frame_size, settings.frame_size)
     length = schedule.sequence_length
@@ -326,39 +183,3 @@ def run_benchmark(settings: BenchSettings) -> dict:
         "speedups": speedups,
         "peak_memory_mib": peak_memory_mib(),
     }
-
-
-def format_table(report: dict) -> str:
-    """The report as a plain-text table with a header of settings and threads."""
-    settings, system = report["settings"], report["system"]
-    schedule = settings["schedule"]
-    threads = ", ".join(f"{k}={v if v is not None else 'unset'}" for k, v in system["threads"].items())
-    lines = [
-        f"game {settings['env_id']}, frames {settings['frame_size']}x{settings['frame_size']} gray, "
-        f"LSTM {settings['hidden_size']}, batch {settings['batch_size']}, sequence "
-        f"{schedule['unroll_dep']} warm-up + {schedule['obs_dep']} observed + {schedule['pred_dep']} predicted",
-        f"device {system['device']}, {system['cpus_usable']} usable CPUs, {threads}",
-        f"python {system['python']}, numpy {system['numpy']}, chainer {system['chainer']}, "
-        f"chainerrl {system['chainerrl']}, gym {system['gym']}, ale-py {system['ale_py']}, "
-        f"cupy {system['cupy'] or '-'}",
-        "",
-    ]
-    rows = [
-        (row["label"], f"{row['value']:,.1f}", row["unit"], f"{len(row['samples'])}")
-        for row in report["measurements"]
-    ]
-    header = ("measurement", "median", "unit", "repeats")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
-    fmt = f"{{:<{widths[0]}}}  {{:>{widths[1]}}}  {{:<{widths[2]}}}  {{:>{widths[3]}}}"
-    lines += [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*row) for row in rows]
-    lines.append("")
-    for name, ratio in report["speedups"].items():
-        what = {
-            "training": "training, fast path / reference",
-            "inference_batch_1": "simulator batch 1 / reference batch 1",
-            "inference_batch_n": f"simulator batch {settings['inference_batch']} / reference batch 1",
-        }[name]
-        lines.append(f"speed-up {what}: {ratio:.1f}x")
-    lines.append(f"peak memory: {report['peak_memory_mib']:,.0f} MiB")
-    return "\n".join(lines)

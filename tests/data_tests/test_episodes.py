@@ -16,7 +16,7 @@ from recurrent_sim.data.episodes import (
     read_manifest,
     save_episode,
 )
-from tests.persistence_tests.conftest import make_episode, write_dataset
+from tests.helpers import make_episode, write_dataset
 
 
 def test_episode_file_round_trip_holds_plain_compressed_arrays(tmp_path):

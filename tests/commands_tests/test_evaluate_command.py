@@ -12,7 +12,7 @@ import pytest
 
 from recurrent_sim.training import save_checkpoint
 
-from .conftest import BLOCKWORLD, tiny_simulator
+from tests.helpers import BLOCKWORLD, small_simulator
 
 WARMUP, HORIZON, SEQUENCES = 4, 12, 6
 OUTPUTS = ("metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png")
@@ -121,7 +121,7 @@ def test_absolute_threshold(run_cli, untrained_checkpoint, tmp_path):
 
 
 def test_game_defaults_to_the_checkpoints(run_cli, tmp_path, blockworld_buffer):
-    simulator = tiny_simulator()
+    simulator = small_simulator()
     simulator.set_mean_image(blockworld_buffer.first_frames(50))
     save_checkpoint(tmp_path / "sim", simulator, metadata={"env_id": BLOCKWORLD})
     code, _, err = run_cli("evaluate", "--loadtosim", tmp_path / "sim", "--out", tmp_path / "out",
@@ -164,7 +164,7 @@ def test_missing_simulator_folder(run_cli, tmp_path):
 
 
 def test_simulator_for_another_action_count(run_cli, tmp_path, blockworld_buffer):
-    simulator = tiny_simulator(n_actions=4)
+    simulator = small_simulator(n_actions=4)
     simulator.set_mean_image(blockworld_buffer.first_frames(50))
     save_checkpoint(tmp_path / "sim4", simulator, metadata={"env_id": "Breakout-v0"})
     code, _, err = run_cli(*evaluate_args(tmp_path / "sim4", tmp_path / "out"))
@@ -173,7 +173,7 @@ def test_simulator_for_another_action_count(run_cli, tmp_path, blockworld_buffer
 
 
 def test_simulator_without_mean_image(run_cli, tmp_path):
-    save_checkpoint(tmp_path / "raw", tiny_simulator())
+    save_checkpoint(tmp_path / "raw", small_simulator())
     code, _, err = run_cli(*evaluate_args(tmp_path / "raw", tmp_path / "out"))
     assert code == 2 and "no mean image" in err
 
@@ -198,10 +198,10 @@ def test_module_entry_point_reports_errors_with_exit_status_2(tmp_path):
 
 def test_breakout_at_84_pixels(run_cli, tmp_path):
     """The real game the command is meant for, on a small untrained simulator."""
-    from .conftest import collect_buffer
+    from tests.helpers import collect_buffer
 
     buffer = collect_buffer(1, seed=0, frame_size=84, env_id="Breakout-v0")
-    simulator = tiny_simulator(n_actions=4, frame_size=84)
+    simulator = small_simulator(n_actions=4, frame_size=84)
     simulator.set_mean_image(buffer.first_frames(100))
     save_checkpoint(tmp_path / "break", simulator, metadata={"env_id": "Breakout-v0", "frame_size": 84})
     code, _, err = run_cli("evaluate", "--loadtosim", tmp_path / "break", "--env", "Breakout-v0",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from chainer import gradient_check
 
-from recurrent_sim.models import fast_conv
+from recurrent_sim.models import fast_conv, fast_conv_layout
 
 
 def nhwc(x):
@@ -34,7 +34,7 @@ def random_geometries(n, seed):
 @pytest.fixture(params=["per_tap", "gathered"])
 def strategy(request, monkeypatch):
     """Run a test with one product per kernel tap and with gathered columns."""
-    monkeypatch.setattr(fast_conv, "MIN_BLOCK_FOR_TAPS", 1 if request.param == "per_tap" else 10**6)
+    monkeypatch.setattr(fast_conv_layout, "MIN_BLOCK_FOR_TAPS", 1 if request.param == "per_tap" else 10**6)
     return request.param
 
 
@@ -133,7 +133,7 @@ def test_chunks_give_the_same_result(monkeypatch):
     x = rng.randn(7, 21, 21, 8).astype(np.float32)
     W = rng.randn(16, 8, 6, 6).astype(np.float32)
     whole = fast_conv.convolution_2d_nhwc(x, W, None, 2, 2).array
-    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)  # one image per chunk
+    monkeypatch.setattr(fast_conv_layout, "CHUNK_BYTES", 1)  # one image per chunk
     chunked = fast_conv.convolution_2d_nhwc(x, W, None, 2, 2).array
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
 

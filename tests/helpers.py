@@ -1,16 +1,19 @@
-"""Helpers for the persistence tests: small datasets, small runs, the CLI in-process."""
+"""Helpers shared by the tests: synthetic episodes and datasets, small runs, the CLI in a subprocess,
+BlockWorld samples and small simulators."""
 import os
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
+from recurrent_sim.data import SampleBuffer
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
-from recurrent_sim.training.offline import OfflineSettings, RunOptions
+from recurrent_sim.envs import make_game
+from recurrent_sim.models import Simulator, SimulatorConfig
+from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAME_SHAPE = (32, 32)
 N_ACTIONS = 5
 # Lines gym 0.22 prints on import (not ours); filtered from subprocess output.
@@ -18,6 +21,10 @@ GYM_NOTICE = ("Gym has been unmaintained", "Please upgrade to Gymnasium", "See t
 # Flags of a tiny offline run on 32x32 frames: 4-frame sequences, batch 2, 16 LSTM units.
 SMALL_TRAIN_FLAGS = ["--hidden-size", "16", "--batch-size", "2", "--unroll-dep", "1", "--obs-dep", "1",
                      "--pred-dep", "1", "--validation-fraction", "0.25", "--validation-sequences", "4"]
+
+
+BLOCKWORLD = "BlockWorld-v0"
+FRAME_SIZE = 32
 
 
 def make_episode(steps, seed=0, terminal=True, shape=FRAME_SHAPE, n_actions=N_ACTIONS) -> Episode:
@@ -57,28 +64,6 @@ def small_options(**changes) -> RunOptions:
     return RunOptions(**values)
 
 
-@pytest.fixture
-def dataset(tmp_path):
-    """Four synthetic episodes of 20 steps, 32x32 frames, 5 actions."""
-    return write_dataset(tmp_path / "data", [20, 20, 20, 20])
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run ``recurrent-sim ARGS`` in this process; returns (exit code, stdout, stderr)."""
-    from recurrent_sim.cli import main
-
-    def run(*argv):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as e:  # argparse
-            code = e.code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def python_env():
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONPATH=REPO)
     return env
@@ -93,3 +78,36 @@ def start_cli(*argv, **kwargs):
 def own_lines(text):
     """Non-empty lines of ``text`` without gym's import notice."""
     return [line for line in text.splitlines() if line.strip() and not line.startswith(GYM_NOTICE)]
+
+
+def collect_buffer(n_episodes, seed=0, frame_size=FRAME_SIZE, env_id=BLOCKWORLD):
+    """A SampleBuffer with ``n_episodes`` episodes played by a uniform random policy."""
+    game = make_game(env_id, seed=seed, frame_size=frame_size)
+    rng = np.random.default_rng(seed)
+    buffer = SampleBuffer(n_episodes * 110, (frame_size, frame_size), seed=seed)
+    for _ in range(n_episodes):
+        game.reset()
+        done = False
+        while not done:
+            action = int(rng.integers(game.action_space.n))
+            frame = game.last_frame
+            _, reward, done, _ = game.step(action)
+            buffer.append(frame, action, reward, done)
+    return buffer
+
+
+def small_simulator(hidden_size=16, encoding_size=32, n_actions=N_ACTIONS, frame_size=FRAME_SIZE, seed=0):
+    """A small simulator with weights drawn from ``seed`` (numpy's global state is restored)."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        return Simulator(
+            SimulatorConfig(
+                frame_shape=(frame_size, frame_size),
+                n_actions=n_actions,
+                hidden_size=hidden_size,
+                encoding_size=encoding_size,
+            )
+        )
+    finally:
+        np.random.set_state(saved)

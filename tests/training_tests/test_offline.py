@@ -1,4 +1,5 @@
 import csv
+import importlib
 import json
 import os
 
@@ -6,18 +7,16 @@ import numpy as np
 import pytest
 
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.errors import UserError
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training import checkpoint as checkpoint_module
-from recurrent_sim.training import offline
 from recurrent_sim.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from recurrent_sim.training.offline import OfflineTrainer
+from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of
 from recurrent_sim.utils.finite import NonFiniteError
-from recurrent_sim.training.offline import (
-    OfflineTrainer,
-    check_fresh_output,
-    find_resume_checkpoint,
-    options_of,
-)
-from tests.persistence_tests.conftest import small_options, small_settings, write_dataset
+from tests.helpers import small_options, small_settings, write_dataset
+
+
+sequence_loss_module = importlib.import_module("recurrent_sim.training.sequence_loss")
 
 
 def read_csv(path):
@@ -128,7 +127,7 @@ def test_resume_errors(tmp_path):
 
 def _nan_on_calls(monkeypatch, bad_calls):
     """Make the loss of the listed calls of sequence_loss (1-based) NaN."""
-    real = offline.sequence_loss
+    real = sequence_loss_module.sequence_loss
     calls = []
 
     def loss(*args, **kwargs):
@@ -138,7 +137,7 @@ def _nan_on_calls(monkeypatch, bad_calls):
             result.loss = result.loss * np.float32(np.nan)
         return result
 
-    monkeypatch.setattr(offline, "sequence_loss", loss)
+    monkeypatch.setattr(sequence_loss_module, "sequence_loss", loss)
 
 
 def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset, monkeypatch):
@@ -146,7 +145,7 @@ def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset, monkeypatc
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(validation_fraction=0),
                              small_options(updates=4))
     result = trainer.run()
-    assert (result.updates, result.exit_code, trainer.skipped) == (4, 0, 1)
+    assert (result.updates, result.exit_code, trainer.state.skipped) == (4, 0, 1)
     rows = read_csv(tmp_path / "run" / "log.csv")
     assert [int(r["skipped_batches"]) for r in rows] == [0, 1, 1, 1]
     assert [int(r["sequences_seen"]) for r in rows] == [2, 6, 8, 10]
@@ -170,7 +169,7 @@ def test_too_many_non_finite_batches_in_a_row_stop_the_run(tmp_path, dataset, mo
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(),
                              small_options(updates=10, max_nonfinite=5))
     result = trainer.run()
-    assert (result.updates, result.exit_code, trainer.skipped) == (0, 1, 5)
+    assert (result.updates, result.exit_code, trainer.state.skipped) == (0, 1, 5)
     assert "5 batches in a row" in result.message
     assert list_checkpoints(tmp_path / "run" / "checkpoints") == []  # nothing trained: nothing saved
     assert not os.path.exists(tmp_path / "run" / "simulator.npz")
@@ -228,7 +227,7 @@ def test_best_error_of_a_newer_best_simulator_is_kept_on_resume(tmp_path, datase
     save_checkpoint(tmp_path / "run", simulator, metadata=dict(best.metadata, validation_error=1e-9))
     checkpoint = find_resume_checkpoint(str(tmp_path / "run"))
     trainer = OfflineTrainer.resume(tmp_path / "run", EpisodeDataset([dataset]), checkpoint, options_of(checkpoint))
-    assert trainer.best_validation_error == 1e-9
+    assert trainer.state.best_validation_error == 1e-9
 
 
 def test_settings_and_options_reject_bad_values():

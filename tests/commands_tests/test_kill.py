@@ -10,8 +10,8 @@ import pytest
 
 from recurrent_sim.data.episodes import load_dataset, read_manifest
 from recurrent_sim.training.checkpoint import list_checkpoints, load_checkpoint
-from recurrent_sim.training.signals import StopRequest
-from tests.persistence_tests.conftest import SMALL_TRAIN_FLAGS, own_lines, start_cli
+from recurrent_sim.utils.signals import StopRequest
+from tests.helpers import SMALL_TRAIN_FLAGS, own_lines, start_cli
 
 FLAGS = SMALL_TRAIN_FLAGS + ["--checkpoint-every", "1", "--keep-checkpoints", "3", "--log-every", "1",
                              "--validate-every", "4"]

@@ -5,7 +5,7 @@ import pytest
 
 from recurrent_sim.data.dataset_sampler import SequenceSampler, split_episodes, validation_batches
 from recurrent_sim.data.episodes import DatasetError
-from tests.persistence_tests.conftest import make_episode
+from tests.helpers import make_episode
 
 
 def test_split_is_by_whole_episodes_deterministic_and_skips_short_ones():

@@ -1,0 +1,123 @@
+"""Array-level kernels of the fast channels-last convolutions: forward, input and weight gradients.
+
+They work on numpy arrays in the block layout of
+:class:`recurrent_sim.models.fast_conv_layout.BlockLayout`; the function
+nodes of :mod:`recurrent_sim.models.fast_conv` call them.
+"""
+import numpy as np
+
+def _finish(outputs, bias, relu):
+    """Add the bias and apply the ReLU in place, on a chunk still in cache."""
+    if bias is not None:
+        outputs += bias
+    if relu:
+        np.maximum(outputs, 0, out=outputs)
+
+
+def convolve(images, weight, layout, bias=None, relu=False):
+    """Convolution on arrays: (B, H, W, C) -> (B, out_h, out_w, Co), plus
+    ``bias`` (Co,) and a ReLU when asked.
+
+    Long block vectors are multiplied once by all the taps side by side (a
+    wide product, which BLAS runs faster than one narrow product per tap)
+    and the taps' shifted slices summed; short ones are gathered into
+    columns first (see :meth:`BlockLayout.gather`).
+    """
+    batch = len(images)
+    taps = layout.tap_weights(weight)  # (taps, block, Co)
+    n_taps, block, out_ch = taps.shape
+    oh, ow = layout.out
+    output = np.empty((batch, oh, ow, out_ch), dtype=images.dtype)
+    if layout.per_tap:
+        flat_taps = np.ascontiguousarray(taps.transpose(1, 0, 2)).reshape(block, n_taps * out_ch)
+        per_cell = block + n_taps * out_ch
+    else:
+        flat_taps = taps.reshape(n_taps * block, out_ch)
+        per_cell = n_taps * block + out_ch
+    step = layout.chunk(batch, images.itemsize, per_cell)
+    for start in range(0, batch, step):
+        stop = min(batch, start + step)
+        blocks = layout.to_blocks(images[start:stop])
+        n = len(blocks) - layout.shifts[-1]
+        # Rows from n on are cells past the last output: never read.
+        grid = np.empty((len(blocks), out_ch), dtype=images.dtype)
+        if layout.per_tap:
+            products = blocks @ flat_taps
+            np.copyto(grid[:n], products[:n, :out_ch])
+            for t, shift in enumerate(layout.shifts[1:], start=1):
+                grid[:n] += products[shift : shift + n, t * out_ch : (t + 1) * out_ch]
+        else:
+            np.matmul(layout.gather(blocks), flat_taps, out=grid[:n])
+        grid = grid.reshape((stop - start,) + layout.grid + (out_ch,))
+        if bias is None:
+            output[start:stop] = grid[:, :oh, :ow]
+        else:
+            np.add(grid[:, :oh, :ow], bias, out=output[start:stop])
+        _finish(output[start:stop], None, relu)
+    return output
+
+
+def convolve_backward(grad_out, weight, layout, bias=None, relu=False):
+    """Gradient of a convolution with respect to its input, i.e. the
+    deconvolution: (B, out_h, out_w, Co) -> (B, H, W, C), plus ``bias``
+    (C,) and a ReLU when asked.
+
+    Block ``r`` receives ``grid[r - shift] @ tap`` from every tap. When the
+    grid vectors are the shorter side (Co <= block), they are gathered,
+    shifted, into one (cells, taps * Co) matrix and multiplied once, so
+    each block is written once; otherwise each grid vector is multiplied
+    by all taps at once and the products are added, shifted, into the blocks
+    (channel-major, so each addition runs along contiguous rows).
+    """
+    batch = len(grad_out)
+    taps = np.ascontiguousarray(layout.tap_weights(weight).transpose(0, 2, 1))  # (taps, Co, block)
+    n_taps, out_ch, block = taps.shape
+    gather = out_ch <= block
+    if gather:
+        flat_taps = taps.reshape(n_taps * out_ch, block)
+    else:
+        flat_taps = taps.transpose(0, 2, 1).reshape(n_taps * block, out_ch)
+    height, width = layout.image
+    output = np.empty((batch, height, width, layout.channels), dtype=grad_out.dtype)
+    per_cell = n_taps * out_ch + block if gather else out_ch + n_taps * block + block
+    step = layout.chunk(batch, grad_out.itemsize, per_cell)
+    lead = layout.shifts[-1]
+    for start in range(0, batch, step):
+        stop = min(batch, start + step)
+        if gather:
+            grid = layout.to_grid(grad_out[start:stop], lead=lead)  # lead zero rows first
+            blocks = layout.gather_back(grid, lead) @ flat_taps
+        else:
+            # Channel-major, so that each shifted addition runs along rows
+            # of n contiguous numbers.
+            grid = layout.to_grid(grad_out[start:stop])
+            n = len(grid) - lead
+            products = flat_taps @ grid[:n].T  # (taps * block, n)
+            blocks = np.zeros((block, len(grid)), dtype=grad_out.dtype)
+            for t, shift in enumerate(layout.shifts):
+                blocks[:, shift : shift + n] += products[t * block : (t + 1) * block]
+            blocks = np.ascontiguousarray(blocks.T)
+        layout.from_blocks(blocks, output[start:stop])
+        _finish(output[start:stop], bias, relu)
+    return output
+
+
+def weight_gradient(images, grad_out, layout):
+    """Weight gradient of a convolution: (Co, C, kh, kw), summed over the batch."""
+    batch = len(images)
+    n_taps = len(layout.shifts)
+    total = np.zeros((n_taps, layout.block, layout.out_channels), dtype=images.dtype)
+    flat_total = total.reshape(n_taps * layout.block, layout.out_channels)
+    per_cell = layout.block * (1 if layout.per_tap else n_taps) + layout.out_channels
+    step = layout.chunk(batch, images.itemsize, per_cell)
+    for start in range(0, batch, step):
+        stop = min(batch, start + step)
+        blocks = layout.to_blocks(images[start:stop])
+        grid = layout.to_grid(grad_out[start:stop])
+        n = len(grid) - layout.shifts[-1]
+        if layout.per_tap:
+            for shift, tap_total in zip(layout.shifts, total):
+                tap_total += blocks[shift : shift + n].T @ grid[:n]
+        else:
+            flat_total += layout.gather(blocks).T @ grid[:n]
+    return layout.conv_weight(total)

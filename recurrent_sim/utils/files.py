@@ -1,0 +1,77 @@
+"""Crash-safe file writing: a file is either its old or its complete new content.
+
+:func:`atomic_write` writes through a temporary file in the same folder,
+flushed to disk and renamed (a failure of the operating system removes the
+temporary file and raises a one-line :class:`OutputError`);
+:func:`remove_stale_temporaries` deletes what a killed writer left behind; :data:`READ_ERRORS` is what reading a truncated,
+corrupted or foreign ``.npz``/zip file raises.
+"""
+import logging
+import os
+import tempfile
+import zipfile
+import zlib
+
+from recurrent_sim.utils.failures import output_error
+
+logger = logging.getLogger(__name__)
+
+# What numpy and zipfile raise on truncated, corrupted or foreign .npz files.
+READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def atomic_write(path, write):
+    """Write a file through ``write(fileobj)`` so that ``path`` is either its
+    old content or the complete new one, whatever moment the process dies.
+
+    The data go to a temporary file in the same folder, are flushed to disk,
+    then renamed over ``path``. A failure of the operating system (disk
+    full, read-only, permission, name too long) removes the temporary file
+    and raises :class:`OutputError` naming ``path`` and the system's reason.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path)[:200] + ".", suffix=".tmp", dir=folder)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        failure = output_error(error, path)
+        if failure is not None:
+            raise failure from None
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+        pass
+
+
+def remove_stale_temporaries(folder, prefix=""):
+    """Delete the temporary files that :func:`atomic_write` calls killed
+    mid-way (SIGKILL, power loss) left in ``folder`` for files whose name
+    starts with ``prefix``; returns their paths. Finished files are untouched.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return []
+    removed = []
+    for name in os.listdir(folder):
+        if name.startswith("." + prefix) and name.endswith(".tmp"):
+            path = os.path.join(folder, name)
+            os.unlink(path)
+            removed.append(path)
+    if removed:
+        logger.info("removed %d unfinished temporary file(s) in %s", len(removed), folder)
+    return removed

@@ -1,0 +1,51 @@
+"""The machine a run happens on: package versions, threads, device, peak memory."""
+import importlib.metadata
+import os
+import platform
+import resource
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def system_info(gpu=-1) -> dict:
+    """Versions, thread settings and device, for the record of a run."""
+    import chainer
+    import gym
+    import numpy as np
+
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "chainer": chainer.__version__,
+        "gym": gym.__version__,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+        "device": "cpu" if gpu < 0 else f"cuda:{gpu}",
+    }
+    for key, distributions in (
+        ("chainerrl", ("chainerrl",)),
+        ("ale_py", ("ale-py",)),
+        ("cupy", ("cupy-cuda12x", "cupy-cuda11x", "cupy")),
+    ):
+        info[key] = None
+        for distribution in distributions:
+            try:
+                info[key] = importlib.metadata.version(distribution)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [
+            {"api": pool.get("internal_api"), "threads": pool.get("num_threads")} for pool in threadpool_info()
+        ]
+    except ImportError:
+        info["blas"] = None
+    return info
+
+
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
