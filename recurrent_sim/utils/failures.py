@@ -94,7 +94,7 @@ def _classify(error):
     if isinstance(error, (NonFiniteError, OutputError)):
         return str(error), 1
     if isinstance(error, MemoryError):
-        return f"out of memory ({error or 'allocation failed'}); use smaller sizes", 1
+        return f"out of memory ({str(error) or 'allocation failed'}); use smaller sizes", 1
     os_error = find_os_error(error)
     if os_error is not None:
         action = "read" if isinstance(error, OSError) and error.errno == errno.ENOENT else "use"

@@ -9,6 +9,7 @@ corrupted or foreign ``.npz``/zip file raises.
 import logging
 import os
 import tempfile
+import traceback
 import zipfile
 import zlib
 
@@ -18,6 +19,48 @@ logger = logging.getLogger(__name__)
 
 # What numpy and zipfile raise on truncated, corrupted or foreign .npz files.
 READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+class _QuietAfterFailure:
+    """A binary file whose writes, seeks and flushes only move a position once one has failed, so
+    that the clean-up code of a writer interrupted by a full disk (numpy's zip file writing its
+    directory) does not fail a second time."""
+
+    def __init__(self, f):
+        self._f = f
+        self.failed = False
+        self.position = self.end = 0
+
+    def _call(self, name, *args):
+        try:
+            return getattr(self._f, name)(*args)
+        except OSError:
+            self.failed = True
+            raise
+
+    def write(self, data):
+        if not self.failed:
+            self._call("write", data)
+        size = memoryview(data).nbytes
+        self.position += size
+        self.end = max(self.end, self.position)
+        return size
+
+    def seek(self, offset, whence=0):
+        if not self.failed:
+            self._call("seek", offset, whence)
+        self.position = (0, self.position, self.end)[whence] + offset
+        return self.position
+
+    def tell(self):
+        return self.position
+
+    def flush(self):
+        if not self.failed:
+            self._call("flush")
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
 
 
 def atomic_write(path, write):
@@ -36,10 +79,17 @@ def atomic_write(path, write):
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            write(f)
+        with os.fdopen(fd, "wb") as raw:
+            f = _QuietAfterFailure(raw)
+            try:
+                write(f)
+            except BaseException as error:
+                # Let the writer's objects (numpy's open zip file) be closed now, into the quiet file,
+                # rather than later by the garbage collector with a second error ('seek of closed file').
+                traceback.clear_frames(error.__traceback__)
+                raise
             f.flush()
-            os.fsync(f.fileno())
+            os.fsync(raw.fileno())
         os.replace(tmp, path)
     except BaseException as error:
         if tmp is not None and os.path.exists(tmp):
