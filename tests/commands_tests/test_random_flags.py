@@ -13,34 +13,47 @@ from hypothesis import strategies as st
 from recurrent_sim.cli import main
 from tests.helpers import REPO, SMALL_TRAIN_FLAGS, write_dataset
 
-BAD = ["nan", "inf", "-inf", "-1", "0", "", "abc", "1e400", "1e12", "0.5", "-0.0"]
+BAD = ["nan", "inf", "-inf", "-1", "0", "", "abc", "1e400", "0.5", "-0.0"]
+# Sizes that cannot fit in memory, tried on the flags named in ABSURD_FLAGS (counts of steps or
+# episodes are left out: a huge one is a valid, endless, run).
+ABSURD = ["100000", "1e12"]
+ABSURD_FLAGS = {"--frame-size", "--hidden-size", "--batch-size", "--num_output_channels_sim", "--batch_size",
+                "--buffer_size_sim"}
 SCRIPT = os.path.join(REPO, "examples", "mygym", "train_a3c_gym.py")
 
 
 def flag_values(**valid):
     """A strategy of {flag: value or None (left out)}: each flag valid, bad, or absent."""
     return st.fixed_dictionaries({
-        flag: st.one_of(st.none(), st.sampled_from([str(v) for v in values]), st.sampled_from(BAD))
+        flag: st.one_of(st.none(), st.sampled_from([str(v) for v in values]),
+                        st.sampled_from(BAD + (ABSURD if flag in ABSURD_FLAGS else [])))
         for flag, values in valid.items()
     })
 
 
 COMMANDS = {
-    "collect": (["--policy", "random", "--out", "{tmp}/data"], flag_values(**{
+    # Each base command line is a tiny, quick run; the random flags given after it override it.
+    "collect": (["--policy", "random", "--out", "{tmp}/data", "--env", "BlockWorld-v0", "--frame-size", "16",
+                 "--episodes", "1", "--max-episode-steps", "5"], flag_values(**{
         "--env": ["BlockWorld-v0", "CartPole-v0", "Breakot-v0"], "--frame-size": [16, 32], "--episodes": [1, 2],
         "--max-episode-steps": [3, 8], "--frame-buffer-length": [1, 4], "--seed": [0, 3]})),
-    "train": (["{data}", "--out", "{tmp}/run", "--validation-fraction", "0.25", "--log-level", "ERROR"], flag_values(**{
+    "train": (["{data}", "--out", "{tmp}/run", "--validation-fraction", "0.25", *SMALL_TRAIN_FLAGS, "--updates", "2",
+               "--checkpoint-every", "1"], flag_values(**{
         "--hidden-size": [8, 16], "--batch-size": [1, 2], "--unroll-dep": [0, 1], "--obs-dep": [0, 1],
         "--pred-dep": [1, 2], "--lr": [1e-4, 1e-3], "--grad-clip": [0, 10], "--updates": [1, 2],
         "--checkpoint-every": [1, 2], "--keep-checkpoints": [1, 2], "--validation-sequences": [1, 4],
         "--optimizer": ["adam", "rmsprop_graves"]})),
-    "evaluate": (["--loadtosim", "{run}", "--out", "{tmp}/evaluation"], flag_values(**{
+    "evaluate": (["--loadtosim", "{run}", "--out", "{tmp}/evaluation", "--warmup", "1", "--horizon", "2",
+                  "--sequences", "1", "--batch-size", "1", "--max-gap", "0"], flag_values(**{
         "--env": ["BlockWorld-v0", "Pong-v0"], "--warmup": [1, 2], "--horizon": [1, 3], "--sequences": [1, 2],
-        "--batch-size": [1, 2], "--threshold": [0.5], "--fps": [5], "--max-gap": [0, 2], "--frame-size": [32]})),
+        "--batch-size": [1, 2], "--threshold": [0.5], "--fps": [5], "--max-gap": [0, 2], "--frame-buffer-length": [2]})),
     "bench": (["--quick", "--reference-repeats", "0", "--env-steps", "5"], flag_values(**{
         "--env": ["BlockWorld-v0"], "--frame-size": [16, 32], "--out": ["{tmp}/bench.json", "{tmp}"]})),
     "original": (["1", "--env", "BlockWorld-v0", "--eval-n-runs", "0", "--logger-level", "40",
-                  "--outdir", "{tmp}/out", "--savesim", "{tmp}/sim"], flag_values(**{
+                  "--outdir", "{tmp}/out", "--savesim", "{tmp}/sim", "--frame-size", "16", "--num_output_channels_sim",
+                  "8", "--batch_size", "2", "--steps", "20", "--warm_up_steps", "5", "--training_steps", "5",
+                  "--saving_steps", "10", "--buffer_size_sim", "50", "--unroll_dep", "1", "--obs_dep", "1",
+                  "--pred_dep", "1", "--max-episode-len", "30"], flag_values(**{
         "--frame-size": [16, 32], "--num_output_channels_sim": [8], "--batch_size": [1, 2], "--steps": [20, 40],
         "--warm_up_steps": [0, 10], "--training_steps": [5], "--saving_steps": [10], "--buffer_size_sim": [30, 100],
         "--unroll_dep": [1], "--obs_dep": [1], "--pred_dep": [1], "--lr-sim": [1e-3], "--lr": [1e-4],
@@ -92,7 +105,7 @@ def check_one_run(command, values, shared, original_script, capsys):
         if command == "original":
             code = original_script.main(argv)
         else:
-            code = main(["--log-level", "ERROR", command, *argv] if command != "train" else [command, *argv])
+            code = main(["--log-level", "ERROR", command, *argv])
         err = capsys.readouterr().err
         assert "Traceback" not in err, err
         if code == 0:
