@@ -20,6 +20,7 @@ setup(
         "matplotlib>=3.7",
         "imageio>=2.30",
         "Pillow>=9",
+        "tensorboardX>=2.6",
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],

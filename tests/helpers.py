@@ -1,5 +1,7 @@
 """Helpers shared by the tests: synthetic episodes and datasets, small runs, the CLI in a subprocess,
 BlockWorld samples and small simulators."""
+import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -111,3 +113,55 @@ def small_simulator(hidden_size=16, encoding_size=32, n_actions=N_ACTIONS, frame
         )
     finally:
         np.random.set_state(saved)
+
+
+ORIGINAL_SCRIPT = os.path.join(REPO, "examples", "mygym", "train_a3c_gym.py")
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+
+
+def load_original_script():
+    """examples/mygym/train_a3c_gym.py as a module (its ``main(argv)`` runs it in this process)."""
+    spec = importlib.util.spec_from_file_location("train_a3c_gym", ORIGINAL_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_original_script(script, capsys, *argv):
+    """Run the original script in this process; returns (exit status, stdout, stderr)."""
+    status = script.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def write_format1_checkpoint(path, layout="format1_original_savesim.json", seed=0):
+    """Write a checkpoint file laid out exactly as the code of checkpoint format 1 wrote it.
+
+    ``layout`` names a JSON file of tests/fixtures recorded from a real
+    format-1 file (``recurrent-sim train`` or the original script's
+    ``--savesim`` on BlockWorld): the names, shapes and dtypes of its arrays,
+    its ``config`` and ``metadata`` strings. Weights are drawn from ``seed``
+    (small, so that the network is stable); the mean image is mid-gray.
+    """
+    with open(os.path.join(FIXTURES, layout)) as f:
+        recorded = json.load(f)
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, (shape, dtype) in recorded["arrays"].items():
+        if name.endswith("mean_image"):
+            arrays[name] = np.full(shape, 0.4, dtype=dtype)
+        elif np.dtype(dtype) == np.bool_:
+            arrays[name] = np.ones(shape, dtype=dtype)
+        elif np.dtype(dtype).kind in "iu":
+            arrays[name] = np.full(shape, 5, dtype=dtype)
+        elif name.startswith("optimizer/") and name.endswith("/v"):
+            arrays[name] = np.abs(rng.normal(0, 1e-6, shape)).astype(dtype)
+        else:
+            arrays[name] = rng.normal(0, 0.02, shape).astype(dtype)
+    arrays["format_version"] = np.array(recorded["format_version"])
+    arrays["config"] = np.array(recorded["config"])
+    arrays["metadata"] = np.array(recorded["metadata"])
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path

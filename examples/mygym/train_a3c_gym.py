@@ -26,12 +26,11 @@ another run is only replaced by a better one on the same measure, or with
 import argparse
 import contextlib
 import cProfile
-import datetime
-import json
 import logging
 import os
 import pstats
 import sys
+import time
 
 import numpy as np
 
@@ -155,27 +154,51 @@ def check_args(args):
         raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
     if args.demo and args.eval_n_runs < 1:
         raise UserError("--demo needs --eval-n-runs >= 1 (episodes to play in the simulator)")
-    if args.frame_size is not None and args.frame_size < 16:
-        raise UserError(f"--frame-size must be at least 16, got {args.frame_size}")
+    from recurrent_sim.models.agent_network import MIN_FRAME_SIZE
+
+    if args.frame_size is not None and args.frame_size < MIN_FRAME_SIZE:
+        raise UserError(f"--frame-size must be at least {MIN_FRAME_SIZE} (the agent's convolutions need it), "
+                        f"got {args.frame_size}")
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
         raise UserError(f"--outdir {args.outdir} exists and is not a folder")
 
 
 def prepare_outdir(args, argv):
-    """A new time-stamped folder under --outdir with the run's flags and command."""
-    from recurrent_sim.utils.files import atomic_write
+    """A new time-stamped folder under --outdir (chainerrl's: args.txt, command.txt, environ.txt, git
+    state) with the run's config.json (every flag, package versions, git commit) and an empty scores.txt."""
+    from chainerrl.experiments import prepare_output_dir
 
-    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S.%f")
-    outdir = os.path.join(args.outdir, stamp)
-    try:
-        os.makedirs(outdir)
-    except OSError as e:
-        raise UserError(f"--outdir {args.outdir}: cannot create the run folder there ({e.strerror})") from None
-    text = json.dumps(vars(args), indent=2, sort_keys=True)
-    atomic_write(os.path.join(outdir, "args.txt"), lambda f: f.write(text.encode()))
-    command = " ".join([sys.executable] + list(argv)) + "\n"
-    atomic_write(os.path.join(outdir, "command.txt"), lambda f: f.write(command.encode()))
+    from recurrent_sim.utils.run_folder import write_run_config
+
+    outdir = prepare_output_dir(args, args.outdir, argv=[sys.executable] + list(argv))
+    write_run_config(outdir, vars(args), argv=[sys.executable] + list(argv))
     return outdir
+
+
+class Scores:
+    """chainerrl's ``scores.txt`` in the run folder: its header, then one row per set of the agent's returns."""
+
+    def __init__(self, outdir, agent):
+        from chainerrl.experiments import evaluator
+
+        self.outdir = outdir
+        self.agent = agent
+        self.started = time.time()
+        self.record_stats = evaluator.record_stats
+        columns = evaluator._basic_columns + tuple(name for name, _ in agent.get_statistics())
+        with open(os.path.join(outdir, "scores.txt"), "w") as f:
+            print("\t".join(columns), file=f)
+
+    def record(self, steps, returns):
+        """Append a row (steps, episodes, elapsed, mean, median, stdev, max, min, agent statistics)."""
+        from recurrent_sim.agents.play import summarize
+
+        if not returns:
+            return
+        stats = summarize(returns)
+        values = (steps, len(returns), time.time() - self.started, stats["mean"], stats["median"], stats["stdev"],
+                  max(returns), min(returns)) + tuple(value for _, value in self.agent.get_statistics())
+        self.record_stats(self.outdir, values)
 
 
 def make_game(args, seed, outdir=None):
@@ -275,10 +298,12 @@ def run_demo(args, outdir, prepared):
     agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
     recorder = DemoRecorder(outdir, side_by_side_frames=args.render_b2w, saliency_interval=args.saliency_interval,
                             gif_frames=args.gif_frames, raw_frames=args.render)
+    scores_file = Scores(outdir, agent)
     print(f"demo: {args.eval_n_runs} episodes in the simulator of {checkpoint.path} "
           f"(warm-up {warmup} real steps, re-sync every {args.chain_period} steps)", flush=True)
     scores = run_episodes(env, agent, args.eval_n_runs, recorder=recorder)
     env.close()
+    scores_file.record(0, scores)
     for kind, folder in (("b2w", "b2w"), ("saliency", "saliency"), ("render", "render")):
         if recorder.written[kind]:
             print(f"{recorder.written[kind]} {kind} images in {os.path.join(outdir, folder)}")
@@ -294,7 +319,7 @@ def prepare_training(args) -> dict:
     import dataclasses
 
     from recurrent_sim.utils.device import use_device
-    from recurrent_sim.models import Simulator, SimulatorConfig
+    from recurrent_sim.models import SimulatorConfig, build_simulator
     from recurrent_sim.models.footprint import sample_buffer_bytes
     from recurrent_sim.training import SequenceSchedule, TrainingSchedule, make_optimizer
     from recurrent_sim.training.savesim import plan_savesim
@@ -328,7 +353,7 @@ def prepare_training(args) -> dict:
     if args.savesim:
         plan = plan_savesim(args.savesim, config, args.env, dataclasses.asdict(sequence),
                             checkpoint.path if checkpoint else None, args.overwrite)
-    simulator = checkpoint.build_simulator() if checkpoint is not None else Simulator(config)
+    simulator = checkpoint.build_simulator() if checkpoint is not None else build_simulator(config)
     use_device(args.gpu, simulator)
     optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
     if checkpoint is not None and checkpoint.has_optimizer:
@@ -343,7 +368,6 @@ def prepare_training(args) -> dict:
 def run_training(args, outdir, prepared):
     from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
     from recurrent_sim.data import SampleBuffer
-    from recurrent_sim.envs.sim_env import SimEnvironment
     from recurrent_sim.training import SimulatorTrainer
     from recurrent_sim.training.savesim import not_saved_message
     from recurrent_sim.utils.signals import StopRequest
@@ -351,31 +375,34 @@ def run_training(args, outdir, prepared):
     simulator, sequence, plan = prepared["simulator"], prepared["sequence"], prepared["plan"]
     game = make_game(args, args.seed, outdir)
     buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
-    metadata = {"env_id": args.env, "frame_size": game.frame_shape[0], "seed": args.seed}
+    metadata = {"env_id": args.env, "settings": {"frame_size": game.frame_shape[0], "seed": args.seed}}
     trainer = SimulatorTrainer(simulator, prepared["optimizer"], buffer, sequence, prepared["schedule"],
-                               savesim=args.savesim, metadata=metadata)
+                               savesim=args.savesim, metadata=metadata, run_log=outdir)
     if plan is not None:
         trainer.best_error = plan.error_to_beat
         if plan.message:
             print(plan.message, flush=True)
-    env = SimEnvironment(game, trainer=trainer)
     agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
+    scores_file = Scores(outdir, agent)
 
     evaluate = None
     if args.eval_n_runs > 0 and args.eval_interval > 0:
         eval_game = make_game(args, args.seed + 1)
 
         def evaluate(step):
-            stats = summarize(run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation"))
-            print_stats(stats, prefix=f"evaluation at step {step}: ")
+            returns = run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation")
+            scores_file.record(step, returns)
+            print_stats(summarize(returns), prefix=f"evaluation at step {step}: ")
 
     print(f"training: {args.steps} steps of {args.env}; simulator ({simulator.config.hidden_size} LSTM units, "
           f"{simulator.config.frame_shape[0]}x{simulator.config.frame_shape[1]} frames) trains every "
           f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
     with StopRequest() as stop:
-        train(env, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
-              evaluate=evaluate, eval_interval=args.eval_interval, stop=stop)
+        returns = train(game, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
+                        evaluate=evaluate, eval_interval=args.eval_interval, stop=stop, recorders=[trainer])
     interrupted = stop.requested
+    trainer.close()
+    scores_file.record(trainer.steps, returns)
     if interrupted:
         print(f"{stop.name} received after {trainer.steps} steps: saving what was learnt", file=sys.stderr)
     if args.savesim:
@@ -398,7 +425,7 @@ def run_training(args, outdir, prepared):
         agent_dir = os.path.join(outdir, f"{trainer.steps}_{'except' if interrupted else 'finish'}")
         agent.save(agent_dir)
         print(f"agent saved in {agent_dir}")
-    env.close()
+    game.close()
     return stop.exit_code
 
 

@@ -187,11 +187,19 @@ def run_episodes(env, agent, n_runs, recorder=None, max_episode_len=None, descri
     return scores
 
 
-def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=None, log_interval=10.0, stop=None):
-    """Let ``agent`` play ``steps`` steps of ``env`` with ``act_and_train``.
+def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=None, log_interval=10.0, stop=None,
+          recorders=()):
+    """Let ``agent`` play ``steps`` steps of the real game ``env`` with ``act_and_train``.
+
+    Every transition is handed to each of ``recorders`` (the step hook):
+    ``recorder.observe(frame, action, reward, episode_end)`` with the (H, W)
+    uint8 frame the action was taken on (``env.last_frame`` before the step),
+    the int action, the game's reward and whether the episode ended. A
+    recorder with a ``progress_fields()`` method adds its dict of numbers to
+    the progress lines (the simulator trainer: updates and running error).
 
     Args:
-        env: the environment (in training mode it feeds the simulator trainer).
+        env: the real game, a :class:`~recurrent_sim.envs.PreprocessedEnv`.
         agent: a chainerrl agent (a learning A3C or the acting one).
         steps: environment steps to play.
         reward_filter: maps the game's reward to the agent's (RewardFilter).
@@ -199,11 +207,12 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
         log_interval: seconds between progress lines.
         stop: an object whose ``requested`` attribute becomes True to stop
             early, between two steps (a :class:`~recurrent_sim.utils.signals.StopRequest`).
+        recorders: objects with ``observe(frame, action, reward, episode_end)``,
+            e.g. a :class:`~recurrent_sim.training.SimulatorTrainer`.
     Returns:
         The list of returns of the episodes finished.
     """
     reward_filter = reward_filter or RewardFilter()
-    trainer = getattr(env, "trainer", None)
     scores = []
     obs = env.reset()
     reward, total = 0.0, 0.0
@@ -214,7 +223,10 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
                 logger.info("stopped after %d of %d steps", step - 1, steps)
                 break
             action = agent.act_and_train(obs, reward)
+            frame = env.last_frame
             obs, game_reward, done, info = env.step(action)
+            for recorder in recorders:
+                recorder.observe(frame, int(action), game_reward, done)
             total += game_reward
             reward = reward_filter(game_reward)
             if done:
@@ -224,10 +236,8 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
                 obs = env.reset()
                 reward, total = 0.0, 0.0
             fields = {"episodes": len(scores)}
-            if trainer is not None:
-                fields["sim_updates"] = trainer.updates
-                if trainer.running_error is not None:
-                    fields["sim_error"] = trainer.running_error
+            for recorder in recorders:
+                fields.update(recorder.progress_fields() if hasattr(recorder, "progress_fields") else {})
             progress.update(1, **fields)
             if evaluate is not None and eval_interval and step % eval_interval == 0:
                 evaluate(step)

@@ -2,7 +2,7 @@
 
 :func:`run_benchmark` measures, in one process and one run:
 
-* **training**: simulator updates (loss, backward, Adam step) on batches of
+* **training**: simulator updates (:class:`UpdateStep`: loss, finite checks, backward, Adam step) on batches of
   sequences sampled from frames the game produced, in frames per second,
   one frame being one step of one sequence (``batch * (sequence_length -
   1)`` per update); for the fast path (:func:`sequence_loss` on the
@@ -26,11 +26,13 @@ import numpy as np
 
 from recurrent_sim.benchmark.settings import BenchSettings
 from recurrent_sim.benchmark.timing import Results, time_repeats
-from recurrent_sim.data import SampleBuffer
+from recurrent_sim.data import SampleBuffer, SequenceBatch
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
-from recurrent_sim.models import Simulator, SimulatorConfig, fast_conv
-from recurrent_sim.training import make_optimizer, sequence_loss
-from recurrent_sim.training.reference_loss import reference_sequence_loss
+from recurrent_sim.models import SimulatorConfig, build_simulator, fast_conv
+from recurrent_sim.training import make_optimizer
+from recurrent_sim.training.losses import DEFAULT_LOSS, REFERENCE_LOSS, get_loss
+from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
+from recurrent_sim.training.update_step import UpdateStep
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.system import peak_memory_mib, system_info
 
@@ -88,19 +90,17 @@ def time_training(settings, results, simulator, batch):
     frames_per_update = settings.batch_size * (settings.schedule.sequence_length - 1)
     host_frames, host_actions = batch
 
-    def update(loss_function):
+    def update(step):
         # One host -> device transfer per batch (none on the CPU).
-        frames, actions = xp.asarray(host_frames), xp.asarray(host_actions)
-        result = loss_function(simulator, frames, actions, settings.schedule)
-        simulator.cleargrads()
-        result.loss.backward()
-        optimizer.update()
+        step(SequenceBatch(xp.asarray(host_frames), xp.asarray(host_actions), None, None))
 
-    seconds = time_repeats(lambda: update(sequence_loss), settings.repeats, xp)
+    fast = UpdateStep(simulator, optimizer, get_loss(DEFAULT_LOSS).function(settings.schedule))
+    seconds = time_repeats(lambda: update(fast), settings.repeats, xp)
     results.add("train_fast", "training, fast path", seconds, frames_per_update, "frames/s")
     if settings.reference:
         with chainer.using_config(fast_conv.CONFIG_KEY, False):
-            seconds = time_repeats(lambda: update(reference_sequence_loss), settings.reference_repeats, xp)
+            reference = UpdateStep(simulator, optimizer, get_loss(REFERENCE_LOSS).function(settings.schedule))
+            seconds = time_repeats(lambda: update(reference), settings.reference_repeats, xp)
         results.add("train_reference", "training, step-by-step reference", seconds, frames_per_update, "frames/s")
 
 
@@ -159,10 +159,10 @@ def run_benchmark(settings: BenchSettings) -> dict:
     n_actions = play_game(settings, results, buffer)
 
     np.random.seed(settings.seed)
-    simulator = Simulator(
+    simulator = build_simulator(
         SimulatorConfig(frame_shape=frame_shape, n_actions=n_actions, hidden_size=settings.hidden_size)
     )
-    simulator.set_mean_image(buffer.first_frames(min(len(buffer), 2048)))
+    ensure_mean_image(simulator, buffer.first_frames(MEAN_IMAGE_FRAMES))
     use_device(settings.gpu, simulator)
 
     rng = np.random.RandomState(settings.seed)

@@ -13,17 +13,20 @@ import os
 
 import numpy as np
 
-from recurrent_sim.commands.common import add_env_arguments, positive_int
+from recurrent_sim.commands.common import add_env_arguments, positive_int, run_settings
 from recurrent_sim.envs import make_game
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.data.dataset_check import check_episodes_readable
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
+from recurrent_sim.models.agent_network import MIN_FRAME_SIZE as AGENT_MIN_FRAME_SIZE
 from recurrent_sim.models.footprint import MAX_ACTIONS, agent_bytes
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.memory import check_fits
 from recurrent_sim.utils.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
+from recurrent_sim.utils.run_folder import write_run_config
+from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.commands.validation import one_line_errors
 
 logger = logging.getLogger(__name__)
@@ -130,6 +133,9 @@ def run(args) -> int:
         raise UserError("--load gives the agent to play with; it cannot be combined with --policy random")
     if args.frame_size < 16:
         raise UserError(f"--frame-size {args.frame_size} is too small: the simulator needs frames of 16 pixels or more")
+    if args.policy == "agent" and args.frame_size < AGENT_MIN_FRAME_SIZE:
+        raise UserError(f"--frame-size {args.frame_size} is too small for the agent, which needs frames of "
+                        f"{AGENT_MIN_FRAME_SIZE} pixels or more; use --policy random or a larger --frame-size")
     use_device(args.gpu)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder")
@@ -155,6 +161,9 @@ def _collect(args) -> int:
     else:
         policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed, args.gpu)
     writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
+    write_run_config(args.out, run_settings(args))
+    log = RunLog(args.out, ("episode", "steps", "episode_return", "total_steps"), step_field="episode",
+                 curve_fields=("episode_return",)).open()
     if writer.num_episodes >= args.episodes:
         print(f"{args.out} already holds {writer.num_episodes} episodes ({writer.total_steps} steps); nothing to do")
         return 0
@@ -166,9 +175,14 @@ def _collect(args) -> int:
                 if episode is None:
                     break
                 writer.add(episode, seed=seed, policy=policy.description)
-                bar.update(1, steps=writer.total_steps, episode_return=float(episode.rewards.sum()))
+                episode_return = float(episode.rewards.sum(dtype=np.float64))
+                log.append({"episode": writer.num_episodes, "steps": episode.steps, "episode_return": episode_return,
+                            "total_steps": writer.total_steps})
+                bar.update(1, steps=writer.total_steps, episode_return=episode_return)
     finally:
         game.close()
+        log.write()
+        log.close()
     summary = f"{args.out}: {writer.num_episodes} episodes, {writer.total_steps} steps"
     if stop.requested:
         print(f"{stop.name} received: the unfinished episode was dropped; {summary}; run the same command to continue")

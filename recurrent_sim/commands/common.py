@@ -80,3 +80,8 @@ def sequence_schedule(args):
         return SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
     except ValueError as e:
         raise UserError(str(e)) from None
+
+
+def run_settings(args) -> dict:
+    """Every setting of a command, from its parsed flags (for the run's ``config.json``)."""
+    return {name: value for name, value in vars(args).items() if name not in ("func", "run_defaults")}

@@ -13,9 +13,10 @@ import time
 
 import numpy as np
 
-from recurrent_sim.commands.common import game_id, positive_float
+from recurrent_sim.commands.common import game_id, positive_float, run_settings
 from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.run_folder import write_run_config
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,7 @@ def run(args) -> int:
         "config": checkpoint.config.to_dict(),
         "metadata": checkpoint.metadata,
     }
+    write_run_config(args.out, run_settings(args))
     write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves)
     plot_error_curve(
         os.path.join(args.out, "error_curve.png"), curves, threshold=threshold, accurate_horizon=horizon_step,

@@ -7,6 +7,7 @@ size, sizes, optimizer, learning rate, validation split, seed) are then
 taken from the checkpoint, and giving a different value is an error.
 """
 import argparse
+import dataclasses
 import logging
 import os
 
@@ -18,10 +19,12 @@ from recurrent_sim.commands.common import (
     sequence_schedule,
 )
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import SimulatorConfig
+from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig
+from recurrent_sim.training.losses import DEFAULT_LOSS
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
+from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.training.offline import OfflineTrainer
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of, settings_of
@@ -39,7 +42,7 @@ logger = logging.getLogger(__name__)
 # (a resume keeps them unless given again). Both are None unless given, so
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
-                "grad_clip", "validation_fraction", "validation_sequences", "seed")
+                "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
                "on_nonfinite", "max_nonfinite")
 
@@ -79,6 +82,11 @@ def add_parser(subparsers):
     parser.add_argument("--validation-sequences", type=positive_int, default=64,
                         help="validation sequences the validation error averages (default: 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, batch order and weights (default: 0)")
+    parser.add_argument("--architecture", default=PAPER_ARCHITECTURE,
+                        help="registered simulator architecture (see recurrent_sim.models.registry; "
+                        f"default: {PAPER_ARCHITECTURE}, with --loadtosim: the loaded simulator's)")
+    parser.add_argument("--loss", default=DEFAULT_LOSS,
+                        help=f"registered training loss (see recurrent_sim.training.losses; default: {DEFAULT_LOSS})")
     parser.add_argument("--updates", type=positive_int, default=100000,
                         help="updates of the whole run; a resume goes on up to it (default: 100000)")
     parser.add_argument("--checkpoint-every", type=positive_int, default=1000,
@@ -123,12 +131,17 @@ def _check_resume_flags(args, settings):
 def _new_settings(args, init) -> OfflineSettings:
     values = {name: args.run_defaults[name] for name in RUN_SETTINGS}
     if init is not None:
-        values.update(hidden_size=init.config.hidden_size)
+        values.update(hidden_size=init.config.hidden_size, architecture=init.config.architecture)
     given = _given(args)
     if init is not None and given.get("hidden_size", init.config.hidden_size) != init.config.hidden_size:
         raise UserError(
             f"--hidden-size {given['hidden_size']} differs from the {init.config.hidden_size} LSTM units of "
             f"--loadtosim {args.loadtosim}; drop --hidden-size"
+        )
+    if init is not None and given.get("architecture", init.config.architecture) != init.config.architecture:
+        raise UserError(
+            f"--architecture {given['architecture']} differs from the {init.config.architecture} simulator of "
+            f"--loadtosim {args.loadtosim}; drop --architecture"
         )
     values.update(given)
     for name in ("unroll_dep", "obs_dep", "pred_dep"):
@@ -160,10 +173,10 @@ def run(args) -> int:
         return _train(args)
 
 
-def _check_memory(settings, dataset):
+def _check_memory(settings, dataset, config=None):
     try:
-        config = SimulatorConfig(dataset.frame_shape, dataset.n_actions, settings.hidden_size,
-                                 encoding_size=settings.encoding_size)
+        config = config or SimulatorConfig(dataset.frame_shape, dataset.n_actions, settings.hidden_size,
+                                           encoding_size=settings.encoding_size, architecture=settings.architecture)
     except ValueError as e:
         raise UserError(f"cannot build a simulator for this dataset: {e}") from None
     check_simulator_memory(config, settings.optimizer, settings.batch_size, settings.sequence.sequence_length - 1,
@@ -181,7 +194,7 @@ def _train(args) -> int:
         if not args.data:
             check_dataset_memory(folders)
         dataset = EpisodeDataset(folders)
-        _check_memory(settings_of(checkpoint), dataset)
+        _check_memory(settings_of(checkpoint), dataset, checkpoint.config)
         options = options_of(checkpoint, gpu=args.gpu, **_given(args, RUN_OPTIONS))
         trainer = OfflineTrainer.resume(out, dataset, checkpoint, options)
     else:
@@ -193,9 +206,14 @@ def _train(args) -> int:
         if args.loadtosim:
             init = load_simulator_checkpoint(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
         settings = _new_settings(args, init)
-        _check_memory(settings, dataset)
+        _check_memory(settings, dataset, init.config if init is not None else None)
         trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init)
         prepare_output_folder(out)
+    write_run_config(out, {
+        "data": [os.path.abspath(folder) for folder in dataset.folders], "out": os.path.abspath(out),
+        "resume": args.resume, "loadtosim": args.loadtosim, "simulator": trainer.config.to_dict(),
+        **trainer.settings.to_dict(), **dataclasses.asdict(trainer.options),
+    })
     result = trainer.run()
     print(result.message)
     return result.exit_code

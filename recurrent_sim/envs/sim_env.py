@@ -1,23 +1,19 @@
-"""The agent's view of a game: the real one while the simulator learns, the
-simulator's own frames in a demo.
+"""The agent's view of a game through a trained simulator (the demo).
 
 :class:`SimEnvironment` wraps a :class:`PreprocessedEnv` and gives an agent
-(n_frames, H, W) uint8 stacked observations.
+(n_frames, H, W) uint8 stacked observations built from the simulator's
+frames. (While the simulator learns, the agent plays the
+:class:`PreprocessedEnv` itself and the play loop hands every real
+transition to the trainer: see :func:`recurrent_sim.agents.play.train`.)
 
-* **Training** (``trainer`` given): the agent sees the real frames. Every
-  transition goes to :meth:`SimulatorTrainer.observe` as (the preprocessed
-  frame on which the action was taken, the action, the game's reward,
-  whether the episode ended), so the simulator trains on the trainer's
-  schedule.
-* **Demo** (``simulator`` given): the simulator is warmed up on the first
-  ``warmup_steps`` real transitions of each episode (the agent sees real
-  frames meanwhile), then fed its own predictions; every ``chain_period``
-  predicted steps its current frame is replaced by the real one
-  (re-synchronisation). From the end of the warm-up on, the agent's stacked
-  observation is built from the simulator's frames. The real game runs
-  alongside with the same actions: the reward and the episode end always
-  come from it, and it provides the frames the simulator is compared with
-  and re-synchronised to. Every counter restarts at each episode.
+The simulator is warmed up on the first ``warmup_steps`` real transitions of
+each episode (the agent sees real frames meanwhile), then fed its own
+predictions; every ``chain_period`` predicted steps its current frame is
+replaced by the real one (re-synchronisation). From the end of the warm-up on,
+the agent's stacked observation is built from the simulator's frames. The real
+game runs alongside with the same actions: the reward and the episode end
+always come from it, and it provides the frames the simulator is compared with
+and re-synchronised to. Every counter restarts at each episode.
 """
 import collections
 import logging
@@ -30,15 +26,12 @@ logger = logging.getLogger(__name__)
 
 
 class SimEnvironment:
-    """A real game seen by an agent directly (training) or through a simulator (demo).
+    """A real game seen by an agent through a simulator.
 
     Args:
         env: a :class:`~recurrent_sim.envs.PreprocessedEnv` (the real game).
-        trainer: a :class:`~recurrent_sim.training.SimulatorTrainer`; every
-            real transition is passed to its ``observe`` (training mode).
-        simulator: a trained :class:`~recurrent_sim.models.Simulator` whose
-            frames the agent sees (demo mode). Exactly one of ``trainer`` and
-            ``simulator`` must be given.
+        simulator: a trained simulator (any registered architecture) whose
+            frames the agent sees.
         warmup_steps: real transitions fed to the simulator at the start of
             each episode before it runs on its own predictions (demo).
         chain_period: predicted steps between re-synchronisations with the
@@ -53,33 +46,25 @@ class SimEnvironment:
     simulator is not predicting), ``episode_step`` and the game's own info.
     """
 
-    def __init__(self, env, trainer=None, simulator=None, warmup_steps=15, chain_period=20):
-        if (trainer is None) == (simulator is None):
-            raise ValueError("give exactly one of trainer (training) and simulator (demo)")
+    def __init__(self, env, simulator, warmup_steps=15, chain_period=20):
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         if chain_period < 0:
             raise ValueError(f"chain_period must be >= 0, got {chain_period}")
-        if simulator is not None and tuple(simulator.config.frame_shape) != tuple(env.frame_shape):
+        if tuple(simulator.config.frame_shape) != tuple(env.frame_shape):
             raise ValueError(
                 f"the simulator predicts {simulator.config.frame_shape} frames, the game gives {env.frame_shape}"
             )
         self.env = env
-        self.trainer = trainer
         self.simulator = simulator
         self.warmup_steps = int(warmup_steps)
         self.chain_period = int(chain_period)
         self.action_space = env.action_space
         self.observation_space = env.observation_space
         self.n_frames = env.n_frames
-        self._sim_env = BatchedSimEnv(simulator) if simulator is not None else None
+        self._sim_env = BatchedSimEnv(simulator)
         self._frames = collections.deque(maxlen=self.n_frames)
         self._reset_counters()
-
-    @property
-    def demo(self) -> bool:
-        """True when the agent sees the simulator's frames."""
-        return self.simulator is not None
 
     @property
     def simulating(self) -> bool:
@@ -101,13 +86,12 @@ class SimEnvironment:
         first = self.env.last_frame
         self._frames.clear()
         self._frames.extend([first] * self.n_frames)
-        if self.demo:
-            self._warmup_frames.append(first)
-            if self.warmup_steps == 0:
-                self._start_simulating()
+        self._warmup_frames.append(first)
+        if self.warmup_steps == 0:
+            self._start_simulating()
         return self._observation()
 
-    def _start_simulating(self):
+    def _start_simulating(self):  # the warm-up is over: from now on the agent sees predictions
         frames = np.stack(self._warmup_frames)[None]
         actions = np.asarray(self._warmup_actions, dtype=np.int32).reshape(1, -1)
         self._sim_env.reset(frames, actions)
@@ -116,18 +100,14 @@ class SimEnvironment:
         logger.debug("simulator warmed up on %d real transitions", actions.shape[1])
 
     def step(self, action):
-        """Take ``action`` (int) in the real game (and the simulator, in a demo)."""
+        """Take ``action`` (int) in the real game and in the simulator."""
         action = int(action)
-        frame_before = self.env.last_frame
         _, reward, done, game_info = self.env.step(action)
         real = self.env.last_frame
         self.episode_step += 1
         info = dict(game_info, real_frame=real, raw_frame=self.env.raw_frame, simulated=False, resynced=False, sim_error=None,
                     episode_step=self.episode_step)
-        if not self.demo:
-            self.trainer.observe(frame_before, action, reward, done)
-            shown = real
-        elif not self._simulating:
+        if not self._simulating:
             self._warmup_frames.append(real)
             self._warmup_actions.append(action)
             if len(self._warmup_actions) >= self.warmup_steps:

@@ -1,6 +1,8 @@
-"""Neural networks: the simulator and its parts."""
+"""Networks: the simulator architectures and their registry, the agent's network."""
 from recurrent_sim.models.action_lstm import ActionLSTM  # NOQA
-from recurrent_sim.models.config import SimulatorConfig  # NOQA
+from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig  # NOQA
 from recurrent_sim.models.decoder import FrameDecoder  # NOQA
 from recurrent_sim.models.encoder import FrameEncoder  # NOQA
+from recurrent_sim.models.registry import architecture_names, build_simulator, register_architecture  # NOQA
 from recurrent_sim.models.simulator import Simulator  # NOQA
+from recurrent_sim.models.simulator_base import SimulatorBase  # NOQA

@@ -1,13 +1,13 @@
-"""Architecture settings of the simulator, saved with every checkpoint."""
+"""Architecture settings of the simulator, saved with every checkpoint.
+
+A :class:`SimulatorConfig` names its architecture (a key of the registry in
+:mod:`recurrent_sim.models.registry`) and holds every layer size, so that a
+checkpoint rebuilds the network it was saved from.
+"""
 import dataclasses
 from typing import Optional, Tuple
 
-# Convolutional encoder of the paper (64, 32, 32, 32 filters; 8x8, 6x6, 6x6,
-# 4x4 kernels; stride 2), with paddings chosen so 84x84 maps to 5x5.
-CONV_CHANNELS = (64, 32, 32, 32)
-CONV_KERNELS = (8, 6, 6, 4)
-CONV_PADS = (3, 2, 2, 1)
-CONV_STRIDE = 2
+PAPER_ARCHITECTURE = "paper"
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -26,6 +26,15 @@ class SimulatorConfig:
         factor_size: size of the multiplicative action-state interaction
             ``v_t``; defaults to ``2 * hidden_size`` as in the paper.
         encoding_size: size of the encoder's fully connected output ``z_t``.
+        architecture: registered name of the network (``"paper"``: encoder ->
+            action LSTM -> decoder of Chiappa et al.).
+        conv_channels, conv_kernels, conv_pads, conv_strides: per layer of
+            the convolutional encoder (the decoder mirrors it): output
+            channels, square kernel side, padding and stride, pixels. The
+            paper's 64, 32, 32, 32 filters of 8x8, 6x6, 6x6, 4x4 at stride 2,
+            with paddings chosen so that 84x84 maps to 5x5.
+        options: further JSON-able settings of another architecture
+            (name -> number, string or list); empty for the paper's.
     """
 
     frame_shape: Tuple[int, int] = (84, 84)
@@ -33,11 +42,19 @@ class SimulatorConfig:
     hidden_size: int = 1024
     factor_size: Optional[int] = None
     encoding_size: int = 1024
+    architecture: str = PAPER_ARCHITECTURE
+    conv_channels: Tuple[int, ...] = (64, 32, 32, 32)
+    conv_kernels: Tuple[int, ...] = (8, 6, 6, 4)
+    conv_pads: Tuple[int, ...] = (3, 2, 2, 1)
+    conv_strides: Tuple[int, ...] = (2, 2, 2, 2)
+    options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.factor_size is None:
             object.__setattr__(self, "factor_size", 2 * self.hidden_size)
-        object.__setattr__(self, "frame_shape", tuple(int(s) for s in self.frame_shape))
+        for name in ("frame_shape", "conv_channels", "conv_kernels", "conv_pads", "conv_strides"):
+            object.__setattr__(self, name, tuple(int(s) for s in getattr(self, name)))
+        object.__setattr__(self, "options", dict(self.options))
         for name in ("n_actions", "hidden_size", "factor_size", "encoding_size"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -45,29 +62,37 @@ class SimulatorConfig:
             raise ValueError(
                 f"frame_shape must be (height, width) with both >= 16, got {self.frame_shape}"
             )
+        layers = {len(self.conv_channels), len(self.conv_kernels), len(self.conv_pads), len(self.conv_strides)}
+        if len(layers) != 1:
+            raise ValueError("conv_channels, conv_kernels, conv_pads and conv_strides must have one entry per layer")
+        if min(self.conv_channels + self.conv_kernels + self.conv_strides, default=1) < 1 or min(self.conv_pads) < 0:
+            raise ValueError("conv channels, kernels and strides must be positive, pads >= 0")
+        if min(min(shape) for shape in self.feature_shapes()) < 1:
+            raise ValueError(f"frames of {self.frame_shape} are too small for the convolutions: {self.feature_shapes()}")
 
     def feature_shapes(self):
         """Spatial (height, width) after the input and after each conv layer."""
         shapes = [self.frame_shape]
-        for kernel, pad in zip(CONV_KERNELS, CONV_PADS):
+        for kernel, stride, pad in zip(self.conv_kernels, self.conv_strides, self.conv_pads):
             h, w = shapes[-1]
-            shapes.append(
-                (
-                    conv_output_size(h, kernel, CONV_STRIDE, pad),
-                    conv_output_size(w, kernel, CONV_STRIDE, pad),
-                )
-            )
+            shapes.append((conv_output_size(h, kernel, stride, pad), conv_output_size(w, kernel, stride, pad)))
         return shapes
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (lists instead of tuples)."""
         d = dataclasses.asdict(self)
-        d["frame_shape"] = list(self.frame_shape)
+        for name in ("frame_shape", "conv_channels", "conv_kernels", "conv_pads", "conv_strides"):
+            d[name] = list(d[name])
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "SimulatorConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``.
+
+        Settings a file lacks take their defaults: a configuration saved
+        before architectures had names (checkpoint format 1) is the paper's
+        network with the paper's layers.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -4,12 +4,11 @@ import chainer.functions as F
 import chainer.links as L
 
 from recurrent_sim.models import fast_conv
-from recurrent_sim.models.config import CONV_CHANNELS, CONV_KERNELS, CONV_PADS, CONV_STRIDE
 
 
 class FrameDecoder(chainer.Chain):
-    """Mirror of :class:`FrameEncoder`: a fully connected layer, then four
-    stride-2 deconvolutions whose output sizes retrace the encoder's.
+    """Mirror of :class:`FrameEncoder`: a fully connected layer, then one
+    deconvolution per encoder convolution, whose output sizes retrace the encoder's.
 
     Input: (batch, config.hidden_size) float32 LSTM output ``h``.
     Output: (batch, 1, height, width) float32 frame in normalised pixel units
@@ -24,21 +23,20 @@ class FrameDecoder(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         shapes = config.feature_shapes()
-        self.top_shape = (CONV_CHANNELS[-1],) + tuple(shapes[-1])
-        out_channels = list(CONV_CHANNELS[:-1])[::-1] + [1]
-        in_channels = CONV_CHANNELS[-1]
-        layers = list(zip(CONV_KERNELS, CONV_PADS, shapes[:-1]))[::-1]
+        channels = config.conv_channels
+        self.top_shape = (channels[-1],) + tuple(shapes[-1])
+        out_channels = list(channels[:-1])[::-1] + [1]
+        in_channels = channels[-1]
+        layers = list(zip(config.conv_kernels, config.conv_strides, config.conv_pads, shapes[:-1]))[::-1]
         with self.init_scope():
             self.fc = L.Linear(
                 config.hidden_size,
                 self.top_shape[0] * self.top_shape[1] * self.top_shape[2],
             )
             self.deconvs = chainer.ChainList()
-            for out_ch, (kernel, pad, outsize) in zip(out_channels, layers):
+            for out_ch, (kernel, stride, pad, outsize) in zip(out_channels, layers):
                 self.deconvs.append(
-                    L.Deconvolution2D(
-                        in_channels, out_ch, kernel, CONV_STRIDE, pad, outsize=tuple(outsize)
-                    )
+                    L.Deconvolution2D(in_channels, out_ch, kernel, stride, pad, outsize=tuple(outsize))
                 )
                 in_channels = out_ch
 

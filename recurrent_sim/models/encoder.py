@@ -4,11 +4,10 @@ import chainer.functions as F
 import chainer.links as L
 
 from recurrent_sim.models import fast_conv
-from recurrent_sim.models.config import CONV_CHANNELS, CONV_KERNELS, CONV_PADS, CONV_STRIDE
 
 
 class FrameEncoder(chainer.Chain):
-    """Four stride-2 convolutions and a fully connected layer, ReLU after each.
+    """The convolutions of ``config`` (the paper's: four, stride 2) and a fully connected layer, ReLU after each.
 
     Input: (batch, 1, height, width) float32 normalised frames.
     Output: (batch, config.encoding_size) float32 encoding ``z``.
@@ -25,10 +24,9 @@ class FrameEncoder(chainer.Chain):
         with self.init_scope():
             in_channels = 1
             self.convs = chainer.ChainList()
-            for out_channels, kernel, pad in zip(CONV_CHANNELS, CONV_KERNELS, CONV_PADS):
-                self.convs.append(
-                    L.Convolution2D(in_channels, out_channels, kernel, CONV_STRIDE, pad)
-                )
+            layers = zip(config.conv_channels, config.conv_kernels, config.conv_strides, config.conv_pads)
+            for out_channels, kernel, stride, pad in layers:
+                self.convs.append(L.Convolution2D(in_channels, out_channels, kernel, stride, pad))
                 in_channels = out_channels
             self.fc = L.Linear(in_channels * last_h * last_w, config.encoding_size)
 

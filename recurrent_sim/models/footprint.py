@@ -6,7 +6,7 @@ exact (the tests compare them with built networks); activation memory is an
 upper estimate of what one training batch keeps for the backward pass.
 """
 from recurrent_sim.models.agent_network import HEAD_CHANNELS, HEAD_KERNELS, HEAD_UNITS, head_output_shape
-from recurrent_sim.models.config import CONV_CHANNELS, CONV_KERNELS, SimulatorConfig
+from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
 
 FLOAT_BYTES = 4
 MAX_ACTIONS = 18  # the most actions an Atari game has: estimates made with it hold for every game
@@ -18,13 +18,14 @@ ACTIVATION_COPIES = 2
 
 
 def simulator_parameter_count(config: SimulatorConfig) -> int:
-    """Number of float32 parameters of a :class:`Simulator` with ``config``."""
+    """Number of float32 parameters of the paper's simulator (``architecture="paper"``) with ``config``."""
     shapes = config.feature_shapes()
-    channels = (1,) + CONV_CHANNELS
-    convs = sum(k * k * c_in * c_out + c_out for k, c_in, c_out in zip(CONV_KERNELS, channels, channels[1:]))
+    channels = (1,) + config.conv_channels
+    layers = list(zip(config.conv_kernels, channels, channels[1:]))
+    convs = sum(k * k * c_in * c_out + c_out for k, c_in, c_out in layers)
     # The decoder's deconvolutions mirror the convolutions: same weights, biases of their inputs' channels.
-    deconvs = sum(k * k * c_in * c_out + c_in for k, c_in, c_out in zip(CONV_KERNELS, channels, channels[1:]))
-    top = CONV_CHANNELS[-1] * shapes[-1][0] * shapes[-1][1]
+    deconvs = sum(k * k * c_in * c_out + c_in for k, c_in, c_out in layers)
+    top = config.conv_channels[-1] * shapes[-1][0] * shapes[-1][1]
     hidden, factor, encoding = config.hidden_size, config.factor_size, config.encoding_size
     encoder_fc = top * encoding + encoding
     lstm = (hidden * factor + factor) + config.n_actions * factor + factor * 4 * hidden + encoding * 4 * hidden + 4 * hidden
@@ -35,13 +36,14 @@ def simulator_parameter_count(config: SimulatorConfig) -> int:
 def simulator_activation_floats(config: SimulatorConfig) -> int:
     """Floats of the feature maps of one frame through encoder, LSTM and decoder."""
     shapes = config.feature_shapes()
-    maps = sum(c * h * w for c, (h, w) in zip((1,) + CONV_CHANNELS, shapes))
+    maps = sum(c * h * w for c, (h, w) in zip((1,) + config.conv_channels, shapes))
     vectors = config.encoding_size + 2 * config.factor_size + 10 * config.hidden_size
     return 2 * maps + vectors
 
 
-def simulator_bytes(config: SimulatorConfig, optimizer=None, batch_size=1, steps=1) -> int:
-    """Bytes to hold a simulator and run ``batch_size`` sequences of ``steps`` steps.
+def simulator_bytes(config: SimulatorConfig, optimizer=None, batch_size=1, steps=1):
+    """Bytes to hold a simulator and run ``batch_size`` sequences of ``steps`` steps; None for an
+    architecture other than the paper's (its size is not known here).
 
     Args:
         config: the simulator's settings.
@@ -50,6 +52,8 @@ def simulator_bytes(config: SimulatorConfig, optimizer=None, batch_size=1, steps
         batch_size: sequences (or games) stepped together.
         steps: steps whose activations are kept for the backward pass.
     """
+    if config.architecture != PAPER_ARCHITECTURE:
+        return None
     parameters = simulator_parameter_count(config)
     if optimizer is None:
         return FLOAT_BYTES * (parameters + ACTIVATION_COPIES * batch_size * simulator_activation_floats(config))

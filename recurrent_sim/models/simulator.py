@@ -1,83 +1,29 @@
-"""The recurrent environment simulator: encoder -> action LSTM -> decoder.
+"""The paper's recurrent environment simulator: encoder -> action LSTM -> decoder.
 
-Pixel convention used throughout the package: frames are stored as uint8
-(height, width) gray images; the network sees ``frame / 255 - mean_image``
-(float32), and predicts frames in that same normalised space. The mean
-image, (height, width) float32 in [0, 1], is a persistent value of the
-model, so it is saved and loaded with the weights.
+Registered as the architecture ``"paper"``; the interface and pixel
+convention are those of :class:`recurrent_sim.models.simulator_base.SimulatorBase`.
 """
-import chainer
-import numpy as np
-
 from recurrent_sim.models.action_lstm import ActionLSTM
 from recurrent_sim.models.config import SimulatorConfig
 from recurrent_sim.models.decoder import FrameDecoder
 from recurrent_sim.models.encoder import FrameEncoder
+from recurrent_sim.models.simulator_base import SimulatorBase
 
 
-class Simulator(chainer.Chain):
-    """Action-conditioned recurrent frame predictor.
+class Simulator(SimulatorBase):
+    """Convolutional encoder, action-conditioned LSTM and deconvolutional decoder (Chiappa et al., 2017).
 
-    Functional use (explicit state, what training uses)::
-
-        state = sim.initial_state(batch)
-        prediction, state = sim.predict(frames, actions, state)
-
-    Stateful use (one game, what the simulated environment uses)::
-
-        sim.reset_state(batch)
-        prediction = sim.step(frames, actions)
-        saved = sim.get_state(); ...; sim.set_state(saved)
-
-    Shapes: ``frames`` and ``prediction`` are (batch, 1, height, width)
-    float32 normalised frames; ``actions`` is (batch,) int32.
+    The layer sizes are those of ``config`` (see :class:`SimulatorConfig`).
     """
 
     def __init__(self, config: SimulatorConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         with self.init_scope():
             self.encoder = FrameEncoder(config)
             self.transition_lstm = ActionLSTM(
                 config.encoding_size, config.hidden_size, config.n_actions, config.factor_size
             )
             self.decoder = FrameDecoder(config)
-        self.add_persistent("mean_image", np.zeros(config.frame_shape, dtype=np.float32))
-        self.add_persistent("mean_image_ready", np.zeros((), dtype=np.bool_))
-        self.state = None
-
-    # ----- normalisation -------------------------------------------------
-    def set_mean_image(self, frames):
-        """Set the mean image from (n, height, width) uint8 frames."""
-        frames = np.asarray(chainer.backends.cuda.to_cpu(frames))
-        if frames.ndim != 3 or frames.shape[1:] != self.config.frame_shape or len(frames) == 0:
-            raise ValueError(
-                f"mean image needs (n, {self.config.frame_shape[0]}, "
-                f"{self.config.frame_shape[1]}) frames, got {frames.shape}"
-            )
-        mean = frames.astype(np.float64).mean(axis=0) / 255.0
-        self.mean_image = self.xp.asarray(mean.astype(np.float32))
-        self.mean_image_ready = self.xp.asarray(True)
-
-    @property
-    def has_mean_image(self) -> bool:
-        return bool(self.mean_image_ready)
-
-    def normalize(self, frames):
-        """uint8 frames (..., height, width) -> float32 ``frames / 255 - mean``."""
-        xp = self.xp
-        frames = xp.asarray(frames)
-        return frames.astype(np.float32) * np.float32(1.0 / 255.0) - self.mean_image
-
-    def denormalize(self, frames):
-        """Normalised float frames (..., height, width) -> float32 in [0, 1] (clipped)."""
-        xp = self.xp
-        return xp.clip(xp.asarray(frames) + self.mean_image, 0.0, 1.0)
-
-    def to_uint8(self, frames):
-        """Normalised float frames (..., height, width) -> uint8 gray frames."""
-        xp = self.xp
-        return (self.denormalize(frames) * 255.0 + 0.5).astype(xp.uint8)
 
     # ----- functional steps ------------------------------------------------
     def initial_state(self, batch_size):
@@ -95,28 +41,3 @@ class Simulator(chainer.Chain):
     def decode(self, hidden):
         """(batch, hidden_size) -> (batch, 1, H, W) normalised frames."""
         return self.decoder(hidden)
-
-    def predict(self, frames, actions, state):
-        """One full step: predicted next frames and the new state."""
-        hidden, state = self.transition(self.encode(frames), actions, state)
-        return self.decode(hidden), state
-
-    # ----- per-instance state ---------------------------------------------
-    def reset_state(self, batch_size=1):
-        """Start new games: zero state for ``batch_size`` games."""
-        self.state = self.initial_state(batch_size)
-
-    def get_state(self):
-        """The current ``(c, h)`` state (None before :meth:`reset_state`)."""
-        return self.state
-
-    def set_state(self, state):
-        """Replace the current state, e.g. with one saved by :meth:`get_state`."""
-        self.state = state
-
-    def step(self, frames, actions):
-        """Predict the next frames from the current state and advance it."""
-        if self.state is None:
-            self.reset_state(len(frames))
-        prediction, self.state = self.predict(frames, actions, self.state)
-        return prediction

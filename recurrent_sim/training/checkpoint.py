@@ -23,11 +23,14 @@ from chainer.serializers import DictionarySerializer, NpzDeserializer
 from recurrent_sim.models import Simulator, SimulatorConfig
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import READ_ERRORS, atomic_write
+from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig, build_simulator
 from recurrent_sim.utils.finite import refuse_nonfinite, require_finite
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: the configuration names its architecture and every layer size. Format-1
+# files (no architecture, paper layers) are read as the paper's network.
+FORMAT_VERSION = 2
 CHECKPOINT_FILENAME = "simulator.npz"
 
 
@@ -103,9 +106,16 @@ class Checkpoint:
         """An array saved through ``extra_arrays`` (KeyError if absent)."""
         return self.arrays["extra/" + name]
 
-    def build_simulator(self) -> Simulator:
-        """A new simulator with this checkpoint's architecture and weights."""
-        simulator = Simulator(self.config)
+    def build_simulator(self):
+        """A new simulator of this checkpoint's architecture (built by the registry), with its weights.
+
+        Raises:
+            CheckpointError: the architecture is not registered in this process.
+        """
+        try:
+            simulator = build_simulator(self.config)
+        except ValueError as e:
+            raise CheckpointError(f"{self.path}: {e} (import the module that registers it)") from None
         self.restore_simulator(simulator)
         return simulator
 
@@ -134,10 +144,22 @@ class Checkpoint:
 def describe(config: SimulatorConfig) -> str:
     """One-line description of an architecture, for error messages."""
     h, w = config.frame_shape
-    return (
+    text = (
         f"frames {h}x{w}, {config.n_actions} actions, LSTM {config.hidden_size}, "
         f"factor {config.factor_size}, encoding {config.encoding_size}"
     )
+    paper = SimulatorConfig()
+    layers = ("conv_channels", "conv_kernels", "conv_pads", "conv_strides")
+    if any(getattr(config, name) != getattr(paper, name) for name in layers):
+        text += ", convolutions " + " ".join(
+            f"{c}x{k}x{k}/{s}+{p}"
+            for c, k, s, p in zip(config.conv_channels, config.conv_kernels, config.conv_strides, config.conv_pads)
+        )
+    if config.architecture != PAPER_ARCHITECTURE:
+        text = f"architecture {config.architecture}, " + text
+    if config.options:
+        text += f", options {config.options}"
+    return text
 
 
 def load_checkpoint(path) -> Checkpoint:

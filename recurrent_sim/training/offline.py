@@ -2,13 +2,15 @@
 
 The output folder of a run holds::
 
-    OUT/simulator.npz               the best simulator so far by validation error
+    OUT/simulator.npz               the best simulator so far by validation error (metadata:
+                                    :mod:`recurrent_sim.training.metadata`)
                                     (model and mean image; what --loadtosim OUT loads)
     OUT/checkpoints/checkpoint_NNNNNNNN.npz
                                     full training state after NNNNNNNN updates, every
                                     ``checkpoint_every`` updates; the newest ``keep_checkpoints``
                                     are kept
-    OUT/log.csv, OUT/log.json       training and validation error (one row per event)
+    OUT/log.csv, OUT/log.json       training and validation error (one row per event), also as
+                                    TensorBoard events; OUT/training_curve.png draws them
 
 A checkpoint holds the model (weights and mean image), the optimizer state,
 and as JSON metadata the run's settings, counters, the sampler's position
@@ -32,7 +34,7 @@ import time
 import numpy as np
 
 from recurrent_sim.data.dataset_sampler import SequenceSampler, split_episodes, validation_batches
-from recurrent_sim.models import Simulator, SimulatorConfig
+from recurrent_sim.models import SimulatorConfig, build_simulator
 from recurrent_sim.training.checkpoint import (
     CHECKPOINT_FILENAME,
     numbered_checkpoint_path,
@@ -40,23 +42,22 @@ from recurrent_sim.training.checkpoint import (
     save_checkpoint,
 )
 from recurrent_sim.training.optimizers import make_optimizer
-from recurrent_sim.training.run_log import RunLog, log_fields
+from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
 from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RUN_KIND, RunState, saved_best_error, settings_of
-from recurrent_sim.training.sequence_loss import sequence_mse
-from recurrent_sim.training.trainer import MEAN_IMAGE_FRAMES
+from recurrent_sim.training.losses import get_loss
+from recurrent_sim.training.mean_image import ensure_mean_image
+from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.update_step import UpdateStep, mean_metrics
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.finite import NonFiniteError
 from recurrent_sim.utils.progress import Progress
+from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
-
-METRICS = ("error", "obs_mse", "pred_mse")  # what the sequence loss reports, in log order
-
 
 class OfflineTrainer:
     """Trains a simulator on an :class:`EpisodeDataset`, saving into ``out``.
@@ -68,23 +69,26 @@ class OfflineTrainer:
         options: :class:`RunOptions`.
         init: optional checkpoint whose weights and mean image start the run
             (its architecture must match ``settings`` and the dataset).
+        config: the simulator's :class:`SimulatorConfig` (default: ``init``'s,
+            else the paper's layers with the sizes of ``settings``).
 
     Nothing is written before :meth:`run`. Use :meth:`resume` to continue a
     run from its newest checkpoint.
     """
 
-    def __init__(self, out, dataset, settings: OfflineSettings, options: RunOptions, init=None):
+    def __init__(self, out, dataset, settings: OfflineSettings, options: RunOptions, init=None, config=None):
         self.out = os.fspath(out)
         self.checkpoint_folder = os.path.join(self.out, CHECKPOINT_FOLDER)
         self.dataset = dataset
         self.settings = settings
         self.options = options
         try:
-            self.config = SimulatorConfig(
+            self.config = config or (init.config if init is not None else None) or SimulatorConfig(
                 frame_shape=dataset.frame_shape,
                 n_actions=dataset.n_actions,
                 hidden_size=settings.hidden_size,
                 encoding_size=settings.encoding_size,
+                architecture=settings.architecture,
             )
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
@@ -104,18 +108,20 @@ class OfflineTrainer:
             sum(len(batch.frames) for batch in self.validation),
         )
         np.random.seed(settings.seed)  # Chainer's initialisers draw from numpy's global generator
-        self.simulator = Simulator(self.config)
+        self.simulator = build_simulator(self.config)
         if init is not None:
             init.restore_simulator(self.simulator)
         use_device(options.gpu, self.simulator)
         self.optimizer = make_optimizer(self.simulator, settings.optimizer, settings.lr, settings.grad_clip)
-        if not self.simulator.has_mean_image:
-            frames = np.concatenate([dataset.episodes[i].frames for i in self.train_indices])[:MEAN_IMAGE_FRAMES]
-            self.simulator.set_mean_image(frames)
-        self.loss_function = sequence_mse(settings.sequence)
+        ensure_mean_image(self.simulator, (dataset.episodes[i].frames for i in self.train_indices))
+        self.loss = get_loss(settings.loss)
+        self.metric_names = self.loss.metric_names
+        self.loss_function = self.loss.function(settings.sequence)
         self.step = UpdateStep(self.simulator, self.optimizer, self.loss_function)
         self.state = RunState()
-        self.log = RunLog(self.out, log_fields(METRICS))
+        self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",
+                         curve_fields=["train_" + name for name in self.metric_names[:1]]
+                         + ["validation_" + name for name in self.metric_names[:1]])
         self.last_checkpoint = None
         self.parameters_damaged = False
         self.last_loss = float("nan")
@@ -135,7 +141,7 @@ class OfflineTrainer:
                 f"--resume: the dataset differs from the one this run started with "
                 f"({', '.join(metadata['dataset']['folders'])}): resume on the same episodes, or start a new run"
             )
-        trainer = cls(out, dataset, settings_of(checkpoint), options)
+        trainer = cls(out, dataset, settings_of(checkpoint), options, config=checkpoint.config)
         checkpoint.restore_simulator(trainer.simulator)
         checkpoint.restore_optimizer(trainer.optimizer)
         state = dict(metadata["state"])
@@ -166,14 +172,14 @@ class OfflineTrainer:
             )
         self.state.updates += 1
         self.state.consecutive_skipped = 0
-        self.last_loss = outcome.metrics[METRICS[0]]
-        self.state.window.append([outcome.metrics[name] for name in METRICS])
+        self.last_loss = outcome.metrics[self.metric_names[0]]
+        self.state.window.append([outcome.metrics[name] for name in self.metric_names])
         return ""
 
     def validate(self) -> dict:
         """Mean of each metric over the validation sequences, as ``validation_<name>``."""
         means = mean_metrics(self.loss_function, self.simulator, self.validation)
-        return {"validation_" + name: means[name] for name in METRICS}
+        return {"validation_" + name: means[name] for name in self.metric_names}
 
     # ----- saving ---------------------------------------------------------------
     def _metadata(self) -> dict:
@@ -212,15 +218,13 @@ class OfflineTrainer:
 
     def _save_simulator(self, validation_error):
         self._check_saveable()
-        metadata = {
-            "kind": "simulator", "env_id": self.dataset.env_id, "updates": self.state.updates,
-            "validation_error": validation_error, "settings": self.settings.to_dict(),
-        }
+        metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
+                                      self.settings.to_dict())
         save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)
 
     def _validate_and_keep_best(self, row):
         row.update(self.validate())
-        error, best = row["validation_error"], self.state.best_validation_error
+        error, best = row["validation_" + self.metric_names[0]], self.state.best_validation_error
         if math.isfinite(error) and (best is None or error < best):
             self.state.best_validation_error = error
             self._save_simulator(error)
@@ -238,7 +242,7 @@ class OfflineTrainer:
         row, updates = {}, self.state.updates
         if updates % self.options.log_every == 0:
             means = np.mean(self.state.window, axis=0)
-            row.update({"train_" + name: value for name, value in zip(METRICS, means)})
+            row.update({"train_" + name: value for name, value in zip(self.metric_names, means)})
             self.state.window = []
         if self.validation and (updates % self.options.validate_every == 0 or updates == target):
             self._validate_and_keep_best(row)
@@ -284,9 +288,11 @@ class OfflineTrainer:
                 if state.updates % self.options.checkpoint_every == 0:
                     self.save_checkpoint()
                     saved_at = state.updates
-                bar.update(1, update=state.updates, error=self.last_loss, frames_per_s=round(frames_per_second, 1))
+                bar.update(1, update=state.updates, **{self.metric_names[0]: self.last_loss},
+                           frames_per_s=round(frames_per_second, 1))
             if state.updates > 0 and saved_at != state.updates and not self.parameters_damaged:
                 self.save_checkpoint()
+        self.log.close()
         reason, code, message = RunResult.ending(stop_reason, stop, state.updates)
         if self.last_checkpoint:
             message += f"; last checkpoint {self.last_checkpoint}"

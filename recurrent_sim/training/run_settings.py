@@ -2,6 +2,8 @@
 import dataclasses
 from typing import Optional
 
+from recurrent_sim.models import PAPER_ARCHITECTURE, architecture_names
+from recurrent_sim.training.losses import DEFAULT_LOSS, loss_names
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.errors import UserError
 
@@ -18,6 +20,9 @@ class OfflineSettings:
         validation_fraction: share of episodes held out, in [0, 1).
         validation_sequences: sequences the validation error is averaged over.
         seed: seeds the split, the batch order and the initial weights.
+        architecture: registered name of the simulator network (see
+            :mod:`recurrent_sim.models.registry`).
+        loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
     """
 
     sequence: SequenceSchedule = SequenceSchedule()
@@ -30,8 +35,16 @@ class OfflineSettings:
     validation_fraction: float = 0.1
     validation_sequences: int = 64
     seed: int = 0
+    architecture: str = PAPER_ARCHITECTURE
+    loss: str = DEFAULT_LOSS
 
     def __post_init__(self):
+        if self.architecture not in architecture_names():
+            raise UserError(
+                f"architecture {self.architecture!r} is not registered; choose from {', '.join(architecture_names())}"
+            )
+        if self.loss not in loss_names():
+            raise UserError(f"loss {self.loss!r} is not registered; choose from {', '.join(loss_names())}")
         for name in ("batch_size", "hidden_size", "encoding_size", "validation_sequences"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")

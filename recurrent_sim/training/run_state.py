@@ -16,6 +16,7 @@ from recurrent_sim.training.checkpoint import (
     load_checkpoint,
     newest_loadable_checkpoint,
 )
+from recurrent_sim.training.metadata import saved_error
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
@@ -120,7 +121,7 @@ def saved_best_error(out):
     if not os.path.exists(path):
         return None
     try:
-        return load_checkpoint(path).metadata.get("validation_error")
+        return saved_error(load_checkpoint(path).metadata)
     except UserError as e:
         logger.warning("%s; it will be replaced by the next best simulator", e)
         return None

@@ -23,6 +23,8 @@ import os
 
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, CheckpointError, describe, load_checkpoint
+from recurrent_sim.training.losses import DEFAULT_LOSS
+from recurrent_sim.training.metadata import saved_error
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +63,18 @@ def savesim_file(savesim) -> str:
 
 def same_measure(metadata, env_id, sequence) -> bool:
     """True when ``metadata`` of a saved simulator records a training error measured like this run's:
-    the online trainer's error, on the same game, with the same sequence split (a dict)."""
+    the online trainer's running training error, on the same game, with the same sequence split (a
+    dict) and the same loss. Files written before the common metadata schema are read too."""
+    error = saved_error(metadata)
+    settings = metadata.get("settings") or {}
+    source = metadata.get("error_source", "validation" if "validation_error" in metadata else "training")
     return (
-        isinstance(metadata.get("error"), (int, float))
-        and math.isfinite(metadata["error"])
+        error is not None
+        and math.isfinite(error)
+        and source == "training"
         and metadata.get("env_id") == env_id
-        and metadata.get("sequence") == sequence
+        and settings.get("sequence", metadata.get("sequence")) == sequence
+        and settings.get("loss", DEFAULT_LOSS) == DEFAULT_LOSS
     )
 
 
@@ -92,10 +100,10 @@ def plan_savesim(savesim, config, env_id, sequence, loadtosim=None, overwrite=Fa
         plan = SavesimPlan(path, message=f"{e}; it will be replaced")
         logger.warning("%s", plan.message)
         return plan
-    error = held.metadata.get("error")
+    error = saved_error(held.metadata)
     continued = loadtosim is not None and os.path.abspath(loadtosim) == os.path.abspath(path)
     if continued:
-        error = error if isinstance(error, (int, float)) and math.isfinite(error) else math.inf
+        error = error if error is not None and math.isfinite(error) else math.inf
         return _log(SavesimPlan(path, error, True, f"{path} is the simulator this run continues (error {error:.6g}): "
                                                    "it is replaced only by a better one"))
     comparable = held.config == config and same_measure(held.metadata, env_id, sequence)

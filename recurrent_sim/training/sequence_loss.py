@@ -125,19 +125,3 @@ def sequence_loss(simulator, frames, actions, schedule: SequenceSchedule) -> Seq
     total = squared_errors[0] if len(squared_errors) == 1 else squared_errors[0] + squared_errors[1]
     loss = total / ((obs + pred) * batch * height * width)
     return SequenceLoss(loss=loss, obs_mse=obs_mse, pred_mse=pred_mse)
-
-
-def sequence_mse(schedule: SequenceSchedule):
-    """:func:`sequence_loss` as a loss function ``(simulator, batch) -> (loss, metrics)``.
-
-    ``batch`` has ``frames`` (B, L, H, W) uint8 and ``actions`` (B, L - 1)
-    int32; the metrics are ``error`` (the loss), ``obs_mse`` and
-    ``pred_mse``, per pixel, pixels in [0, 1].
-    """
-
-    def loss_function(simulator, batch):
-        result = sequence_loss(simulator, batch.frames, batch.actions, schedule)
-        metrics = {"error": float(result.loss.array), "obs_mse": result.obs_mse, "pred_mse": result.pred_mse}
-        return result.loss, metrics
-
-    return loss_function

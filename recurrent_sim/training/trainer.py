@@ -15,12 +15,16 @@ from typing import Optional
 import numpy as np
 
 from recurrent_sim.training.checkpoint import save_checkpoint
-from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
-from recurrent_sim.utils.finite import NonFiniteError, is_finite
+from recurrent_sim.training.losses import DEFAULT_LOSS, get_loss
+from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
+from recurrent_sim.training.metadata import simulator_metadata
+from recurrent_sim.training.sequence_loss import SequenceSchedule
+from recurrent_sim.training.update_step import UpdateStep
+from recurrent_sim.utils.finite import NonFiniteError
+from recurrent_sim.utils.run_log import RunLog
 
 logger = logging.getLogger(__name__)
 
-MEAN_IMAGE_FRAMES = 2048  # frames averaged into the mean image, as in the paper
 MAX_CONSECUTIVE_SKIPS = 20  # non-finite batches in a row after which training stops
 
 
@@ -55,8 +59,15 @@ class SimulatorTrainer:
         schedule: when to update and save.
         savesim: folder for the best-so-far checkpoint (created if missing);
             None disables saving.
-        metadata: extra JSON-able values saved in checkpoints (env id ...).
+        metadata: ``env_id``, ``settings`` (merged with the sequence, schedule
+            and loss) and extra JSON-able values saved in checkpoints (see
+            :mod:`recurrent_sim.training.metadata`).
         log_interval: log the running error every this many updates.
+        loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
+        run_log: a run folder to log in: every ``log_interval`` updates a row
+            (env ``step``, ``update``, ``train_<metric>`` means) goes to its
+            ``log.csv``, TensorBoard events and ``training_curve.png``
+            (:class:`recurrent_sim.utils.run_log.RunLog`); None logs nothing there.
     """
 
     def __init__(
@@ -69,6 +80,8 @@ class SimulatorTrainer:
         savesim: Optional[str] = None,
         metadata: Optional[dict] = None,
         log_interval: int = 50,
+        loss: str = DEFAULT_LOSS,
+        run_log=None,
     ):
         self.simulator = simulator
         self.optimizer = optimizer
@@ -78,6 +91,14 @@ class SimulatorTrainer:
         self.savesim = savesim
         self.metadata = dict(metadata or {})
         self.log_interval = log_interval
+        self.loss = get_loss(loss)
+        self.step = UpdateStep(simulator, optimizer, self.loss.function(sequence))
+        self.parameters_damaged = False
+        self.run_log = None
+        if run_log is not None:
+            fields = ("step", "update") + tuple("train_" + name for name in self.loss.metric_names)
+            self.run_log = RunLog(run_log, fields, step_field="step", curve_fields=fields[2:3]).open()
+        self._recent_metrics = []
         self.steps = 0
         self.updates = 0
         self.skipped_updates = 0
@@ -118,49 +139,48 @@ class SimulatorTrainer:
 
     def ensure_mean_image(self):
         """Compute the mean image from the oldest stored frames, once."""
-        if not self.simulator.has_mean_image:
-            frames = self.buffer.first_frames(MEAN_IMAGE_FRAMES)
-            self.simulator.set_mean_image(frames)
-            logger.info("mean image computed from %d frames", len(frames))
+        ensure_mean_image(self.simulator, self.buffer.first_frames(MEAN_IMAGE_FRAMES))
 
     def update(self, batch=None):
-        """One optimiser step on a batch sampled from the buffer (or given).
+        """One update step on a batch sampled from the buffer (or given).
 
-        Returns the loss (mean squared error per pixel, pixels in [0, 1]),
-        or None when the loss or the gradient was not finite (the batch is
-        skipped and counted in ``skipped_updates``). Raises
-        :class:`NonFiniteError` when the update made the weights non-finite.
+        Returns the loss's error (its first metric; for the default loss the
+        mean squared error per pixel, pixels in [0, 1]), or None when the
+        loss or the gradient was not finite (the batch is skipped and
+        counted in ``skipped_updates``). Raises :class:`NonFiniteError`
+        when the update made the weights non-finite, or after
+        ``MAX_CONSECUTIVE_SKIPS`` skipped batches in a row.
         """
         self.ensure_mean_image()
         if batch is None:
             batch = self.buffer.sample(self.schedule.batch_size, self.sequence_length)
-        result = sequence_loss(self.simulator, batch.frames, batch.actions, self.sequence)
-        value = float(result.loss.array)
-        if not math.isfinite(value):
-            return self._skip("loss")
-        self.simulator.cleargrads()
-        result.loss.backward()
-        if not all(is_finite(param.grad) for param in self.simulator.params()):
-            return self._skip("gradient")
-        self.optimizer.update()
-        if not all(is_finite(param.array) for param in self.simulator.params()):
+        outcome = self.step(batch)
+        if not outcome.applied:
+            return self._skip(outcome.problem)
+        if outcome.parameters_damaged:
+            self.parameters_damaged = True
             raise NonFiniteError(
                 f"simulator update {self.updates + 1} made its weights NaN or infinite, so they are not saved "
                 "(the learning rate is likely too high)"
             )
+        metrics = outcome.metrics
+        value = metrics[self.loss.metric_names[0]]
         self.updates += 1
         self.consecutive_skips = 0
         self._errors_since_save.append(value)
         self._recent_errors.append(value)
+        self._recent_metrics.append([metrics[name] for name in self.loss.metric_names])
         if self.log_interval and self.updates % self.log_interval == 0:
+            self._log_row()
             elapsed = time.time() - self._started
+            others = ", ".join(f"{name} {metrics[name]:.6f}" for name in self.loss.metric_names[1:])
             logger.info(
-                "simulator update %d (env step %d): error %.6f (obs %.6f pred %.6f), %.1f steps/s",
+                "simulator update %d (env step %d): %s %.6f (%s), %.1f steps/s",
                 self.updates,
                 self.steps,
+                self.loss.metric_names[0],
                 np.mean(self._recent_errors),
-                result.obs_mse,
-                result.pred_mse,
+                others,
                 self.steps / max(elapsed, 1e-9),
             )
             self._recent_errors = []
@@ -170,13 +190,36 @@ class SimulatorTrainer:
         """Count a batch whose loss or gradient was not finite; stop after MAX_CONSECUTIVE_SKIPS in a row."""
         self.skipped_updates += 1
         self.consecutive_skips += 1
-        logger.warning("non-finite simulator %s; batch skipped (%d so far)", what, self.skipped_updates)
+        logger.warning("simulator batch skipped: %s (%d so far)", what, self.skipped_updates)
         if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
             raise NonFiniteError(
                 f"{self.consecutive_skips} simulator batches in a row had a non-finite loss or gradient, so the "
                 "simulator stopped training and was not saved again (the learning rate is likely too high)"
             )
         return None
+
+    def _log_row(self):
+        """A row of the run log: the metrics' means over the updates since the last row."""
+        if self.run_log is not None and self._recent_metrics:
+            means = np.mean(self._recent_metrics, axis=0)
+            row = {"step": self.steps, "update": self.updates}
+            row.update({"train_" + name: float(mean) for name, mean in zip(self.loss.metric_names, means)})
+            self.run_log.append(row)
+        self._recent_metrics = []
+
+    def close(self):
+        """Log the last updates and finish the run log (curve, TensorBoard)."""
+        self._log_row()
+        if self.run_log is not None:
+            self.run_log.write()
+            self.run_log.close()
+
+    def progress_fields(self) -> dict:
+        """Numbers for the play loop's progress lines: updates and the running error."""
+        fields = {"sim_updates": self.updates}
+        if self.running_error is not None:
+            fields["sim_error"] = self.running_error
+        return fields
 
     @property
     def running_error(self) -> Optional[float]:
@@ -191,19 +234,19 @@ class SimulatorTrainer:
         error = self.running_error
         if error is None or not self.savesim:
             return None
+        if self.parameters_damaged:
+            logger.error("simulator not saved: its parameters are not finite")
+            return None
         self._errors_since_save = []
         if not (force or error < self.best_error):
             logger.info("simulator error %.6f not better than %.6f: not saved", error, self.best_error)
             return None
         self.best_error = min(self.best_error, error)
-        metadata = dict(self.metadata)
-        metadata.update(
-            steps=self.steps,
-            updates=self.updates,
-            error=error,
-            sequence=dataclasses.asdict(self.sequence),
-            schedule=dataclasses.asdict(self.schedule),
-        )
+        extra = dict(self.metadata)
+        settings = dict(extra.pop("settings", {}), sequence=dataclasses.asdict(self.sequence),
+                        schedule=dataclasses.asdict(self.schedule), loss=self.loss.name)
+        metadata = simulator_metadata(extra.pop("env_id", None), self.updates, error, "training", settings,
+                                      steps=self.steps, **extra)
         self.last_saved_path = save_checkpoint(
             self.savesim, self.simulator, self.optimizer, metadata=metadata
         )

@@ -7,34 +7,41 @@ import resource
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def system_info(gpu=-1) -> dict:
-    """Versions, thread settings and device, for the record of a run."""
-    import chainer
-    import gym
-    import numpy as np
+PACKAGES = (
+    ("numpy", ("numpy",)),
+    ("chainer", ("chainer",)),
+    ("chainerrl", ("chainerrl",)),
+    ("gym", ("gym",)),
+    ("ale_py", ("ale-py",)),
+    ("cupy", ("cupy-cuda12x", "cupy-cuda11x", "cupy")),
+    ("tensorboardX", ("tensorboardX",)),
+    ("recurrent_sim", ("recurrent_sim",)),
+)
 
-    info = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "chainer": chainer.__version__,
-        "gym": gym.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
-        "device": "cpu" if gpu < 0 else f"cuda:{gpu}",
-    }
-    for key, distributions in (
-        ("chainerrl", ("chainerrl",)),
-        ("ale_py", ("ale-py",)),
-        ("cupy", ("cupy-cuda12x", "cupy-cuda11x", "cupy")),
-    ):
-        info[key] = None
+
+def package_versions() -> dict:
+    """Installed versions of Python and the packages a run depends on (None for a missing one)."""
+    versions = {"python": platform.python_version()}
+    for key, distributions in PACKAGES:
+        versions[key] = None
         for distribution in distributions:
             try:
-                info[key] = importlib.metadata.version(distribution)
+                versions[key] = importlib.metadata.version(distribution)
                 break
             except importlib.metadata.PackageNotFoundError:
                 continue
+    return versions
+
+
+def system_info(gpu=-1) -> dict:
+    """Versions, thread settings and device, for the record of a run."""
+    info = package_versions()
+    info.update(
+        cpu_count=os.cpu_count(),
+        cpus_usable=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        threads={name: os.environ.get(name) for name in THREAD_VARIABLES},
+        device="cpu" if gpu < 0 else f"cuda:{gpu}",
+    )
     try:
         from threadpoolctl import threadpool_info
 

@@ -35,24 +35,26 @@ def test_saliency_panels_scale_the_map_to_its_peak():
     assert 0 < heat[5, 5, 0] < 255 and heat[5, 5, 1] > 0  # half the peak: in between
 
 
-class CountingTrainer:
+class RecordingTrainer:
+    """Stands in for SimulatorTrainer: keeps what observe() was given."""
+
     def __init__(self):
-        self.n = 0
-        self.updates = 0
-        self.running_error = None
+        self.transitions = []
 
     def observe(self, frame, action, reward, episode_end):
-        self.n += 1
+        self.transitions.append((np.array(frame), action, reward, episode_end))
+
+    def progress_fields(self):
+        return {"sim_updates": 0}
 
 
 def test_train_plays_the_steps_and_learns(game):
-    trainer = CountingTrainer()
-    env = SimEnvironment(game, trainer=trainer)
+    trainer = RecordingTrainer()
     agent = make_learning_agent(5, (4, 32, 32), t_max=5)
     before = agent.shared_model.fc.W.array.copy()
     evaluations = []
-    scores = train(env, agent, 250, evaluate=evaluations.append, eval_interval=100)
-    assert trainer.n == 250
+    scores = train(game, agent, 250, evaluate=evaluations.append, eval_interval=100, recorders=[trainer])
+    assert len(trainer.transitions) == 250
     assert len(scores) == 2  # BlockWorld episodes last 100 steps
     assert evaluations == [100, 200]
     assert not np.allclose(agent.shared_model.fc.W.array, before)
@@ -74,3 +76,33 @@ def test_demo_episodes_write_side_by_side_frames_gif_and_saliency(tmp_path, game
     assert sorted(os.listdir(tmp_path / "saliency" / "episode_001")) == [
         "step_00000.png", "step_00025.png", "step_00050.png", "step_00075.png"]
     assert imageio.v2.imread(tmp_path / "render" / "episode_001" / "step_00000.png").shape == (32, 32, 3)
+
+
+def test_the_play_loop_hands_every_real_transition_to_its_recorders(game):
+    """The frame the action was taken on, the action, the game's reward and the episode end, in order."""
+    from recurrent_sim.envs import PreprocessedEnv, make_env
+
+    class ReplayAgent:  # the same fixed actions as the twin game below
+        def __init__(self, actions):
+            self.actions = iter(actions)
+
+        def act_and_train(self, obs, reward):
+            return next(self.actions)
+
+        def stop_episode_and_train(self, obs, reward, done=False):
+            pass
+
+    actions = [4, 4, 1, 0, 2] * 44  # 220 steps: crosses the 100-step episode end twice
+    first, second = RecordingTrainer(), RecordingTrainer()
+    scores = train(game, ReplayAgent(actions), len(actions), recorders=[first, second])
+    twin = PreprocessedEnv(make_env("BlockWorld-v0", seed=0), size=(32, 32), n_frames=4)
+    twin.reset()
+    for t, action in enumerate(actions):
+        before = twin.last_frame
+        _, reward, done, _ = twin.step(action)
+        frame, recorded_action, recorded_reward, recorded_end = first.transitions[t]
+        np.testing.assert_array_equal(frame, before)
+        assert (recorded_action, recorded_reward, recorded_end) == (action, reward, done)
+        if done:
+            twin.reset()
+    assert len(second.transitions) == len(actions) and len(scores) == 2

@@ -15,7 +15,7 @@ from recurrent_sim.training import save_checkpoint
 from tests.helpers import BLOCKWORLD, small_simulator
 
 WARMUP, HORIZON, SEQUENCES = 4, 12, 6
-OUTPUTS = ("metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png")
+OUTPUTS = ("config.json", "metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png")
 
 
 def evaluate_args(checkpoint, out, *extra):
@@ -212,3 +212,14 @@ def test_breakout_at_84_pixels(run_cli, tmp_path):
     assert summary["n_sequences"] == 3 and summary["settings"]["frame_size"] == 84
     gif = imageio.v2.mimread(tmp_path / "out" / "rollout.gif")
     assert len(gif) == 5 and gif[0].shape[:2] == (14 + 168 + 14, 3 * 168 + 2 * 2)
+
+
+def test_a_format_1_simulator_still_evaluates(tmp_path, run_cli):
+    from tests.helpers import write_format1_checkpoint
+
+    write_format1_checkpoint(str(tmp_path / "break" / "simulator.npz"))
+    code, out, err = run_cli(*evaluate_args(tmp_path / "break", tmp_path / "out"))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["checkpoint"]["config"]["architecture"] == "paper"
+    assert np.isfinite(summary["mean_over_horizon"]["model_mse"])

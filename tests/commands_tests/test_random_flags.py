@@ -50,11 +50,11 @@ COMMANDS = {
     "bench": (["--quick", "--reference-repeats", "0", "--env-steps", "5"], flag_values(**{
         "--env": ["BlockWorld-v0"], "--frame-size": [16, 32], "--out": ["{tmp}/bench.json", "{tmp}"]})),
     "original": (["1", "--env", "BlockWorld-v0", "--eval-n-runs", "0", "--logger-level", "40",
-                  "--outdir", "{tmp}/out", "--savesim", "{tmp}/sim", "--frame-size", "16", "--num_output_channels_sim",
+                  "--outdir", "{tmp}/out", "--savesim", "{tmp}/sim", "--frame-size", "24", "--num_output_channels_sim",
                   "8", "--batch_size", "2", "--steps", "20", "--warm_up_steps", "5", "--training_steps", "5",
                   "--saving_steps", "10", "--buffer_size_sim", "50", "--unroll_dep", "1", "--obs_dep", "1",
                   "--pred_dep", "1", "--max-episode-len", "30"], flag_values(**{
-        "--frame-size": [16, 32], "--num_output_channels_sim": [8], "--batch_size": [1, 2], "--steps": [20, 40],
+        "--frame-size": [16, 24], "--num_output_channels_sim": [8], "--batch_size": [1, 2], "--steps": [20, 40],
         "--warm_up_steps": [0, 10], "--training_steps": [5], "--saving_steps": [10], "--buffer_size_sim": [30, 100],
         "--unroll_dep": [1], "--obs_dep": [1], "--pred_dep": [1], "--lr-sim": [1e-3], "--lr": [1e-4],
         "--agent": ["acting", "a3c"], "--t-max": [3], "--beta": [0.01], "--min_reward": [-1],

@@ -1,5 +1,4 @@
-"""SimEnvironment: real frames and a fed trainer in training; simulated frames
-with warm-up and re-synchronisation in a demo."""
+"""SimEnvironment: simulated frames with warm-up and re-synchronisation in a demo."""
 import numpy as np
 import pytest
 
@@ -8,47 +7,9 @@ from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
 from recurrent_sim.envs.sim_env import SimEnvironment
 
 
-class RecordingTrainer:
-    """Stands in for SimulatorTrainer: keeps what observe() was given."""
-
-    def __init__(self):
-        self.transitions = []
-
-    def observe(self, frame, action, reward, episode_end):
-        self.transitions.append((np.array(frame), action, reward, episode_end))
-
-
 def _twin_game():
     """A second BlockWorld with the same seed: replays the same real frames."""
     return PreprocessedEnv(make_env("BlockWorld-v0", seed=0), size=(32, 32), n_frames=4)
-
-
-def test_training_shows_real_frames_and_feeds_every_transition(game):
-    trainer = RecordingTrainer()
-    env = SimEnvironment(game, trainer=trainer)
-    twin = _twin_game()
-    obs = env.reset()
-    np.testing.assert_array_equal(obs, twin.reset())
-    actions = [4, 4, 1, 0, 2] * 44  # 220 steps: crosses the 100-step episode end twice
-    episode_ends = 0
-    for t, action in enumerate(actions):
-        before = twin.last_frame
-        twin_obs, twin_reward, twin_done, _ = twin.step(action)
-        obs, reward, done, info = env.step(action)
-        np.testing.assert_array_equal(obs, twin_obs)
-        assert (reward, done) == (twin_reward, twin_done)
-        frame, recorded_action, recorded_reward, recorded_end = trainer.transitions[-1]
-        np.testing.assert_array_equal(frame, before)  # the frame the action was taken on
-        assert (recorded_action, recorded_reward, recorded_end) == (action, reward, done)
-        assert not info["simulated"] and info["sim_error"] is None
-        if done:
-            episode_ends += 1
-            assert env.episode_step == 100
-            env.reset()
-            twin.reset()
-            # the action on the first step after a reset is taken too
-    assert len(trainer.transitions) == len(actions) and episode_ends == 2
-    assert sum(t[3] for t in trainer.transitions) == 2
 
 
 def test_demo_warms_up_then_shows_predictions_then_resyncs(game, tiny_simulator):
@@ -115,10 +76,6 @@ def test_demo_without_warmup_predicts_from_the_first_step(game, tiny_simulator):
 
 
 def test_bad_arguments(game, tiny_simulator):
-    with pytest.raises(ValueError, match="exactly one"):
-        SimEnvironment(game)
-    with pytest.raises(ValueError, match="exactly one"):
-        SimEnvironment(game, trainer=RecordingTrainer(), simulator=tiny_simulator)
     with pytest.raises(ValueError, match="warmup_steps"):
         SimEnvironment(game, simulator=tiny_simulator, warmup_steps=-1)
     big = PreprocessedEnv(make_env("BlockWorld-v0", seed=0), size=(40, 40))

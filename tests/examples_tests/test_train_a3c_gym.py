@@ -1,5 +1,4 @@
 """The original-compatible script examples/mygym/train_a3c_gym.py, end to end."""
-import importlib.util
 import os
 import re
 import signal
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 from recurrent_sim.training import load_checkpoint
+from tests.helpers import load_original_script, run_original_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "mygym", "train_a3c_gym.py")
@@ -27,19 +27,13 @@ BLOCKWORLD_TRAIN = [
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_a3c_gym", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_original_script()
 
 
-def _run(script, capsys, *argv):
-    status = script.main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+_run = run_original_script
 
 
-def test_help_lists_every_seed_flag_and_the_changed_defaults(script):
+def test_help_lists_every_original_flag_and_the_changed_defaults(script):
     text = script.build_parser().format_help()
     for flag in ("--env", "--arch", "--seed", "--outdir", "--t-max", "--beta", "--profile", "--steps",
                  "--eval-interval", "--eval-n-runs", "--reward-scale-factor", "--rmsprop-epsilon", "--render",
@@ -183,3 +177,62 @@ def test_signal_stops_training_and_saves(tmp_path, signum):
     assert load_checkpoint(str(tmp_path / "sim")).metadata["updates"] > 0
     agent_dir = re.search(r"agent saved in (\S+)", out).group(1)
     assert re.search(r"\d+_except$", agent_dir) and os.path.exists(os.path.join(tmp_path, agent_dir, "model.npz"))
+
+
+def test_a_format_1_simulator_plays_a_demo_and_trains_on(script, capsys, tmp_path):
+    from tests.helpers import write_format1_checkpoint
+
+    write_format1_checkpoint(str(tmp_path / "break" / "simulator.npz"))
+    status, out, err = _run(script, capsys, "1", "--env", "BlockWorld-v0", "--loadtosim", tmp_path / "break",
+                            "--demo", "--eval-n-runs", "1", "--outdir", tmp_path / "out", "--logger-level", "30",
+                            "--saliency-interval", "0")
+    assert status == 0, err
+    assert N_RUNS_LINE.search(out).group(1) == "1"
+    # continuing its training keeps it unless the new error beats the one it was saved with
+    saved_error = load_checkpoint(str(tmp_path / "break")).metadata["error"]
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--loadtosim", tmp_path / "break",
+                            "--savesim", tmp_path / "break", "--outdir", tmp_path / "out")
+    assert status == 0, err
+    checkpoint = load_checkpoint(str(tmp_path / "break"))
+    assert checkpoint.config.architecture == "paper"
+    assert checkpoint.metadata["error"] <= saved_error
+
+
+def test_the_original_script_continues_an_offline_trained_simulator_with_its_error(script, capsys, tmp_path):
+    from tests.helpers import write_format1_checkpoint
+
+    write_format1_checkpoint(str(tmp_path / "run" / "simulator.npz"), "format1_train_best.json")
+    validation_error = load_checkpoint(str(tmp_path / "run")).metadata["validation_error"]
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--unroll_dep", "2", "--loadtosim", tmp_path / "run",
+                            "--savesim", tmp_path / "run", "--outdir", tmp_path / "out", "--logger-level", "20")
+    assert status == 0, err
+    saved = load_checkpoint(str(tmp_path / "run")).metadata
+    if saved["kind"] == "simulator" and saved.get("error_source") == "training":  # replaced: it did better
+        assert saved["error"] < validation_error
+    else:  # kept: the training error never beat the saved one
+        assert saved["validation_error"] == validation_error
+
+
+def test_the_run_folder_holds_config_scores_and_the_simulator_log(script, capsys, tmp_path):
+    import csv
+    import json
+
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--eval-n-runs", "1", "--eval-interval", "100",
+                            "--savesim", tmp_path / "sim", "--outdir", tmp_path / "out", "--training_steps", "2")
+    assert status == 0, err
+    run_dir = re.search(r"outputs in (\S+)", out).group(1)
+    names = set(os.listdir(run_dir))
+    assert {"config.json", "scores.txt", "args.txt", "command.txt", "log.csv", "training_curve.png"} <= names
+    assert any(name.startswith("events.out.tfevents.") for name in names)
+    config = json.load(open(os.path.join(run_dir, "config.json")))
+    assert config["settings"]["env"] == "BlockWorld-v0" and config["settings"]["warm_up_steps"] == 40
+    with open(os.path.join(run_dir, "scores.txt")) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert list(rows[0])[:8] == ["steps", "episodes", "elapsed", "mean", "median", "stdev", "max", "min"]
+    assert [int(row["steps"]) for row in rows] == [100, 200, 200]  # two evaluations, then the training episodes
+    assert all(float(row["min"]) <= float(row["mean"]) <= float(row["max"]) for row in rows)
+    with open(os.path.join(run_dir, "log.csv")) as f:
+        log = list(csv.DictReader(f))
+    assert log and all(float(row["train_error"]) > 0 for row in log)
+    assert int(log[-1]["step"]) == 200  # the last row logs the updates since the previous one, at the end
+    assert int(log[-1]["update"]) >= load_checkpoint(str(tmp_path / "sim")).metadata["updates"] > 0

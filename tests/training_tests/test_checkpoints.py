@@ -151,3 +151,38 @@ def test_buffer_must_hold_one_sequence():
     assert check_buffer_size(36, sequence) == 36
     with pytest.raises(UserError, match=r"^--buffer_size_sim 35 is too small: .* = 36 consecutive frames; raise"):
         check_buffer_size(35, sequence)
+
+
+@pytest.mark.parametrize("layout", ["format1_original_savesim.json", "format1_train_best.json",
+                                    "format1_train_checkpoint.json"])
+def test_format_1_checkpoints_load_as_the_papers_network(tmp_path, layout):
+    from recurrent_sim.training import make_optimizer
+    from tests.helpers import write_format1_checkpoint
+
+    path = write_format1_checkpoint(str(tmp_path / "simulator.npz"), layout)
+    checkpoint = load_checkpoint(path)
+    config = checkpoint.config
+    assert config.architecture == "paper" and config.conv_channels == (64, 32, 32, 32)
+    assert (config.conv_kernels, config.conv_pads, config.conv_strides) == ((8, 6, 6, 4), (3, 2, 2, 1), (2, 2, 2, 2))
+    assert (config.frame_shape, config.n_actions, config.hidden_size) == ((32, 32), 5, 8)
+    simulator = checkpoint.build_simulator()
+    assert type(simulator) is Simulator and simulator.has_mean_image
+    for name, param in simulator.namedparams():
+        np.testing.assert_array_equal(param.array, checkpoint.arrays["model" + name])
+    if checkpoint.has_optimizer:
+        checkpoint.restore_optimizer(make_optimizer(simulator))
+    # saved again, it is a current-format file of the same network
+    again = load_checkpoint(save_checkpoint(tmp_path / "again", simulator, metadata=checkpoint.metadata))
+    assert int(again.arrays["format_version"]) == 2 and again.config == config
+
+
+def test_a_checkpoint_of_an_unregistered_architecture_names_it(tmp_path):
+    import json
+
+    path = save_checkpoint(tmp_path / "sim", Simulator(CONFIG))
+    arrays = dict(np.load(path))
+    arrays["config"] = np.array(json.dumps(dict(CONFIG.to_dict(), architecture="nowhere")))
+    np.savez(path, **arrays)
+    checkpoint = load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="unknown simulator architecture 'nowhere'; registered: .*paper"):
+        checkpoint.build_simulator()

@@ -1,5 +1,4 @@
 import csv
-import importlib
 import json
 import os
 
@@ -14,9 +13,6 @@ from recurrent_sim.training.offline import OfflineTrainer
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of
 from recurrent_sim.utils.finite import NonFiniteError
 from tests.helpers import small_options, small_settings, write_dataset
-
-
-sequence_loss_module = importlib.import_module("recurrent_sim.training.sequence_loss")
 
 
 def read_csv(path):
@@ -50,7 +46,7 @@ def test_a_run_writes_checkpoints_best_simulator_and_logs(tmp_path, dataset):
     assert all(float(rows[i]["train_error"]) == losses[i] for i in range(7))  # CSV and JSON agree exactly
 
     best = load_checkpoint(out)  # OUT/simulator.npz
-    assert best.metadata["validation_error"] == min(e for _, e in validations) == result.best_validation_error
+    assert best.metadata["error"] == min(e for _, e in validations) == result.best_validation_error
     assert best.metadata["kind"] == "simulator" and not best.has_optimizer
     simulator = best.build_simulator()
     assert simulator.has_mean_image
@@ -125,25 +121,25 @@ def test_resume_errors(tmp_path):
         find_resume_checkpoint(str(tmp_path / "online"))
 
 
-def _nan_on_calls(monkeypatch, bad_calls):
-    """Make the loss of the listed calls of sequence_loss (1-based) NaN."""
-    real = sequence_loss_module.sequence_loss
+def _nan_on_calls(trainer, bad_calls):
+    """Make the loss of the listed update steps of ``trainer`` (1-based) NaN."""
+    real = trainer.step.loss_function
     calls = []
 
-    def loss(*args, **kwargs):
-        result = real(*args, **kwargs)
+    def loss(simulator, batch):
+        value, metrics = real(simulator, batch)
         calls.append(1)
         if len(calls) in bad_calls:
-            result.loss = result.loss * np.float32(np.nan)
-        return result
+            value = value * np.float32(np.nan)
+        return value, metrics
 
-    monkeypatch.setattr(sequence_loss_module, "sequence_loss", loss)
+    trainer.step.loss_function = loss
 
 
-def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset, monkeypatch):
-    _nan_on_calls(monkeypatch, {2})
+def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset):
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(validation_fraction=0),
                              small_options(updates=4))
+    _nan_on_calls(trainer, {2})
     result = trainer.run()
     assert (result.updates, result.exit_code, trainer.state.skipped) == (4, 0, 1)
     rows = read_csv(tmp_path / "run" / "log.csv")
@@ -152,10 +148,10 @@ def test_a_non_finite_batch_is_skipped_and_counted(tmp_path, dataset, monkeypatc
     assert all(np.isfinite(p.array).all() for p in load_checkpoint(tmp_path / "run").build_simulator().params())
 
 
-def test_stop_on_non_finite_keeps_good_state(tmp_path, dataset, monkeypatch):
-    _nan_on_calls(monkeypatch, {4})
+def test_stop_on_non_finite_keeps_good_state(tmp_path, dataset):
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(validation_fraction=0),
                              small_options(updates=10, on_nonfinite="stop"))
+    _nan_on_calls(trainer, {4})
     result = trainer.run()
     assert (result.updates, result.reason, result.exit_code) == (3, "non-finite", 1)
     assert "loss is nan at update 4" in result.message
@@ -164,10 +160,10 @@ def test_stop_on_non_finite_keeps_good_state(tmp_path, dataset, monkeypatch):
     assert all(np.isfinite(p.array).all() for p in checkpoint.build_simulator().params())
 
 
-def test_too_many_non_finite_batches_in_a_row_stop_the_run(tmp_path, dataset, monkeypatch):
-    _nan_on_calls(monkeypatch, set(range(1, 100)))
+def test_too_many_non_finite_batches_in_a_row_stop_the_run(tmp_path, dataset):
     trainer = OfflineTrainer(tmp_path / "run", EpisodeDataset([dataset]), small_settings(),
                              small_options(updates=10, max_nonfinite=5))
+    _nan_on_calls(trainer, set(range(1, 100)))
     result = trainer.run()
     assert (result.updates, result.exit_code, trainer.state.skipped) == (0, 1, 5)
     assert "5 batches in a row" in result.message
@@ -204,7 +200,7 @@ def test_without_validation_the_newest_checkpoint_is_served(tmp_path, dataset):
                              small_options(updates=3))
     trainer.run()
     served = load_checkpoint(tmp_path / "run")
-    assert served.metadata["updates"] == 3 and served.metadata["validation_error"] is None
+    assert served.metadata["updates"] == 3 and served.metadata["error"] is None
     assert all(np.array_equal(p.array, q.array)
                for p, q in zip(served.build_simulator().params(), trainer.simulator.params()))
 
@@ -224,7 +220,7 @@ def test_best_error_of_a_newer_best_simulator_is_kept_on_resume(tmp_path, datase
     best = load_checkpoint(tmp_path / "run")
     simulator = best.build_simulator()
     # A best simulator saved after the newest checkpoint (the run died between the two writes):
-    save_checkpoint(tmp_path / "run", simulator, metadata=dict(best.metadata, validation_error=1e-9))
+    save_checkpoint(tmp_path / "run", simulator, metadata=dict(best.metadata, error=1e-9))
     checkpoint = find_resume_checkpoint(str(tmp_path / "run"))
     trainer = OfflineTrainer.resume(tmp_path / "run", EpisodeDataset([dataset]), checkpoint, options_of(checkpoint))
     assert trainer.state.best_validation_error == 1e-9

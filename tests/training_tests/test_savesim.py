@@ -7,6 +7,7 @@ import pytest
 
 from recurrent_sim.models import Simulator, SimulatorConfig
 from recurrent_sim.training import SequenceSchedule, save_checkpoint
+from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.savesim import not_saved_message, plan_savesim
 from recurrent_sim.utils.errors import UserError
 
@@ -18,7 +19,7 @@ SEQUENCE = dataclasses.asdict(SequenceSchedule(3, 2, 2))
 def held(tmp_path):
     """A folder holding a simulator of another run: BlockWorld, error 0.02, sequence 3/2/2."""
     save_checkpoint(tmp_path / "sim", Simulator(CONFIG),
-                    metadata={"env_id": "BlockWorld-v0", "error": 0.02, "sequence": SEQUENCE})
+                    metadata=simulator_metadata("BlockWorld-v0", 10, 0.02, "training", {"sequence": SEQUENCE}))
     return tmp_path / "sim"
 
 
@@ -55,6 +56,12 @@ def test_other_runs_are_refused_unless_overwrite(held, config, env_id, sequence,
     plan = plan_savesim(held, config, env_id, sequence, overwrite=True)
     assert not plan.protected and plan.error_to_beat == math.inf and plan.message.startswith("--overwrite:")
     assert plan.outcome() == "it replaced the file that was there"
+
+
+def test_a_file_of_the_earlier_metadata_schema_is_compared_too(tmp_path):
+    save_checkpoint(tmp_path / "sim", Simulator(CONFIG),
+                    metadata={"env_id": "BlockWorld-v0", "error": 0.03, "sequence": SEQUENCE})
+    assert plan_savesim(tmp_path / "sim", CONFIG, "BlockWorld-v0", SEQUENCE).error_to_beat == 0.03
 
 
 def test_an_offline_simulator_is_another_measure(tmp_path):

@@ -78,7 +78,8 @@ def test_best_simulator_is_saved_to_a_new_folder_and_reloads(tmp_path):
     checkpoint = load_checkpoint(folder)
     assert checkpoint.metadata["env_id"] == "Test-v0"
     assert checkpoint.metadata["error"] == pytest.approx(trainer.best_error)
-    assert checkpoint.metadata["sequence"] == {"unroll_dep": 2, "obs_dep": 2, "pred_dep": 2}
+    assert (checkpoint.metadata["kind"], checkpoint.metadata["error_source"]) == ("simulator", "training")
+    assert checkpoint.metadata["settings"]["sequence"] == {"unroll_dep": 2, "obs_dep": 2, "pred_dep": 2}
     loaded = checkpoint.build_simulator()
     np.testing.assert_array_equal(loaded.mean_image, trainer.simulator.mean_image)
     if checkpoint.metadata["steps"] == trainer.steps:

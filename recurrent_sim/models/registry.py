@@ -1,0 +1,62 @@
+"""Simulator architectures by name: what builds the network a checkpoint holds.
+
+Adding an architecture is one new module and one registry entry::
+
+    from recurrent_sim.models import SimulatorBase, register_architecture
+
+    class MySimulator(SimulatorBase):
+        def __init__(self, config):
+            super().__init__(config)          # mean image, normalisation, stateful use
+            with self.init_scope():
+                ...                           # links sized from config (and config.options)
+        def initial_state(self, batch_size): ...
+        def encode(self, frames): ...
+        def transition(self, encoding, actions, state): ...
+        def decode(self, hidden): ...
+
+    register_architecture("my_simulator", MySimulator)
+
+A :class:`SimulatorConfig` with ``architecture="my_simulator"`` then builds
+it (:func:`build_simulator`), checkpoints save the name and every size and
+rebuild it on load, and ``recurrent-sim train --architecture my_simulator``
+trains it, provided the module that registers it has been imported. The
+sequence loss (:mod:`recurrent_sim.training.losses`) is chosen by name
+separately and uses only the interface of :class:`SimulatorBase`.
+"""
+from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
+from recurrent_sim.models.simulator import Simulator
+
+_ARCHITECTURES = {}
+
+
+def register_architecture(name: str, builder):
+    """Register ``builder(config) -> SimulatorBase`` under ``name``; returns ``builder``.
+
+    Registering a name again replaces its builder (the last registration wins).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an architecture name must be a non-empty string, got {name!r}")
+    _ARCHITECTURES[name] = builder
+    return builder
+
+
+def architecture_names():
+    """Names of the registered architectures, sorted."""
+    return sorted(_ARCHITECTURES)
+
+
+def build_simulator(config: SimulatorConfig):
+    """A new, randomly initialised simulator of ``config.architecture`` built from ``config``.
+
+    Raises:
+        ValueError: no architecture of that name is registered.
+    """
+    builder = _ARCHITECTURES.get(config.architecture)
+    if builder is None:
+        raise ValueError(
+            f"unknown simulator architecture {config.architecture!r}; registered: {', '.join(architecture_names())}"
+        )
+    return builder(config)
+
+
+register_architecture(PAPER_ARCHITECTURE, Simulator)

@@ -1,0 +1,104 @@
+"""Training losses by name.
+
+A loss function is ``loss_function(simulator, batch) -> (loss, metrics)``:
+``batch`` has ``frames`` (B, L, H, W) uint8 and ``actions`` (B, L - 1)
+int32 (a :class:`recurrent_sim.data.SequenceBatch`); ``loss`` is a scalar
+``chainer.Variable`` to minimise; ``metrics`` a dict of named floats. Logs
+(CSV and JSON columns ``train_<name>`` / ``validation_<name>``, TensorBoard
+tags, progress bars) show those names; the first is the error by which the
+best simulator is chosen.
+
+A loss is registered as a *maker*, ``make(schedule) -> loss_function``, so
+that it knows how each sequence splits into warm-up, observed and predicted
+steps (:class:`SequenceSchedule`)::
+
+    from recurrent_sim.training import register_loss
+
+    def make_l1(schedule):
+        def loss_function(simulator, batch):
+            ...
+            return loss, {"error": float(loss.array), "l1": ...}
+        return loss_function
+
+    register_loss("sequence_l1", make_l1, metric_names=("error", "l1"))
+
+``recurrent-sim train --loss sequence_l1`` then trains with it.
+"""
+import dataclasses
+from typing import Callable, Tuple
+
+from recurrent_sim.training.reference_loss import reference_sequence_loss
+from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+
+DEFAULT_LOSS = "sequence_mse"
+REFERENCE_LOSS = "sequence_mse_reference"
+SEQUENCE_METRICS = ("error", "obs_mse", "pred_mse")
+
+
+@dataclasses.dataclass(frozen=True)
+class RegisteredLoss:
+    """A registry entry: ``make(schedule)`` gives the loss function, which reports ``metric_names``."""
+
+    name: str
+    make: Callable
+    metric_names: Tuple[str, ...]
+
+    def function(self, schedule: SequenceSchedule):
+        """The loss function for sequences split by ``schedule``."""
+        return self.make(schedule)
+
+
+_LOSSES = {}
+
+
+def register_loss(name: str, make, metric_names=("error",)):
+    """Register ``make(schedule) -> loss_function`` under ``name``; returns ``make``.
+
+    ``metric_names`` lists the keys of the metrics dict the loss function
+    returns, in log order; the first is the error that selects the best
+    simulator. Registering a name again replaces it.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a loss name must be a non-empty string, got {name!r}")
+    metric_names = tuple(metric_names)
+    if not metric_names:
+        raise ValueError(f"loss {name!r} must report at least one metric")
+    _LOSSES[name] = RegisteredLoss(name, make, metric_names)
+    return make
+
+
+def loss_names():
+    """Names of the registered losses, sorted."""
+    return sorted(_LOSSES)
+
+
+def get_loss(name: str) -> RegisteredLoss:
+    """The loss registered as ``name``.
+
+    Raises:
+        ValueError: no loss of that name is registered.
+    """
+    try:
+        return _LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; registered: {', '.join(loss_names())}") from None
+
+
+def sequence_metrics_loss(compute):
+    """A loss maker from ``compute(simulator, frames, actions, schedule) -> SequenceLoss``,
+    reporting ``error`` (the loss), ``obs_mse`` and ``pred_mse`` (per pixel, pixels in [0, 1])."""
+
+    def make(schedule):
+        def loss_function(simulator, batch):
+            result = compute(simulator, batch.frames, batch.actions, schedule)
+            metrics = {"error": float(result.loss.array), "obs_mse": result.obs_mse, "pred_mse": result.pred_mse}
+            return result.loss, metrics
+
+        return loss_function
+
+    return make
+
+
+# The paper's loss, batched (the fast path), and its step-by-step reference.
+register_loss(DEFAULT_LOSS, sequence_metrics_loss(sequence_loss), SEQUENCE_METRICS)
+register_loss(REFERENCE_LOSS, sequence_metrics_loss(reference_sequence_loss), SEQUENCE_METRICS)
