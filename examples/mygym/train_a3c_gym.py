@@ -32,8 +32,6 @@ import pstats
 import sys
 import time
 
-import numpy as np
-
 from recurrent_sim.commands.common import (
     finite_float,
     game_id,
@@ -82,7 +80,8 @@ def build_parser():
                    help="steps between evaluations of the agent on the real game during training")
     p.add_argument("--eval-n-runs", type=non_negative_int, default=10,
                    help="episodes per evaluation; in --demo, episodes played in the simulator")
-    p.add_argument("--reward-scale-factor", type=positive_float, default=1e-2, help="the agent learns from reward x this")
+    p.add_argument("--reward-scale-factor", type=positive_float, default=1e-2,
+                   help="the agent learns from reward x this")
     p.add_argument("--rmsprop-epsilon", type=positive_float, default=1e-1, help="A3C RMSProp epsilon")
     p.add_argument("--render", action="store_true",
                    help="in --demo, write the game's RGB frames as PNGs under OUTDIR/render (no window is opened)")
@@ -98,7 +97,8 @@ def build_parser():
     p.add_argument("--max-episode-len", type=positive_int, default=None,
                    help="end every episode (training, evaluation and --demo) after this many steps "
                         "(default: the game's own limit)")
-    p.add_argument("--frame-buffer-length", type=positive_int, default=4, help="frames stacked in the agent's observation")
+    p.add_argument("--frame-buffer-length", type=positive_int, default=4,
+                   help="frames stacked in the agent's observation")
     p.add_argument("--frame-size", type=positive_int, default=None,
                    help=f"side of the square gray frames, pixels (default: {DEFAULT_FRAME_SIZE}, or the loaded "
                         "simulator's)")
@@ -108,7 +108,8 @@ def build_parser():
     p.add_argument("--saliency-interval", type=non_negative_int, default=10,
                    help="in --demo, steps between guided-backprop saliency maps of the agent written under "
                         "OUTDIR/saliency; 0 writes none")
-    p.add_argument("--gif-frames", type=non_negative_int, default=300, help="frames per episode in the --render-b2w GIF")
+    p.add_argument("--gif-frames", type=non_negative_int, default=300,
+                   help="frames per episode in the --render-b2w GIF")
     p.add_argument("--min_reward", type=finite_float, default=None,
                    help="rewards below this become 0 for the agent (changed: the old default zeroed every "
                         "negative reward; now no reward is changed unless this is given)")
@@ -116,15 +117,20 @@ def build_parser():
                    help="simulator folder to load: continues its training, or is played in --demo")
     p.add_argument("--savesim", default=None,
                    help="folder for the best simulator so far, simulator.npz (changed: created when missing)")
-    p.add_argument("--unroll_dep", type=non_negative_int, default=15, help="warm-up steps of a training sequence (no backprop)")
-    p.add_argument("--obs_dep", type=non_negative_int, default=10, help="observation-dependent steps of a training sequence")
-    p.add_argument("--pred_dep", type=non_negative_int, default=10, help="prediction-dependent steps of a training sequence")
+    p.add_argument("--unroll_dep", type=non_negative_int, default=15,
+                   help="warm-up steps of a training sequence (no backprop)")
+    p.add_argument("--obs_dep", type=non_negative_int, default=10,
+                   help="observation-dependent steps of a training sequence")
+    p.add_argument("--pred_dep", type=non_negative_int, default=10,
+                   help="prediction-dependent steps of a training sequence")
     p.add_argument("--sim-warmup-steps", type=non_negative_int, default=None,
                    help="in --demo, real transitions the simulator is warmed up on at the start of each episode "
                         "(default: --unroll_dep; changed: was a fixed 600)")
     p.add_argument("--batch_size", type=positive_int, default=16, help="sequences per simulator update")
-    p.add_argument("--warm_up_steps", type=non_negative_int, default=6000, help="steps before the simulator starts training")
-    p.add_argument("--buffer_size_sim", type=positive_int, default=10 ** 4, help="transitions kept to train the simulator")
+    p.add_argument("--warm_up_steps", type=non_negative_int, default=6000,
+                   help="steps before the simulator starts training")
+    p.add_argument("--buffer_size_sim", type=positive_int, default=10 ** 4,
+                   help="transitions kept to train the simulator")
     p.add_argument("--training_steps", type=positive_int, default=40, help="steps between simulator updates")
     p.add_argument("--saving_steps", type=positive_int, default=30000,
                    help="steps between saves of the simulator (only when its error is the best so far)")

@@ -148,7 +148,8 @@ def _collect(args) -> int:
     size = (args.frame_size, args.frame_size)
     obs_shape = (args.frame_buffer_length,) + size
     check_fits(agent_bytes(obs_shape, MAX_ACTIONS) + 4 * obs_shape[0] * size[0] * size[1],
-               f"the agent and frames (--frame-size {args.frame_size}, --frame-buffer-length {args.frame_buffer_length})",
+               f"the agent and frames (--frame-size {args.frame_size}, "
+               f"--frame-buffer-length {args.frame_buffer_length})",
                "lower --frame-size")
     game = make_game(args.env, seed=args.seed, frame_size=args.frame_size, n_frames=args.frame_buffer_length)
     preprocessing = {

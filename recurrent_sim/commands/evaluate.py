@@ -69,7 +69,8 @@ def add_parser(subparsers):
                         help="side of the square frames, pixels (default: the checkpoint's)")
     parser.add_argument("--frame-buffer-length", type=int, default=4,
                         help="frames stacked in the agent's observation (default: 4)")
-    parser.add_argument("--fps", type=positive_float, default=10.0, help="frames per second of rollout.gif (default: 10)")
+    parser.add_argument("--fps", type=positive_float, default=10.0,
+                        help="frames per second of rollout.gif (default: 10)")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
     parser.set_defaults(func=run)
     return parser

@@ -20,7 +20,7 @@ def unreadable_episodes(folder) -> list:
             bad.append((entry["file"], str(e)))
             continue
         if list(episode.frame_shape) != manifest["frame_shape"] or episode.steps != entry["steps"]:
-            bad.append((entry["file"], f"{episode.steps} steps of {episode.frame_shape} frames, not as {MANIFEST} says"))
+            bad.append((entry["file"], f"{episode.steps} steps of {episode.frame_shape} frames, not as in {MANIFEST}"))
     return bad
 
 

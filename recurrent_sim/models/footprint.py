@@ -28,7 +28,8 @@ def simulator_parameter_count(config: SimulatorConfig) -> int:
     top = config.conv_channels[-1] * shapes[-1][0] * shapes[-1][1]
     hidden, factor, encoding = config.hidden_size, config.factor_size, config.encoding_size
     encoder_fc = top * encoding + encoding
-    lstm = (hidden * factor + factor) + config.n_actions * factor + factor * 4 * hidden + encoding * 4 * hidden + 4 * hidden
+    lstm = (hidden * factor + factor) + config.n_actions * factor  # hidden -> factor, action embedding
+    lstm += factor * 4 * hidden + encoding * 4 * hidden + 4 * hidden  # the gates
     decoder_fc = hidden * top + top
     return convs + encoder_fc + lstm + decoder_fc + deconvs
 

@@ -20,10 +20,9 @@ import chainer
 import numpy as np
 from chainer.serializers import DictionarySerializer, NpzDeserializer
 
-from recurrent_sim.models import Simulator, SimulatorConfig
+from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig, build_simulator
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import READ_ERRORS, atomic_write
-from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig, build_simulator
 from recurrent_sim.utils.finite import refuse_nonfinite, require_finite
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,10 @@ from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.finite import NonFiniteError
 
 
+# Errors that can only come from writing.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+
+
 class OutputError(Exception):
     """Writing a file failed (disk full, read-only, permission, name too long).
 
@@ -97,7 +101,10 @@ def _classify(error):
         return f"out of memory ({str(error) or 'allocation failed'}); use smaller sizes", 1
     os_error = find_os_error(error)
     if os_error is not None:
-        action = "read" if isinstance(error, OSError) and error.errno == errno.ENOENT else "use"
+        if os_error.errno in WRITE_ERRNOS:
+            action = "write"
+        else:
+            action = "read" if os_error.errno == errno.ENOENT else "use"
         return describe_os_error(os_error, action=action), 1
     return None
 

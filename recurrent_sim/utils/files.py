@@ -3,8 +3,9 @@
 :func:`atomic_write` writes through a temporary file in the same folder,
 flushed to disk and renamed (a failure of the operating system removes the
 temporary file and raises a one-line :class:`OutputError`);
-:func:`remove_stale_temporaries` deletes what a killed writer left behind; :data:`READ_ERRORS` is what reading a truncated,
-corrupted or foreign ``.npz``/zip file raises.
+:func:`remove_stale_temporaries` deletes what a killed writer left behind;
+:data:`READ_ERRORS` is what reading a truncated, corrupted or foreign
+``.npz``/zip file raises.
 """
 import logging
 import os

