@@ -17,6 +17,7 @@ import sys
 
 from recurrent_sim import commands
 from recurrent_sim.utils.failures import report_failure
+from recurrent_sim.utils.settings import SETTINGS, SettingError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,9 @@ def main(argv=None) -> int:
     )
     try:
         return int(args.func(args) or 0)
+    except SettingError as e:  # the library names the setting; the user knows the flag
+        print(f"recurrent-sim {args.command}: error: {e.message_for(SETTINGS[e.setting].flag)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"recurrent-sim {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -32,21 +32,27 @@ import pstats
 import sys
 import time
 
-from recurrent_sim.commands.common import (
+from recurrent_sim.commands.validation import one_line_errors
+from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
+from recurrent_sim.models import HIDDEN_SIZE
+from recurrent_sim.training.optimizers import LR, OPTIMIZER
+from recurrent_sim.training.run_settings import BATCH_SIZE
+from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
+from recurrent_sim.training.trainer import BUFFER_SIZE, SAVING_STEPS, TRAINING_STEPS, WARM_UP_STEPS
+from recurrent_sim.utils.device import GPU, use_device
+from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.failures import report_failure
+from recurrent_sim.utils.locks import FolderLock
+from recurrent_sim.utils.settings import (
+    SEED,
+    SETTINGS,
+    SettingError,
     finite_float,
-    game_id,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
 )
-from recurrent_sim.utils.errors import UserError
-from recurrent_sim.utils.failures import report_failure
-from recurrent_sim.utils.locks import FolderLock
-from recurrent_sim.commands.validation import one_line_errors
-
-DEFAULT_FRAME_SIZE = 84
-DEFAULT_HIDDEN_SIZE = 1024
 
 
 def build_parser():
@@ -60,15 +66,15 @@ def build_parser():
     p.add_argument("processes", type=int,
                    help="number of agent processes; only 1 is supported (changed: more than 1 is refused, "
                         "instead of silently training one simulator per process)")
-    p.add_argument("--env", type=game_id, default="Breakout-v0",
-                   help="gym id of a game with image frames (changed: was CartPole-v0, which has no frames)")
+    ENV.add_to(p, help="gym id of a game with image frames (changed: was CartPole-v0, which has no frames)",
+               show_default=False)
     p.add_argument("--arch", default="FFSoftmax", choices=["FFSoftmax"],
                    help="agent network: convolutional head, softmax policy and value")
     p.add_argument("--agent", default="acting", choices=["acting", "a3c"],
                    help="'acting': A3C that only acts (gathers samples, never learns); 'a3c': A3C that learns "
                         "and saves itself in the output folder")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--gpu", type=int, default=-1, help="Chainer CUDA device id, -1 for the CPU")
+    SEED.add_to(p, show_default=False)
+    GPU.add_to(p, help="Chainer CUDA device id, -1 for the CPU", show_default=False)
     p.add_argument("--outdir", default="results",
                    help="output folder; each run writes into a new time-stamped sub-folder")
     p.add_argument("--t-max", type=positive_int, default=5, help="A3C rollout length, steps")
@@ -80,8 +86,7 @@ def build_parser():
                    help="steps between evaluations of the agent on the real game during training")
     p.add_argument("--eval-n-runs", type=non_negative_int, default=10,
                    help="episodes per evaluation; in --demo, episodes played in the simulator")
-    p.add_argument("--reward-scale-factor", type=positive_float, default=1e-2,
-                   help="the agent learns from reward x this")
+    p.add_argument("--reward-scale-factor", type=positive_float, default=1e-2, help="the agent learns from reward x this")
     p.add_argument("--rmsprop-epsilon", type=positive_float, default=1e-1, help="A3C RMSProp epsilon")
     p.add_argument("--render", action="store_true",
                    help="in --demo, write the game's RGB frames as PNGs under OUTDIR/render (no window is opened)")
@@ -97,19 +102,16 @@ def build_parser():
     p.add_argument("--max-episode-len", type=positive_int, default=None,
                    help="end every episode (training, evaluation and --demo) after this many steps "
                         "(default: the game's own limit)")
-    p.add_argument("--frame-buffer-length", type=positive_int, default=4,
-                   help="frames stacked in the agent's observation")
-    p.add_argument("--frame-size", type=positive_int, default=None,
-                   help=f"side of the square gray frames, pixels (default: {DEFAULT_FRAME_SIZE}, or the loaded "
-                        "simulator's)")
+    FRAME_BUFFER_LENGTH.add_to(p, show_default=False)
+    FRAME_SIZE.add_to(p, default=None, show_default=False,
+                      help=f"{FRAME_SIZE.help} (default: {FRAME_SIZE.default}, or the loaded simulator's)")
     p.add_argument("--render-b2w", action="store_true",
                    help="in --demo, write real | simulated frames side by side as PNGs and an animated GIF per "
                         "episode under OUTDIR/b2w (changed: needed a display, now never does)")
     p.add_argument("--saliency-interval", type=non_negative_int, default=10,
                    help="in --demo, steps between guided-backprop saliency maps of the agent written under "
                         "OUTDIR/saliency; 0 writes none")
-    p.add_argument("--gif-frames", type=non_negative_int, default=300,
-                   help="frames per episode in the --render-b2w GIF")
+    p.add_argument("--gif-frames", type=non_negative_int, default=300, help="frames per episode in the --render-b2w GIF")
     p.add_argument("--min_reward", type=finite_float, default=None,
                    help="rewards below this become 0 for the agent (changed: the old default zeroed every "
                         "negative reward; now no reward is changed unless this is given)")
@@ -117,34 +119,30 @@ def build_parser():
                    help="simulator folder to load: continues its training, or is played in --demo")
     p.add_argument("--savesim", default=None,
                    help="folder for the best simulator so far, simulator.npz (changed: created when missing)")
-    p.add_argument("--unroll_dep", type=non_negative_int, default=15,
-                   help="warm-up steps of a training sequence (no backprop)")
-    p.add_argument("--obs_dep", type=non_negative_int, default=10,
-                   help="observation-dependent steps of a training sequence")
-    p.add_argument("--pred_dep", type=non_negative_int, default=10,
-                   help="prediction-dependent steps of a training sequence")
+    for setting in (UNROLL_DEP, OBS_DEP, PRED_DEP):
+        setting.add_to(p, setting.original_flag, help=f"{setting.help}, in a training sequence",
+                       show_default=False)
     p.add_argument("--sim-warmup-steps", type=non_negative_int, default=None,
                    help="in --demo, real transitions the simulator is warmed up on at the start of each episode "
                         "(default: --unroll_dep; changed: was a fixed 600)")
-    p.add_argument("--batch_size", type=positive_int, default=16, help="sequences per simulator update")
-    p.add_argument("--warm_up_steps", type=non_negative_int, default=6000,
-                   help="steps before the simulator starts training")
-    p.add_argument("--buffer_size_sim", type=positive_int, default=10 ** 4,
-                   help="transitions kept to train the simulator")
-    p.add_argument("--training_steps", type=positive_int, default=40, help="steps between simulator updates")
-    p.add_argument("--saving_steps", type=positive_int, default=30000,
-                   help="steps between saves of the simulator (only when its error is the best so far)")
+    BATCH_SIZE.add_to(p, BATCH_SIZE.original_flag, help="sequences per simulator update",
+                      show_default=False)
+    WARM_UP_STEPS.add_to(p, WARM_UP_STEPS.original_flag, type=non_negative_int, show_default=False)
+    for setting in (TRAINING_STEPS, SAVING_STEPS):
+        setting.add_to(p, setting.original_flag, type=positive_int, show_default=False)
+    BUFFER_SIZE.add_to(p, BUFFER_SIZE.original_flag, dest="buffer_size_sim", type=positive_int, show_default=False)
     p.add_argument("--chain_period", type=non_negative_int, default=20,
                    help="in --demo, predicted steps between re-synchronisations with the real frame; 0: never")
-    p.add_argument("--num_output_channels_sim", type=positive_int, default=None,
-                   help=f"LSTM units of the simulator (default: {DEFAULT_HIDDEN_SIZE}, or the loaded simulator's)")
-    p.add_argument("--lr-sim", type=positive_float, default=1e-4, help="simulator learning rate")
+    HIDDEN_SIZE.add_to(p, HIDDEN_SIZE.original_flag, dest="num_output_channels_sim", default=None,
+                       help=f"{HIDDEN_SIZE.help} (default: {HIDDEN_SIZE.default}, or the loaded simulator's)",
+                       show_default=False)
+    LR.add_to(p, LR.original_flag, dest="lr_sim", help="simulator learning rate", show_default=False)
     p.add_argument("--overwrite", action="store_true",
                    help="replace the simulator a --savesim folder holds from another run even if this run's is "
                         "not better (changed: it was always replaced; now only by a better one on the same "
                         "measure unless this is given)")
-    p.add_argument("--optimizer-sim", default="adam", choices=["adam", "rmsprop_graves"],
-                   help="simulator optimiser: Adam, or the paper's centred RMSProp")
+    OPTIMIZER.add_to(p, OPTIMIZER.original_flag, dest="optimizer_sim", help=f"simulator optimiser: {OPTIMIZER.help}",
+                     show_default=False)
     return p
 
 
@@ -221,7 +219,7 @@ def make_game(args, seed, outdir=None):
         env = gym.wrappers.TimeLimit(env, max_episode_steps=args.max_episode_len)
     if outdir is not None and args.monitor:
         env = gym.wrappers.Monitor(env, os.path.join(outdir, "monitor"), video_callable=False, force=True)
-    size = args.frame_size or DEFAULT_FRAME_SIZE
+    size = args.frame_size or FRAME_SIZE.default
     return PreprocessedEnv(env, size=(size, size), n_frames=args.frame_buffer_length)
 
 
@@ -230,7 +228,7 @@ def probe_actions(args) -> int:
     from recurrent_sim.models.footprint import agent_bytes
     from recurrent_sim.utils.memory import check_fits
 
-    size = args.frame_size or DEFAULT_FRAME_SIZE
+    size = args.frame_size or FRAME_SIZE.default
     obs_shape = (args.frame_buffer_length, size, size)
     check_fits(agent_bytes(obs_shape, 18, learning=args.agent == "a3c") + 4 * obs_shape[0] * size * size,
                f"the agent (--frame-size {size}, --frame-buffer-length {args.frame_buffer_length})",
@@ -280,7 +278,6 @@ def print_stats(stats, prefix=""):
 
 def prepare_demo(args) -> dict:
     """Every check of a demo, before anything is written: the loaded simulator, on its device."""
-    from recurrent_sim.utils.device import use_device
     from recurrent_sim.commands.validation import check_simulator_memory
 
     n_actions = probe_actions(args)
@@ -324,7 +321,6 @@ def prepare_training(args) -> dict:
     memory estimated first), its optimizer, the sample buffer's size and what --savesim may replace."""
     import dataclasses
 
-    from recurrent_sim.utils.device import use_device
     from recurrent_sim.models import SimulatorConfig, build_simulator
     from recurrent_sim.models.footprint import sample_buffer_bytes
     from recurrent_sim.training import SequenceSchedule, TrainingSchedule, make_optimizer
@@ -343,10 +339,10 @@ def prepare_training(args) -> dict:
     if checkpoint is not None:
         config = checkpoint.config
     else:
-        size = args.frame_size or DEFAULT_FRAME_SIZE
+        size = args.frame_size or FRAME_SIZE.default
         try:
             config = SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
-                                     hidden_size=args.num_output_channels_sim or DEFAULT_HIDDEN_SIZE)
+                                     hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default)
         except ValueError as e:
             raise UserError(str(e)) from None
     h, w = config.frame_shape
@@ -438,6 +434,7 @@ def run_training(args, outdir, prepared):
 def run(args, argv):
     """Check everything, then lock the folders written, create the run folder and run."""
     check_args(args)
+    use_device(args.gpu)  # without CuPy or the device: one line, before anything is written
     import chainerrl.misc
 
     chainerrl.misc.set_random_seed(args.seed, gpus=(args.gpu,) if args.gpu >= 0 else ())
@@ -473,6 +470,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except SettingError as e:  # named by the library; this script's spelling for the user
+        setting = SETTINGS[e.setting]
+        print(f"{prog}: error: {e.message_for(setting.original_flag or setting.flag)}", file=sys.stderr)
+        return 2
     except Exception as e:
         return report_failure(prog, e)
 

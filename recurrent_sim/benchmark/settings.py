@@ -1,7 +1,23 @@
 """What the benchmark measures, and how long."""
 import dataclasses
 
+from recurrent_sim.envs.preprocessing import FRAME_SIZE
+from recurrent_sim.models import HIDDEN_SIZE
 from recurrent_sim.training import SequenceSchedule
+from recurrent_sim.training.run_settings import BATCH_SIZE
+from recurrent_sim.utils.device import GPU
+from recurrent_sim.utils.settings import SEED, Setting, non_negative_int, positive_int
+
+BENCH_ENV = "BreakoutDeterministic-v4"
+BENCH_HIDDEN_SIZE = 512
+BENCH_PRED_DEP = 15
+INFERENCE_BATCH = Setting("inference_batch", 64, "games stepped together by the batched simulator", positive_int)
+INFERENCE_STEPS = Setting("inference_steps", 40, "simulator steps per timed inference run", positive_int)
+ENV_STEPS = Setting("env_steps", 1000, "game steps per timed game run", positive_int)
+REPEATS = Setting("repeats", 3, "timed runs per measurement, after one untimed run; medians are reported",
+                  positive_int)
+REFERENCE_REPEATS = Setting("reference_repeats", 2, "timed runs of the step-by-step reference; 0 skips it",
+                            non_negative_int)
 
 
 @dataclasses.dataclass
@@ -24,19 +40,19 @@ class BenchSettings:
         gpu: CUDA device id, -1 for the CPU.
     """
 
-    env_id: str = "BreakoutDeterministic-v4"
-    frame_size: int = 84
-    hidden_size: int = 512
-    batch_size: int = 16
-    schedule: SequenceSchedule = SequenceSchedule(15, 10, 15)
-    inference_batch: int = 64
-    inference_steps: int = 40
-    env_steps: int = 1000
-    repeats: int = 3
-    reference_repeats: int = 2
+    env_id: str = BENCH_ENV
+    frame_size: int = FRAME_SIZE.field()
+    hidden_size: int = HIDDEN_SIZE.field(BENCH_HIDDEN_SIZE)
+    batch_size: int = BATCH_SIZE.field()
+    schedule: SequenceSchedule = SequenceSchedule(pred_dep=BENCH_PRED_DEP)
+    inference_batch: int = INFERENCE_BATCH.field()
+    inference_steps: int = INFERENCE_STEPS.field()
+    env_steps: int = ENV_STEPS.field()
+    repeats: int = REPEATS.field()
+    reference_repeats: int = REFERENCE_REPEATS.field()
     reference: bool = True
-    seed: int = 0
-    gpu: int = -1
+    seed: int = SEED.field()
+    gpu: int = GPU.field()
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

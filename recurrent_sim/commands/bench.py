@@ -7,16 +7,21 @@ the full record as JSON. Set ``OMP_NUM_THREADS`` and
 import json
 import os
 
-from recurrent_sim.commands.common import (
-    add_env_arguments,
-    add_sequence_arguments,
-    non_negative_int,
-    positive_int,
-    sequence_schedule,
+from recurrent_sim.benchmark.settings import (
+    BENCH_ENV,
+    BENCH_HIDDEN_SIZE,
+    BENCH_PRED_DEP,
+    ENV_STEPS,
+    INFERENCE_BATCH,
+    INFERENCE_STEPS,
+    REFERENCE_REPEATS,
+    REPEATS,
 )
+from recurrent_sim.commands.common import add_env_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
-from recurrent_sim.models import SimulatorConfig
+from recurrent_sim.models import HIDDEN_SIZE, SimulatorConfig
 from recurrent_sim.models.footprint import MAX_ACTIONS
+from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 
@@ -34,27 +39,12 @@ def add_parser(subparsers):
         "optionally write JSON. Takes a few minutes with the defaults.",
     )
     one_line_errors(parser)
-    add_env_arguments(parser, default_env="BreakoutDeterministic-v4")
-    add_sequence_arguments(parser)
-    for action in parser._actions:  # the benchmark's configuration predicts 15 steps
-        if action.dest == "pred_dep":
-            action.default = 15
-            action.help = "prediction-dependent steps (default: 15)"
-    parser.add_argument("--hidden-size", "--num_output_channels_sim", type=positive_int, default=512,
-                        help="LSTM units of the simulator (default: 512)")
-    parser.add_argument("--batch-size", "--batch_size", type=positive_int, default=16,
-                        help="sequences per training update (default: 16)")
-    parser.add_argument("--inference-batch", type=positive_int, default=64,
-                        help="games stepped together by the batched simulator (default: 64)")
-    parser.add_argument("--inference-steps", type=positive_int, default=40,
-                        help="simulator steps per timed inference run (default: 40)")
-    parser.add_argument("--env-steps", type=positive_int, default=1000,
-                        help="game steps per timed game run (default: 1000)")
-    parser.add_argument("--repeats", type=positive_int, default=3,
-                        help="timed runs per measurement, after one untimed run; medians are "
-                        "reported (default: 3)")
-    parser.add_argument("--reference-repeats", type=non_negative_int, default=2,
-                        help="timed runs of the step-by-step reference; 0 skips it (default: 2)")
+    add_env_arguments(parser, default_env=BENCH_ENV)
+    add_sequence_arguments(parser, pred_dep=BENCH_PRED_DEP)  # the benchmark's configuration predicts 15 steps
+    HIDDEN_SIZE.add_to(parser, default=BENCH_HIDDEN_SIZE)
+    BATCH_SIZE.add_to(parser, help="sequences per training update")
+    for setting in (INFERENCE_BATCH, INFERENCE_STEPS, ENV_STEPS, REPEATS, REFERENCE_REPEATS):
+        setting.add_to(parser)
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and one repeat: checks that everything runs, measures nothing")
     parser.add_argument("--out", default=None, help="write the results as JSON to this file")

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from recurrent_sim.commands.common import add_env_arguments, positive_int, run_settings
-from recurrent_sim.envs import make_game
+from recurrent_sim.commands.common import add_env_arguments, run_settings
+from recurrent_sim.envs import FRAME_BUFFER_LENGTH, make_game
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.data.dataset_check import check_episodes_readable
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
@@ -27,6 +27,7 @@ from recurrent_sim.utils.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.run_log import RunLog
+from recurrent_sim.utils.settings import positive_int
 from recurrent_sim.commands.validation import one_line_errors
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,7 @@ def add_parser(subparsers):
                         help="who plays: the A3C agent (non-learning, or trained with --load) or uniformly "
                         "random actions (default: agent)")
     parser.add_argument("--load", default=None, help="folder of a trained agent to play with (default: untrained)")
-    parser.add_argument("--frame-buffer-length", type=positive_int, default=4,
-                        help="frames stacked in the agent's observation (default: 4)")
+    FRAME_BUFFER_LENGTH.add_to(parser)
     parser.set_defaults(func=run)
 
 
@@ -183,7 +183,7 @@ def _collect(args) -> int:
     finally:
         game.close()
         log.write()
-        log.close()
+        log.close()  # draws the curve
     summary = f"{args.out}: {writer.num_episodes} episodes, {writer.total_steps} steps"
     if stop.requested:
         print(f"{stop.name} received: the unfinished episode was dropped; {summary}; run the same command to continue")

@@ -13,14 +13,17 @@ import time
 
 import numpy as np
 
-from recurrent_sim.commands.common import game_id, positive_float, run_settings
+from recurrent_sim.commands.common import run_settings
 from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
+from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
+from recurrent_sim.utils.device import GPU
+from recurrent_sim.utils.settings import positive_float
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.run_folder import write_run_config
+from recurrent_sim.utils.settings import SEED
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ENV = "Breakout-v0"
 SEED_STREAM = 0x5EED_E7A1  # separates evaluation episodes from training ones played with the same --seed
 
 THRESHOLD_HELP = (
@@ -41,8 +44,7 @@ def add_parser(subparsers):
     parser.add_argument("--loadtosim", required=True, metavar="DIR",
                         help="simulator folder (its simulator.npz) or checkpoint file to evaluate")
     one_line_errors(parser)
-    parser.add_argument("--env", type=game_id, default=None,
-                        help=f"gym id of the game (default: the checkpoint's, else {DEFAULT_ENV})")
+    ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
     parser.add_argument("--load", default=None, metavar="DIR",
                         help="agent folder that plays the game (default: the non-learning agent)")
     parser.add_argument("--out", default="evaluation", metavar="DIR",
@@ -63,15 +65,13 @@ def add_parser(subparsers):
     parser.add_argument("--max-gap", type=int, default=20,
                         help="at most this many unrecorded steps before each sequence, so sequences start "
                              "at varied moments (default: 20)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the game, the agent and the gaps; same seed, same results (default: 0)")
-    parser.add_argument("--frame-size", type=int, default=None,
-                        help="side of the square frames, pixels (default: the checkpoint's)")
-    parser.add_argument("--frame-buffer-length", type=int, default=4,
-                        help="frames stacked in the agent's observation (default: 4)")
+    SEED.add_to(parser, help="seed of the game, the agent and the gaps; same seed, same results")
+    FRAME_SIZE.add_to(parser, default=None, type=int, help="side of the square frames, pixels",
+                      default_text="the checkpoint's")
+    FRAME_BUFFER_LENGTH.add_to(parser, type=int)
     parser.add_argument("--fps", type=positive_float, default=10.0,
                         help="frames per second of rollout.gif (default: 10)")
-    parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
+    GPU.add_to(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -128,7 +128,7 @@ def make_evaluation_game(args, checkpoint):
 
     register_synthetic_envs()
     saved_env = checkpoint.metadata.get("env_id")
-    env_id = args.env if args.env is not None else saved_env or DEFAULT_ENV
+    env_id = args.env if args.env is not None else saved_env or ENV.default
     if saved_env and env_id != saved_env:
         logger.warning("evaluating on %s a simulator trained on %s", env_id, saved_env)
     frame_size = checkpoint.config.frame_shape[0]

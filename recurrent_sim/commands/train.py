@@ -6,27 +6,34 @@ checkpoint, exactly; the settings that define a run (sequence split, batch
 size, sizes, optimizer, learning rate, validation split, seed) are then
 taken from the checkpoint, and giving a different value is an error.
 """
-import argparse
 import dataclasses
 import logging
 import os
 
-from recurrent_sim.commands.common import (
-    add_model_arguments,
-    add_sequence_arguments,
-    non_negative_float,
-    positive_int,
-    sequence_schedule,
-)
+from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig
-from recurrent_sim.training.losses import DEFAULT_LOSS
-from recurrent_sim.utils.device import use_device
+from recurrent_sim.models import ARCHITECTURE, SimulatorConfig
+from recurrent_sim.training.losses import LOSS
+from recurrent_sim.training.optimizers import GRAD_CLIP
+from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.run_folder import write_run_config
+from recurrent_sim.utils.settings import SEED
 from recurrent_sim.training.offline import OfflineTrainer
-from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
+from recurrent_sim.training.run_settings import (
+    CHECKPOINT_EVERY,
+    KEEP_CHECKPOINTS,
+    LOG_EVERY,
+    MAX_NONFINITE,
+    ON_NONFINITE,
+    UPDATES,
+    VALIDATE_EVERY,
+    VALIDATION_FRACTION,
+    VALIDATION_SEQUENCES,
+    OfflineSettings,
+    RunOptions,
+)
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of, settings_of
 from recurrent_sim.commands.validation import (
     check_dataset_memory,
@@ -47,17 +54,6 @@ RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_ever
                "on_nonfinite", "max_nonfinite")
 
 
-def fraction(text) -> float:
-    """argparse type: a number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "train",
@@ -75,33 +71,16 @@ def add_parser(subparsers):
                         help="start from this simulator (a folder holding simulator.npz, or a .npz file)")
     add_sequence_arguments(parser)
     add_model_arguments(parser)
-    parser.add_argument("--grad-clip", type=non_negative_float, default=10.0,
-                        help="clip the gradient to this L2 norm, 0 for none (default: 10)")
-    parser.add_argument("--validation-fraction", type=fraction, default=0.1,
-                        help="share of the episodes held out for validation (default: 0.1)")
-    parser.add_argument("--validation-sequences", type=positive_int, default=64,
-                        help="validation sequences the validation error averages (default: 64)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, batch order and weights (default: 0)")
-    parser.add_argument("--architecture", default=PAPER_ARCHITECTURE,
-                        help="registered simulator architecture (see recurrent_sim.models.registry; "
-                        f"default: {PAPER_ARCHITECTURE}, with --loadtosim: the loaded simulator's)")
-    parser.add_argument("--loss", default=DEFAULT_LOSS,
-                        help=f"registered training loss (see recurrent_sim.training.losses; default: {DEFAULT_LOSS})")
-    parser.add_argument("--updates", type=positive_int, default=100000,
-                        help="updates of the whole run; a resume goes on up to it (default: 100000)")
-    parser.add_argument("--checkpoint-every", type=positive_int, default=1000,
-                        help="updates between checkpoints (default: 1000)")
-    parser.add_argument("--keep-checkpoints", type=positive_int, default=3,
-                        help="newest checkpoints kept (default: 3)")
-    parser.add_argument("--validate-every", type=positive_int, default=None,
-                        help="updates between validations (default: --checkpoint-every)")
-    parser.add_argument("--log-every", type=positive_int, default=10,
-                        help="updates per training-error row of the log (default: 10)")
-    parser.add_argument("--on-nonfinite", choices=["skip", "stop"], default="skip",
-                        help="on a non-finite loss: skip the batch and count it, or stop (default: skip)")
-    parser.add_argument("--max-nonfinite", type=positive_int, default=100,
-                        help="with skip: stop after this many non-finite batches in a row (default: 100)")
-    parser.add_argument("--gpu", type=int, default=-1, help="CUDA device id, -1 for CPU (default: -1)")
+    for setting in (GRAD_CLIP, VALIDATION_FRACTION, VALIDATION_SEQUENCES):
+        setting.add_to(parser)
+    SEED.add_to(parser, help="seed of the split, batch order and weights")
+    ARCHITECTURE.add_to(parser, default_text=f"{ARCHITECTURE.default}, with --loadtosim: the loaded simulator's")
+    LOSS.add_to(parser)
+    for setting in (UPDATES, CHECKPOINT_EVERY, KEEP_CHECKPOINTS):
+        setting.add_to(parser)
+    VALIDATE_EVERY.add_to(parser, default=None, default_text="--checkpoint-every")
+    for setting in (LOG_EVERY, ON_NONFINITE, MAX_NONFINITE, GPU):
+        setting.add_to(parser)
     defaults = {name: parser.get_default(name) for name in RUN_SETTINGS + RUN_OPTIONS}
     parser.set_defaults(func=run, run_defaults=defaults, **{name: None for name in RUN_SETTINGS + RUN_OPTIONS})
     return parser

@@ -7,11 +7,14 @@ with gym (see :mod:`recurrent_sim.envs.atari_ids`), and the tiny synthetic game
 
 from recurrent_sim.envs.atari import AtariEnv  # NOQA
 from recurrent_sim.envs.preprocessing import (  # NOQA
+    FRAME_BUFFER_LENGTH,
+    FRAME_SIZE,
     PreprocessedEnv,
     preprocess_frame,
     to_gray,
 )
 from recurrent_sim.envs.registration import (  # NOQA
+    ENV,
     UnknownEnvError,
     make_env,
     make_game,

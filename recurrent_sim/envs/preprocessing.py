@@ -12,6 +12,11 @@ import gym
 import numpy as np
 from gym import spaces
 
+from recurrent_sim.utils.settings import Setting, positive_int
+
+FRAME_SIZE = Setting("frame_size", 84, "side of the square gray frames the simulator sees, pixels", positive_int)
+FRAME_BUFFER_LENGTH = Setting("frame_buffer_length", 4, "frames stacked in the agent's observation", positive_int)
+
 logger = logging.getLogger(__name__)
 
 

@@ -12,12 +12,14 @@ import gym
 
 from recurrent_sim.envs.atari_ids import ROM_IDS, variants
 from recurrent_sim.envs.image_games import check_image_observations, refuse_non_image_id
-from recurrent_sim.envs.preprocessing import PreprocessedEnv
+from recurrent_sim.envs.preprocessing import FRAME_SIZE, PreprocessedEnv
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import Setting, game_id
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT = "recurrent_sim.envs.atari:AtariEnv"
+ENV = Setting("env", "Breakout-v0", "gym id of the game", game_id)
 
 
 class UnknownEnvError(UserError, ValueError):
@@ -82,7 +84,7 @@ def make_env(env_id, seed=None):
     return env
 
 
-def make_game(env_id, seed=0, frame_size=84, n_frames=4):
+def make_game(env_id, seed=0, frame_size=FRAME_SIZE.default, n_frames=4):
     """A preprocessed game: gray ``frame_size`` square frames, ``n_frames`` stacked.
 
     Raises UserError for an unknown id (the message names close matches) or

@@ -1,6 +1,12 @@
 """Networks: the simulator architectures and their registry, the agent's network."""
 from recurrent_sim.models.action_lstm import ActionLSTM  # NOQA
-from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig  # NOQA
+from recurrent_sim.models.config import (  # NOQA
+    ARCHITECTURE,
+    ENCODING_SIZE,
+    HIDDEN_SIZE,
+    PAPER_ARCHITECTURE,
+    SimulatorConfig,
+)
 from recurrent_sim.models.decoder import FrameDecoder  # NOQA
 from recurrent_sim.models.encoder import FrameEncoder  # NOQA
 from recurrent_sim.models.registry import architecture_names, build_simulator, register_architecture  # NOQA

@@ -7,7 +7,15 @@ checkpoint rebuilds the network it was saved from.
 import dataclasses
 from typing import Optional, Tuple
 
+from recurrent_sim.utils.settings import Setting, positive_int
+
 PAPER_ARCHITECTURE = "paper"
+
+HIDDEN_SIZE = Setting("hidden_size", 1024, "LSTM units of the simulator", positive_int,
+                      flags=("--hidden-size", "--num_output_channels_sim"), original_flag="--num_output_channels_sim")
+ENCODING_SIZE = Setting("encoding_size", 1024, "size of the encoder's output (the code of a frame)", positive_int)
+ARCHITECTURE = Setting("architecture", PAPER_ARCHITECTURE,
+                       "registered simulator architecture (see recurrent_sim.models.registry)")
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -39,10 +47,10 @@ class SimulatorConfig:
 
     frame_shape: Tuple[int, int] = (84, 84)
     n_actions: int = 4
-    hidden_size: int = 1024
+    hidden_size: int = HIDDEN_SIZE.field()
     factor_size: Optional[int] = None
-    encoding_size: int = 1024
-    architecture: str = PAPER_ARCHITECTURE
+    encoding_size: int = ENCODING_SIZE.field()
+    architecture: str = ARCHITECTURE.field()
     conv_channels: Tuple[int, ...] = (64, 32, 32, 32)
     conv_kernels: Tuple[int, ...] = (8, 6, 6, 4)
     conv_pads: Tuple[int, ...] = (3, 2, 2, 1)
@@ -68,7 +76,9 @@ class SimulatorConfig:
         if min(self.conv_channels + self.conv_kernels + self.conv_strides, default=1) < 1 or min(self.conv_pads) < 0:
             raise ValueError("conv channels, kernels and strides must be positive, pads >= 0")
         if min(min(shape) for shape in self.feature_shapes()) < 1:
-            raise ValueError(f"frames of {self.frame_shape} are too small for the convolutions: {self.feature_shapes()}")
+            raise ValueError(
+                f"frames of {self.frame_shape} are too small for the convolutions: {self.feature_shapes()}"
+            )
 
     def feature_shapes(self):
         """Spatial (height, width) after the input and after each conv layer."""

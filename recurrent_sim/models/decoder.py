@@ -14,10 +14,8 @@ class FrameDecoder(chainer.Chain):
     Output: (batch, 1, height, width) float32 frame in normalised pixel units
     (pixel / 255 minus the mean image); no output nonlinearity.
 
-    On the CPU the deconvolutions run channels-last through
-    :mod:`recurrent_sim.models.fast_conv` (same parameters, same result); on
-    a GPU, and under ``chainer.using_config("fast_cpu_conv", False)``, they
-    are Chainer's own.
+    Its deconvolutions run channels-last on the CPU and are Chainer's own
+    elsewhere, as the encoder's convolutions (see :class:`FrameEncoder`).
     """
 
     def __init__(self, config):

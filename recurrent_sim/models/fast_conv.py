@@ -90,8 +90,13 @@ def _mask_relu(node, grad_out):
     return grad_out * (output.array > 0).astype(output.dtype)
 
 
-class ConvolutionNHWC(function_node.FunctionNode):
-    """2-D convolution of channels-last images (see :func:`convolution_2d_nhwc`)."""
+class _ChannelsLastNode(function_node.FunctionNode):
+    """What the convolution and the deconvolution share: their settings, the
+    checks, the fused bias and ReLU, and a backward pass made of the other
+    function. A subclass gives its weight's input-channel axis, its block
+    layout and its array kernel."""
+
+    weight_input_axis = None
 
     def __init__(self, stride, pad, relu=False):
         self.stride = pair(stride)
@@ -100,56 +105,62 @@ class ConvolutionNHWC(function_node.FunctionNode):
         self.layout = None
 
     def check_type_forward(self, in_types):
-        _check_types(in_types, 1)
-
-    def forward(self, inputs):
-        _check_numpy(inputs)
-        self.retain_inputs((0, 1))
-        images, weight = inputs[:2]
-        image = images.shape[1:3]
-        kernel = weight.shape[2:]
-        out = tuple(conv_output_size(*a) for a in zip(image, kernel, self.stride, self.pad))
-        if min(out) <= 0:
-            raise ValueError(f"convolution output would be empty: image {image}, kernel {kernel}")
-        self.layout = BlockLayout(kernel, self.stride, self.pad, image, out, weight.shape[1], weight.shape[0])
-        bias = inputs[2] if len(inputs) == 3 else None
-        if self.relu:
-            self.retain_outputs((0,))
-        return (convolve(images, weight, self.layout, bias, self.relu),)
-
-    def backward(self, indexes, grad_outputs):
-        images, weight = self.get_retained_inputs()
-        grad_out = _mask_relu(self, grad_outputs[0])
-        grads = []
-        if 0 in indexes:
-            grads.append(DeconvolutionNHWC(self.stride, self.pad, self.layout.image).apply((grad_out, weight))[0])
-        if 1 in indexes:
-            grads.append(ConvolutionNHWCGradW(self.layout).apply((images, grad_out))[0])
-        if 2 in indexes:
-            grads.append(F.sum(grad_out, axis=(0, 1, 2)))
-        return grads
-
-
-class DeconvolutionNHWC(function_node.FunctionNode):
-    """2-D transposed convolution of channels-last images
-    (see :func:`deconvolution_2d_nhwc`)."""
-
-    def __init__(self, stride, pad, outsize=None, relu=False):
-        self.stride = pair(stride)
-        self.pad = pair(pad)
-        self.outsize = None if outsize is None else pair(outsize)
-        self.relu = relu
-        self.layout = None
-
-    def check_type_forward(self, in_types):
-        _check_types(in_types, 0)
+        _check_types(in_types, self.weight_input_axis)
 
     def forward(self, inputs):
         _check_numpy(inputs)
         self.retain_inputs((0, 1))
         x, weight = inputs[:2]
-        size = x.shape[1:3]
-        kernel = weight.shape[2:]
+        self.layout = self._layout(x.shape[1:3], weight.shape[2:], weight.shape)
+        bias = inputs[2] if len(inputs) == 3 else None
+        if self.relu:
+            self.retain_outputs((0,))
+        return (self._compute(x, weight, self.layout, bias, self.relu),)
+
+    def backward(self, indexes, grad_outputs):
+        x, weight = self.get_retained_inputs()
+        grad_out = _mask_relu(self, grad_outputs[0])
+        grads = []
+        if 0 in indexes:
+            grads.append(self._input_gradient(grad_out, weight))
+        if 1 in indexes:
+            grads.append(self._weight_gradient(x, grad_out))
+        if 2 in indexes:
+            grads.append(F.sum(grad_out, axis=(0, 1, 2)))
+        return grads
+
+
+class ConvolutionNHWC(_ChannelsLastNode):
+    """2-D convolution of channels-last images (see :func:`convolution_2d_nhwc`)."""
+
+    weight_input_axis = 1
+
+    def _layout(self, image, kernel, weight_shape):
+        out = tuple(conv_output_size(*a) for a in zip(image, kernel, self.stride, self.pad))
+        if min(out) <= 0:
+            raise ValueError(f"convolution output would be empty: image {image}, kernel {kernel}")
+        return BlockLayout(kernel, self.stride, self.pad, image, out, weight_shape[1], weight_shape[0])
+
+    _compute = staticmethod(convolve)
+
+    def _input_gradient(self, grad_out, weight):
+        return DeconvolutionNHWC(self.stride, self.pad, self.layout.image).apply((grad_out, weight))[0]
+
+    def _weight_gradient(self, images, grad_out):
+        return ConvolutionNHWCGradW(self.layout).apply((images, grad_out))[0]
+
+
+class DeconvolutionNHWC(_ChannelsLastNode):
+    """2-D transposed convolution of channels-last images
+    (see :func:`deconvolution_2d_nhwc`)."""
+
+    weight_input_axis = 0
+
+    def __init__(self, stride, pad, outsize=None, relu=False):
+        super().__init__(stride, pad, relu)
+        self.outsize = None if outsize is None else pair(outsize)
+
+    def _layout(self, size, kernel, weight_shape):
         if self.outsize is None:
             image = tuple(s * (n - 1) + k - 2 * p for n, k, s, p in zip(size, kernel, self.stride, self.pad))
         else:
@@ -162,25 +173,17 @@ class DeconvolutionNHWC(function_node.FunctionNode):
         if min(image) <= 0:
             raise ValueError(f"deconvolution output would be empty: {image}")
         # The matching convolution reads (out_channels) and writes (in_channels).
-        self.layout = BlockLayout(kernel, self.stride, self.pad, image, size, weight.shape[1], weight.shape[0])
-        bias = inputs[2] if len(inputs) == 3 else None
-        if self.relu:
-            self.retain_outputs((0,))
-        return (convolve_backward(x, weight, self.layout, bias, self.relu),)
+        return BlockLayout(kernel, self.stride, self.pad, image, size, weight_shape[1], weight_shape[0])
 
-    def backward(self, indexes, grad_outputs):
-        x, weight = self.get_retained_inputs()
-        grad_out = _mask_relu(self, grad_outputs[0])
-        grads = []
-        if 0 in indexes:
-            grads.append(ConvolutionNHWC(self.stride, self.pad).apply((grad_out, weight))[0])
-        if 1 in indexes:
-            # A convolution's weight gradient with image grad_out and output x:
-            # shaped (in_channels, out_channels, kh, kw), the deconvolution's layout.
-            grads.append(ConvolutionNHWCGradW(self.layout).apply((grad_out, x))[0])
-        if 2 in indexes:
-            grads.append(F.sum(grad_out, axis=(0, 1, 2)))
-        return grads
+    _compute = staticmethod(convolve_backward)
+
+    def _input_gradient(self, grad_out, weight):
+        return ConvolutionNHWC(self.stride, self.pad).apply((grad_out, weight))[0]
+
+    def _weight_gradient(self, x, grad_out):
+        # A convolution's weight gradient with image grad_out and output x:
+        # shaped (in_channels, out_channels, kh, kw), the deconvolution's layout.
+        return ConvolutionNHWCGradW(self.layout).apply((grad_out, x))[0]
 
 
 class ConvolutionNHWCGradW(function_node.FunctionNode):

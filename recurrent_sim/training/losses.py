@@ -29,9 +29,11 @@ from typing import Callable, Tuple
 
 from recurrent_sim.training.reference_loss import reference_sequence_loss
 from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+from recurrent_sim.utils.settings import Setting
 
 DEFAULT_LOSS = "sequence_mse"
 REFERENCE_LOSS = "sequence_mse_reference"
+LOSS = Setting("loss", DEFAULT_LOSS, "registered training loss (see recurrent_sim.training.losses)")
 SEQUENCE_METRICS = ("error", "obs_mse", "pred_mse")
 
 

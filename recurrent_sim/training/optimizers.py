@@ -1,10 +1,16 @@
 """Optimisers for the simulator."""
 import chainer
 
+from recurrent_sim.utils.settings import Setting, non_negative_float, positive_float
+
 OPTIMIZERS = ("adam", "rmsprop_graves")
+OPTIMIZER = Setting("optimizer", "adam", "adam, or the paper's centred RMSProp", choices=OPTIMIZERS,
+                    original_flag="--optimizer-sim")
+LR = Setting("lr", 1e-4, "learning rate", positive_float, original_flag="--lr-sim")
+GRAD_CLIP = Setting("grad_clip", 10.0, "clip the gradient to this L2 norm, 0 for none", non_negative_float)
 
 
-def make_optimizer(simulator, name="adam", lr=1e-4, grad_clip=10.0):
+def make_optimizer(simulator, name=OPTIMIZER.default, lr=LR.default, grad_clip=GRAD_CLIP.default):
     """Set up an optimiser on ``simulator``.
 
     ``adam``: Adam with step size ``lr``. ``rmsprop_graves``: the paper's

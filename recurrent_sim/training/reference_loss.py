@@ -11,7 +11,7 @@ bench`` times it against.
 import chainer
 import chainer.functions as F
 
-from recurrent_sim.training.sequence_loss import SequenceLoss, SequenceSchedule
+from recurrent_sim.training.sequence_loss import SequenceLoss, SequenceSchedule, start_sequences
 
 
 def reference_sequence_loss(simulator, frames, actions, schedule: SequenceSchedule) -> SequenceLoss:
@@ -31,14 +31,8 @@ def reference_sequence_loss(simulator, frames, actions, schedule: SequenceSchedu
     Returns:
         :class:`SequenceLoss` (loss Variable, obs_mse and pred_mse floats).
     """
-    xp = simulator.xp
-    batch, length = frames.shape[:2]
-    if length != schedule.sequence_length:
-        raise ValueError(f"expected sequences of {schedule.sequence_length} frames, got {length}")
-    height, width = frames.shape[2:]
+    batch, height, width, actions, state = start_sequences(simulator, frames, actions, schedule)
     warm, obs, pred = schedule.unroll_dep, schedule.obs_dep, schedule.pred_dep
-    actions = xp.asarray(actions, dtype=xp.int32)
-    state = simulator.initial_state(batch)
 
     def real_frame(t):
         """(batch, 1, H, W) normalised real frame t."""

@@ -2,10 +2,27 @@
 import dataclasses
 from typing import Optional
 
-from recurrent_sim.models import PAPER_ARCHITECTURE, architecture_names
-from recurrent_sim.training.losses import DEFAULT_LOSS, loss_names
+from recurrent_sim.models import ARCHITECTURE, ENCODING_SIZE, HIDDEN_SIZE, architecture_names
+from recurrent_sim.training.losses import LOSS, loss_names
+from recurrent_sim.training.optimizers import GRAD_CLIP, LR, OPTIMIZER
 from recurrent_sim.training.sequence_loss import SequenceSchedule
-from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.device import GPU
+from recurrent_sim.utils.settings import SEED, Setting, SettingError, check_positive, fraction, positive_int
+
+BATCH_SIZE = Setting("batch_size", 16, "sequences per update", positive_int, flags=("--batch-size", "--batch_size"),
+                     original_flag="--batch_size")
+VALIDATION_FRACTION = Setting("validation_fraction", 0.1, "share of the episodes held out for validation", fraction)
+VALIDATION_SEQUENCES = Setting("validation_sequences", 64, "validation sequences the validation error averages",
+                               positive_int)
+UPDATES = Setting("updates", 100000, "updates of the whole run; a resume goes on up to it", positive_int)
+CHECKPOINT_EVERY = Setting("checkpoint_every", 1000, "updates between checkpoints", positive_int)
+KEEP_CHECKPOINTS = Setting("keep_checkpoints", 3, "newest checkpoints kept", positive_int)
+VALIDATE_EVERY = Setting("validate_every", 1000, "updates between validations", positive_int)
+LOG_EVERY = Setting("log_every", 10, "updates per training-error row of the log", positive_int)
+ON_NONFINITE = Setting("on_nonfinite", "skip",
+                       "on a non-finite loss: skip the batch and count it, or stop", choices=("skip", "stop"))
+MAX_NONFINITE = Setting("max_nonfinite", 100, "with skip: stop after this many non-finite batches in a row",
+                        positive_int)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,33 +42,33 @@ class OfflineSettings:
         loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
     """
 
+    # the batches
     sequence: SequenceSchedule = SequenceSchedule()
-    batch_size: int = 16
-    hidden_size: int = 1024
-    encoding_size: int = 1024
-    optimizer: str = "adam"
-    lr: float = 1e-4
-    grad_clip: float = 10.0
-    validation_fraction: float = 0.1
-    validation_sequences: int = 64
-    seed: int = 0
-    architecture: str = PAPER_ARCHITECTURE
-    loss: str = DEFAULT_LOSS
+    batch_size: int = BATCH_SIZE.field()
+    seed: int = SEED.field()
+    # the network and its loss
+    architecture: str = ARCHITECTURE.field()
+    hidden_size: int = HIDDEN_SIZE.field()
+    encoding_size: int = ENCODING_SIZE.field()
+    loss: str = LOSS.field()
+    # the optimiser
+    optimizer: str = OPTIMIZER.field()
+    lr: float = LR.field()
+    grad_clip: float = GRAD_CLIP.field()
+    # validation
+    validation_fraction: float = VALIDATION_FRACTION.field()
+    validation_sequences: int = VALIDATION_SEQUENCES.field()
 
     def __post_init__(self):
-        if self.architecture not in architecture_names():
-            raise UserError(
-                f"architecture {self.architecture!r} is not registered; choose from {', '.join(architecture_names())}"
-            )
-        if self.loss not in loss_names():
-            raise UserError(f"loss {self.loss!r} is not registered; choose from {', '.join(loss_names())}")
+        for name, registered in (("architecture", architecture_names()), ("loss", loss_names())):
+            if getattr(self, name) not in registered:
+                raise SettingError(name, f"{{flag}} {getattr(self, name)!r} is not registered; choose from "
+                                   f"{', '.join(registered)}")
         for name in ("batch_size", "hidden_size", "encoding_size", "validation_sequences"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise UserError(f"lr must be positive, got {self.lr}")
+            check_positive(name, getattr(self, name))
+        check_positive("lr", self.lr, integer=False)
         if not 0 <= self.validation_fraction < 1:
-            raise UserError(f"validation-fraction must be in [0, 1), got {self.validation_fraction}")
+            raise SettingError("validation_fraction", f"{{flag}} must be in [0, 1), got {self.validation_fraction}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -78,21 +95,20 @@ class RunOptions:
         gpu: CUDA device id, -1 for the CPU.
     """
 
-    updates: int = 100000
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    validate_every: int = 1000
-    log_every: int = 10
-    on_nonfinite: str = "skip"
-    max_nonfinite: int = 100
-    gpu: int = -1
+    updates: int = UPDATES.field()
+    checkpoint_every: int = CHECKPOINT_EVERY.field()
+    keep_checkpoints: int = KEEP_CHECKPOINTS.field()
+    validate_every: int = VALIDATE_EVERY.field()
+    log_every: int = LOG_EVERY.field()
+    on_nonfinite: str = ON_NONFINITE.field(ON_NONFINITE.default)  # "skip" or "stop"
+    max_nonfinite: int = MAX_NONFINITE.field()
+    gpu: int = GPU.field()
 
     def __post_init__(self):
+        if self.on_nonfinite not in ON_NONFINITE.choices:
+            raise SettingError("on_nonfinite", f"{{flag}} must be 'skip' or 'stop', got {self.on_nonfinite!r}")
         for name in ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every", "max_nonfinite"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
-        if self.on_nonfinite not in ("skip", "stop"):
-            raise UserError(f"on-nonfinite must be 'skip' or 'stop', got {self.on_nonfinite!r}")
+            check_positive(name, getattr(self, name))
 
 
 @dataclasses.dataclass
@@ -117,5 +133,6 @@ class RunResult:
         if stop_reason:
             return "non-finite", 1, f"stopped at update {updates}: {stop_reason}"
         if stop.requested:
-            return stop.name, stop.exit_code, f"{stop.name} received: stopped at update {updates}; continue with --resume"
+            message = f"{stop.name} received: stopped at update {updates}; continue with --resume"
+            return stop.name, stop.exit_code, message
         return "done", 0, f"trained to update {updates}"

@@ -22,14 +22,23 @@ import dataclasses
 import chainer
 import chainer.functions as F
 
+from recurrent_sim.utils.settings import Setting, non_negative_int
+
+UNROLL_DEP = Setting("unroll_dep", 15, "warm-up steps on real frames, no backprop", non_negative_int,
+                     flags=("--unroll-dep", "--unroll_dep"), original_flag="--unroll_dep")
+OBS_DEP = Setting("obs_dep", 10, "observation-dependent steps", non_negative_int, flags=("--obs-dep", "--obs_dep"),
+                  original_flag="--obs_dep")
+PRED_DEP = Setting("pred_dep", 10, "prediction-dependent steps", non_negative_int, flags=("--pred-dep", "--pred_dep"),
+                   original_flag="--pred_dep")
+
 
 @dataclasses.dataclass(frozen=True)
 class SequenceSchedule:
     """How a training sequence is split into warm-up, observed and predicted steps."""
 
-    unroll_dep: int = 15
-    obs_dep: int = 10
-    pred_dep: int = 10
+    unroll_dep: int = UNROLL_DEP.field()
+    obs_dep: int = OBS_DEP.field()
+    pred_dep: int = PRED_DEP.field()
 
     def __post_init__(self):
         for name in ("unroll_dep", "obs_dep", "pred_dep"):
@@ -60,6 +69,17 @@ def _merge(x):
     return F.reshape(x, (x.shape[0] * x.shape[1],) + x.shape[2:])
 
 
+def start_sequences(simulator, frames, actions, schedule: SequenceSchedule):
+    """``(batch, height, width, actions, state)`` to start a loss on sequences: the sizes of
+    ``frames`` (checked against the schedule's length, ValueError otherwise), the actions as
+    int32 on the simulator's device and its initial state."""
+    batch, length = frames.shape[:2]
+    if length != schedule.sequence_length:
+        raise ValueError(f"expected sequences of {schedule.sequence_length} frames, got {length}")
+    xp = simulator.xp
+    return batch, frames.shape[2], frames.shape[3], xp.asarray(actions, dtype=xp.int32), simulator.initial_state(batch)
+
+
 def sequence_loss(simulator, frames, actions, schedule: SequenceSchedule) -> SequenceLoss:
     """Compute the simulator's loss on sequences.
 
@@ -73,15 +93,9 @@ def sequence_loss(simulator, frames, actions, schedule: SequenceSchedule) -> Seq
         actions: (batch, sequence_length - 1) int32.
         schedule: the split of each sequence.
     """
-    xp = simulator.xp
-    batch, length = frames.shape[:2]
-    if length != schedule.sequence_length:
-        raise ValueError(f"expected sequences of {schedule.sequence_length} frames, got {length}")
-    height, width = frames.shape[2:]
+    batch, height, width, actions, state = start_sequences(simulator, frames, actions, schedule)
     warm, obs, pred = schedule.unroll_dep, schedule.obs_dep, schedule.pred_dep
     inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
-    actions = xp.asarray(actions, dtype=xp.int32)
-    state = simulator.initial_state(batch)
 
     hidden = None
     if warm:

@@ -19,33 +19,49 @@ from recurrent_sim.training.losses import DEFAULT_LOSS, get_loss
 from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
 from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.sequence_loss import SequenceSchedule
+from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.training.update_step import UpdateStep
 from recurrent_sim.utils.finite import NonFiniteError
 from recurrent_sim.utils.run_log import RunLog
+from recurrent_sim.utils.settings import Setting, SettingError, any_int, check_positive
 
 logger = logging.getLogger(__name__)
 
 MAX_CONSECUTIVE_SKIPS = 20  # non-finite batches in a row after which training stops
 
 
+WARM_UP_STEPS = Setting("warm_up_steps", 6000, "steps before the simulator starts training", any_int,
+                        original_flag="--warm_up_steps")
+TRAINING_STEPS = Setting("training_steps", 40, "steps between simulator updates", any_int,
+                         original_flag="--training_steps")
+SAVING_STEPS = Setting("saving_steps", 30000,
+                       "steps between saves of the simulator (only when its error is the best so far)", any_int,
+                       original_flag="--saving_steps")
+BUFFER_SIZE = Setting("buffer_size", 10 ** 4, "transitions kept to train the simulator", any_int,
+                      original_flag="--buffer_size_sim")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingSchedule:
-    """When the online trainer updates and saves, in environment steps."""
+    """When the online trainer updates and saves, in environment steps.
 
-    batch_size: int = 16
-    warm_up_steps: int = 6000
-    training_steps: int = 40
-    saving_steps: int = 30000
+    Attributes:
+        batch_size: sequences per update.
+        warm_up_steps: steps played before the first update.
+        training_steps: steps between updates.
+        saving_steps: steps between saves of the best simulator so far.
+    """
+
+    batch_size: int = BATCH_SIZE.field()
+    warm_up_steps: int = WARM_UP_STEPS.field()
+    training_steps: int = TRAINING_STEPS.field()
+    saving_steps: int = SAVING_STEPS.field()
 
     def __post_init__(self):
-        if self.batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        for name in ("batch_size", "training_steps", "saving_steps"):
+            check_positive(name, getattr(self, name))
         if self.warm_up_steps < 0:
-            raise ValueError(f"warm_up_steps must be >= 0, got {self.warm_up_steps}")
-        if self.training_steps <= 0:
-            raise ValueError(f"training_steps must be positive, got {self.training_steps}")
-        if self.saving_steps <= 0:
-            raise ValueError(f"saving_steps must be positive, got {self.saving_steps}")
+            raise SettingError("warm_up_steps", f"{{flag}} must be >= 0, got {self.warm_up_steps}")
 
 
 class SimulatorTrainer:

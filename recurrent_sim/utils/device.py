@@ -1,18 +1,22 @@
 """Placing links on a CUDA device (through CuPy) or keeping them on the CPU."""
-from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import Setting, SettingError
+
+GPU = Setting("gpu", -1, "CUDA device id, -1 for the CPU", int)
 
 
 def use_device(gpu, *links):
     """Move links to CUDA device ``gpu`` (>= 0) or keep them on the CPU.
 
-    Raises UserError when a GPU is asked for but CuPy or the device is missing.
+    Raises SettingError (``gpu``) when a GPU is asked for but CuPy or the device is missing.
     """
     if gpu is None or gpu < 0:
         return
     import chainer
 
     if not chainer.backends.cuda.available:
-        raise UserError(f"--gpu {gpu} needs CuPy and a CUDA device; install recurrent_sim[gpu] or use --gpu -1")
+        raise SettingError(
+            "gpu", f"{{flag}} {gpu} needs CuPy and a CUDA device; install recurrent_sim[gpu] or use {{flag}} -1"
+        )
     device = chainer.get_device(f"@cupy:{gpu}")
     device.use()
     for link in links:

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import time
 
 from recurrent_sim.utils.failures import append_text
 from recurrent_sim.utils.files import atomic_write
@@ -32,13 +33,16 @@ class RunLog:
         curve_fields: the columns drawn in ``training_curve.png`` (default:
             every column but the step).
         tensorboard: also write TensorBoard event files.
+        draw_interval: seconds between redraws of the curve by :meth:`write`
+            (:meth:`close` always draws).
 
     ``log.csv`` gets one line per :meth:`append` (an empty cell for a field
     the row lacks); ``log.json`` (``{"fields": [...], "rows": [...]}``) is
     rewritten atomically by :meth:`write`, which also redraws the curve.
     """
 
-    def __init__(self, folder, fields, rows=(), step_field="update", curve_fields=None, tensorboard=True):
+    def __init__(self, folder, fields, rows=(), step_field="update", curve_fields=None, tensorboard=True,
+                 draw_interval=60.0):
         self.folder = os.fspath(folder)
         self.fields = tuple(fields)
         self.rows = list(rows)
@@ -47,7 +51,9 @@ class RunLog:
             f for f in self.fields if f != step_field
         )
         self.tensorboard = tensorboard
+        self.draw_interval = draw_interval
         self._writer = None
+        self._drawn_at = None
 
     @property
     def csv_path(self) -> str:
@@ -71,7 +77,8 @@ class RunLog:
         return ",".join("" if row.get(field) is None else repr(row[field]) for field in self.fields)
 
     def write(self, rewrite_csv=False):
-        """Rewrite ``log.json`` and the curve; with ``rewrite_csv`` also ``log.csv`` from the rows in memory."""
+        """Rewrite ``log.json`` (and the curve, at most every ``draw_interval`` seconds); with
+        ``rewrite_csv`` also ``log.csv`` from the rows in memory."""
         os.makedirs(self.folder, exist_ok=True)
         text = json.dumps({"fields": self.fields, "rows": self.rows}, indent=1) + "\n"
         atomic_write(os.path.join(self.folder, "log.json"), lambda f: f.write(text.encode("utf-8")))
@@ -79,7 +86,8 @@ class RunLog:
             lines = [",".join(self.fields)] + [self._csv_line(row) for row in self.rows]
             text = "\n".join(lines) + "\n"
             atomic_write(self.csv_path, lambda f: f.write(text.encode("utf-8")))
-        self.draw()
+        if self.rows and (self._drawn_at is None or time.monotonic() - self._drawn_at >= self.draw_interval):
+            self.draw()
         if self._writer is not None:
             self._writer.flush()
 
@@ -115,6 +123,7 @@ class RunLog:
                 series[field] = points
         if not series:
             return
+        self._drawn_at = time.monotonic()
         figure = Figure(figsize=(8.0, 5.0), dpi=100)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot(1, 1, 1)

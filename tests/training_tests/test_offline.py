@@ -226,13 +226,17 @@ def test_best_error_of_a_newer_best_simulator_is_kept_on_resume(tmp_path, datase
     assert trainer.state.best_validation_error == 1e-9
 
 
-def test_settings_and_options_reject_bad_values():
-    with pytest.raises(UserError, match="batch-size must be a positive integer, got 0"):
+def test_settings_and_options_reject_bad_values_naming_the_setting():
+    from recurrent_sim.utils.settings import SettingError
+
+    with pytest.raises(SettingError, match="batch_size must be a positive integer, got 0") as error:
         small_settings(batch_size=0)
-    with pytest.raises(UserError, match=r"validation-fraction must be in \[0, 1\), got 1"):
+    assert error.value.setting == "batch_size"
+    assert error.value.message_for("--batch-size") == "--batch-size must be a positive integer, got 0"
+    with pytest.raises(SettingError, match=r"validation_fraction must be in \[0, 1\), got 1"):
         small_settings(validation_fraction=1)
-    with pytest.raises(UserError, match="checkpoint-every must be a positive integer, got -1"):
+    with pytest.raises(SettingError, match="checkpoint_every must be a positive integer, got -1"):
         small_options(checkpoint_every=-1)
-    with pytest.raises(UserError, match="on-nonfinite must be 'skip' or 'stop'"):
+    with pytest.raises(UserError, match="on_nonfinite must be 'skip' or 'stop'"):
         small_options(on_nonfinite="ignore")
     assert checkpoint_module.CHECKPOINT_FILENAME == "simulator.npz"

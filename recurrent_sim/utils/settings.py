@@ -1,0 +1,170 @@
+"""Settings defined once: name, default, help text and command-line spelling.
+
+Each setting of the package is one :class:`Setting`, defined next to the
+code that uses it (``HIDDEN_SIZE`` in :mod:`recurrent_sim.models.config`,
+``UNROLL_DEP`` in :mod:`recurrent_sim.training.sequence_loss` ...). The
+dataclasses that hold settings take their fields from it
+(``hidden_size: int = HIDDEN_SIZE.field()``), and every command line builds
+its flags from it (``HIDDEN_SIZE.add_to(parser)``), ``recurrent-sim`` with
+its dashed spellings and the original script with the original ones.
+
+The library reports a bad value as a :class:`SettingError` that names the
+setting; a command line turns it into a message that names its own flag
+(:meth:`SettingError.message_for`).
+"""
+import argparse
+import dataclasses
+import math
+from typing import Any, Callable, Optional, Tuple
+
+from recurrent_sim.utils.errors import UserError
+
+_MISSING = object()
+SETTINGS = {}  # name -> Setting, every setting defined so far
+
+
+def _number(text, kind, check, expected):
+    """``text`` as a finite number of ``kind`` that passes ``check`` (NaN and infinities never do)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or (kind is int and value != int(value)) or not check(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return kind(value)
+
+
+def positive_int(text) -> int:
+    """argparse type: an integer > 0 (accepts '1e4')."""
+    return _number(text, int, lambda v: v > 0, "a positive integer")
+
+
+def non_negative_int(text) -> int:
+    """argparse type: an integer >= 0 (accepts '1e4')."""
+    return _number(text, int, lambda v: v >= 0, "an integer >= 0")
+
+
+def any_int(text) -> int:
+    """argparse type: an integer, given as '3000' or '1e4' (the original script's counts)."""
+    return _number(text, int, lambda v: True, "an integer")
+
+
+def positive_float(text) -> float:
+    """argparse type: a finite number > 0 (learning rates, scales)."""
+    return _number(text, float, lambda v: v > 0, "a positive finite number")
+
+
+def non_negative_float(text) -> float:
+    """argparse type: a finite number >= 0."""
+    return _number(text, float, lambda v: v >= 0, "a finite number >= 0")
+
+
+def finite_float(text) -> float:
+    """argparse type: any finite number."""
+    return _number(text, float, lambda v: True, "a finite number")
+
+
+def game_id(text) -> str:
+    """argparse type: a non-empty gym id."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected the gym id of a game (such as Breakout-v0), got ''")
+    return text
+
+
+def fraction(text) -> float:
+    """argparse type: a number in [0, 1)."""
+    return _number(text, float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One setting.
+
+    Attributes:
+        name: its name in the library (dataclass fields, ``config.json``).
+        default: its default value.
+        help: what it is, with units; the default is appended on command lines.
+        type: argparse type of its flag (None: text).
+        choices: the values it may take (None: any).
+        flags: its spellings on ``recurrent-sim`` (default: ``--name-with-dashes``).
+        original_flag: its spelling on the original script, when it has one.
+    """
+
+    name: str
+    default: Any
+    help: str
+    type: Optional[Callable] = None
+    choices: Optional[Tuple] = None
+    flags: Tuple[str, ...] = ()
+    original_flag: Optional[str] = None
+
+    def __post_init__(self):
+        SETTINGS[self.name] = self
+
+    @property
+    def flag(self) -> str:
+        """The main ``recurrent-sim`` spelling."""
+        return self.flags[0] if self.flags else "--" + self.name.replace("_", "-")
+
+    def field(self, default=_MISSING):
+        """A dataclass field with this setting's default (or ``default``) and help."""
+        value = self.default if default is _MISSING else default
+        return dataclasses.field(default=value, metadata={"setting": self})
+
+    def add_to(self, parser, *flags, default=_MISSING, help=None, default_text=None, show_default=True, **overrides):
+        """Add this setting's flag to ``parser`` (dest = its name).
+
+        Args:
+            flags: spellings (default: :attr:`flags`, or :attr:`flag`).
+            default: the flag's default when it differs from the setting's.
+            help: help text in place of the setting's.
+            default_text: how the default reads in the help (default: its value).
+            show_default: append ``(default: ...)`` (off for formatters that add it).
+            overrides: other ``add_argument`` keywords (``type``, ``choices`` ...).
+        """
+        value = self.default if default is _MISSING else default
+        text = help or self.help
+        if show_default:
+            text += f" (default: {value if default_text is None else default_text})"
+        kwargs = dict(dest=self.name, default=value, help=text)
+        if self.type is bool:
+            kwargs["action"] = "store_true"
+        else:
+            if self.type is not None:
+                kwargs["type"] = self.type
+            if self.choices is not None:
+                kwargs["choices"] = list(self.choices)
+        kwargs.update(overrides)
+        return parser.add_argument(*(flags or self.flags or (self.flag,)), **kwargs)
+
+
+SEED = Setting("seed", 0, "random seed", int)
+
+
+def setting_of(cls, name) -> Setting:
+    """The :class:`Setting` behind field ``name`` of dataclass ``cls``."""
+    return {f.name: f.metadata["setting"] for f in dataclasses.fields(cls) if "setting" in f.metadata}[name]
+
+
+class SettingError(UserError):
+    """A setting has a value that cannot work.
+
+    ``template`` is the message with ``{flag}`` where the setting is named:
+    ``str(error)`` names it by its library name, :meth:`message_for` by the
+    flag of a command line.
+    """
+
+    def __init__(self, setting: str, template: str):
+        self.setting = setting
+        self.template = template
+        super().__init__(template.format(flag=setting))
+
+    def message_for(self, flag: str) -> str:
+        return self.template.format(flag=flag)
+
+
+def check_positive(setting, value, integer=True):
+    """Raise :class:`SettingError` unless ``value`` is a positive (integer) number."""
+    if not value > 0:
+        kind = "a positive integer" if integer else "positive"
+        raise SettingError(setting, f"{{flag}} must be {kind}, got {value}")
