@@ -46,6 +46,14 @@ def _describe_holder(path) -> str:
         return "another process"
 
 
+def _command_line() -> str:
+    """This process's command line as the user typed it ('recurrent-sim train ...')."""
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    if program == "__main__.py":
+        program = "python -m " + os.path.basename(os.path.dirname(sys.argv[0]))
+    return " ".join([program] + sys.argv[1:])
+
+
 def _process_alive(pid) -> bool:
     try:
         os.kill(pid, 0)
@@ -135,7 +143,7 @@ class FolderLock:
                 break
             os.close(fd)  # the holder removed the file meanwhile: lock the new one
         self._report_stale(fd)
-        record = json.dumps({"pid": os.getpid(), "command": " ".join(sys.argv) or "python",
+        record = json.dumps({"pid": os.getpid(), "command": _command_line(),
                              "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
         os.ftruncate(fd, 0)
         os.pwrite(fd, record.encode("utf-8"), 0)
