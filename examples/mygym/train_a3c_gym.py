@@ -34,9 +34,10 @@ import time
 
 from recurrent_sim.commands.validation import one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
-from recurrent_sim.models import HIDDEN_SIZE
+from recurrent_sim.models import ARCHITECTURE, HIDDEN_SIZE, architecture_names
 from recurrent_sim.training.optimizers import LR, OPTIMIZER
 from recurrent_sim.training.run_settings import BATCH_SIZE
+from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
 from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
 from recurrent_sim.training.trainer import BUFFER_SIZE, SAVING_STEPS, TRAINING_STEPS, WARM_UP_STEPS
 from recurrent_sim.utils.device import GPU, use_device
@@ -143,6 +144,14 @@ def build_parser():
                         "measure unless this is given)")
     OPTIMIZER.add_to(p, OPTIMIZER.original_flag, dest="optimizer_sim", help=f"simulator optimiser: {OPTIMIZER.help}",
                      show_default=False)
+    ARCHITECTURE.add_to(p, "--sim-architecture", dest="sim_architecture", choices=architecture_names(),
+                        help="simulator network: paper (the paper's encoder -> action LSTM -> decoder), original "
+                        "(the original repository's smaller layers) or skip (skips, action-conditioned decoder, "
+                        "residual output: learns fastest, see docs/fidelity.md) (default: paper, or the loaded "
+                        "simulator's)", show_default=False)
+    SCHEME.add_to(p, help=SCHEME.help + " (default: the --obs_dep/--pred_dep split)", show_default=False)
+    BPTT_CHUNKS.add_to(p, show_default=False)
+    CURRICULUM.add_to(p, CURRICULUM.original_flag, default=None, show_default=False)
     return p
 
 
@@ -154,6 +163,15 @@ def check_args(args):
         )
     if args.processes < 1:
         raise UserError(f"processes must be 1 (got {args.processes})")
+    if not args.demo:  # the training split, before any folder is made
+        from recurrent_sim.training import SequenceSchedule
+        from recurrent_sim.training.schemes import training_split
+
+        try:
+            training_split(SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep), args.scheme,
+                           args.bptt_chunks, args.curriculum)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     if args.demo and not args.loadtosim:
         raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
     if args.demo and args.eval_n_runs < 1:
@@ -321,15 +339,17 @@ def prepare_training(args) -> dict:
     memory estimated first), its optimizer, the sample buffer's size and what --savesim may replace."""
     import dataclasses
 
-    from recurrent_sim.models import SimulatorConfig, build_simulator
+    from recurrent_sim.models import build_simulator, simulator_config
     from recurrent_sim.models.footprint import sample_buffer_bytes
     from recurrent_sim.training import SequenceSchedule, TrainingSchedule, make_optimizer
+    from recurrent_sim.training.schemes import training_split
     from recurrent_sim.training.savesim import plan_savesim
     from recurrent_sim.utils.memory import check_fits
     from recurrent_sim.commands.validation import check_buffer_size, check_simulator_memory
 
     try:
-        sequence = SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep)
+        sequence = training_split(SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep),
+                                  args.scheme, args.bptt_chunks, args.curriculum)
         schedule = TrainingSchedule(args.batch_size, args.warm_up_steps, args.training_steps, args.saving_steps)
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -341,8 +361,8 @@ def prepare_training(args) -> dict:
     else:
         size = args.frame_size or FRAME_SIZE.default
         try:
-            config = SimulatorConfig(frame_shape=(size, size), n_actions=n_actions,
-                                     hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default)
+            config = simulator_config(args.sim_architecture, frame_shape=(size, size), n_actions=n_actions,
+                                      hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default)
         except ValueError as e:
             raise UserError(str(e)) from None
     h, w = config.frame_shape

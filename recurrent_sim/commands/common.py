@@ -30,10 +30,10 @@ def add_sequence_arguments(parser, **defaults):
         setting.add_to(parser, default=defaults.get(setting.name, setting.default))
 
 
-def add_model_arguments(parser):
-    """--hidden-size (LSTM units), --batch-size, --lr, --optimizer."""
+def add_model_arguments(parser, **defaults):
+    """--hidden-size (LSTM units), --batch-size, --lr, --optimizer; ``defaults`` changes some defaults."""
     for setting in (HIDDEN_SIZE, BATCH_SIZE, LR, OPTIMIZER):
-        setting.add_to(parser)
+        setting.add_to(parser, default=defaults.get(setting.name, setting.default))
 
 
 def sequence_schedule(args):

@@ -12,9 +12,11 @@ import os
 
 from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import ARCHITECTURE, SimulatorConfig
+from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, SimulatorConfig
+from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
 from recurrent_sim.training.losses import LOSS
 from recurrent_sim.training.optimizers import GRAD_CLIP
+from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
 from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
@@ -25,6 +27,8 @@ from recurrent_sim.training.run_settings import (
     CHECKPOINT_EVERY,
     KEEP_CHECKPOINTS,
     LOG_EVERY,
+    MAX_CPU_MINUTES,
+    MAX_MINUTES,
     MAX_NONFINITE,
     ON_NONFINITE,
     UPDATES,
@@ -49,9 +53,16 @@ logger = logging.getLogger(__name__)
 # (a resume keeps them unless given again). Both are None unless given, so
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
-                "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss")
+                "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss",
+                "scheme", "bptt_chunks", "curriculum", "architecture_options")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
-               "on_nonfinite", "max_nonfinite")
+               "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes")
+
+# Defaults of this command: the skip simulator with the paper's 33% scheme
+# (10 warm-up frames, then 10 observed and 5 predicted steps), LSTM 512, Adam 5e-4.
+TRAIN_ARCHITECTURE = SKIP_ARCHITECTURE
+TRAIN_SEQUENCE = {"unroll_dep": 10, "obs_dep": 10, "pred_dep": 5}
+TRAIN_MODEL = {"hidden_size": 512, "lr": 5e-4}
 
 
 def add_parser(subparsers):
@@ -69,17 +80,24 @@ def add_parser(subparsers):
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     parser.add_argument("--loadtosim", default=None,
                         help="start from this simulator (a folder holding simulator.npz, or a .npz file)")
-    add_sequence_arguments(parser)
-    add_model_arguments(parser)
+    # The defaults are the first phase of the recipe of docs/fidelity.md (the
+    # original script keeps the paper's network and split as its defaults).
+    add_sequence_arguments(parser, **TRAIN_SEQUENCE)
+    SCHEME.add_to(parser, default_text="the --obs-dep/--pred-dep split")
+    BPTT_CHUNKS.add_to(parser)
+    CURRICULUM.add_to(parser, default_text="the scheme's")
+    add_model_arguments(parser, **TRAIN_MODEL)
     for setting in (GRAD_CLIP, VALIDATION_FRACTION, VALIDATION_SEQUENCES):
         setting.add_to(parser)
     SEED.add_to(parser, help="seed of the split, batch order and weights")
-    ARCHITECTURE.add_to(parser, default_text=f"{ARCHITECTURE.default}, with --loadtosim: the loaded simulator's")
+    ARCHITECTURE.add_to(parser, default=TRAIN_ARCHITECTURE,
+                        default_text=f"{TRAIN_ARCHITECTURE}, with --loadtosim: the loaded simulator's")
+    ARCHITECTURE_OPTIONS.add_to(parser, default_text="none")
     LOSS.add_to(parser)
     for setting in (UPDATES, CHECKPOINT_EVERY, KEEP_CHECKPOINTS):
         setting.add_to(parser)
     VALIDATE_EVERY.add_to(parser, default=None, default_text="--checkpoint-every")
-    for setting in (LOG_EVERY, ON_NONFINITE, MAX_NONFINITE, GPU):
+    for setting in (LOG_EVERY, ON_NONFINITE, MAX_NONFINITE, MAX_MINUTES, MAX_CPU_MINUTES, GPU):
         setting.add_to(parser)
     defaults = {name: parser.get_default(name) for name in RUN_SETTINGS + RUN_OPTIONS}
     parser.set_defaults(func=run, run_defaults=defaults, **{name: None for name in RUN_SETTINGS + RUN_OPTIONS})
@@ -93,6 +111,7 @@ def _given(args, names=RUN_SETTINGS) -> dict:
 def _flat(settings: OfflineSettings) -> dict:
     flat = settings.to_dict()
     flat.update(flat.pop("sequence"))
+    flat["curriculum"] = tuple(flat["curriculum"])
     return flat
 
 

@@ -119,8 +119,6 @@ def check_simulator_memory(config, optimizer=None, batch_size=1, steps=1, flags=
     from recurrent_sim.models.footprint import simulator_bytes
 
     estimate = simulator_bytes(config, optimizer, batch_size, steps)
-    if estimate is None:  # an architecture whose size is not known here
-        return 0
     h, w = config.frame_shape
     what = f"the simulator ({h}x{w} frames, {config.hidden_size} LSTM units"
     what += f", batch {batch_size} x {steps} steps)" if optimizer else ")"

@@ -90,16 +90,13 @@ class BatchedSimEnv:
             )
         sim = self.simulator
         xp = sim.xp
-        n, warmup, h, w = frames.shape
+        n, warmup = frames.shape[:2]
         inputs = sim.normalize(frames)[:, :, None]  # (N, warmup, 1, H, W)
         actions = xp.asarray(actions)
         state = sim.initial_state(n)
-        with chainer.no_backprop_mode(), chainer.using_config("train", False):
-            if warmup > 1:
-                codes = sim.encode(inputs[:, :-1].reshape(n * (warmup - 1), 1, h, w))
-                codes = codes.array.reshape(n, warmup - 1, -1)
-                for t in range(warmup - 1):
-                    _, state = sim.transition(codes[:, t], actions[:, t], state)
+        if warmup > 1:
+            with chainer.no_backprop_mode(), chainer.using_config("train", False):
+                state = sim.warm_up(inputs[:, :-1], actions, state)
         return tuple(chainer.as_array(s) for s in state), inputs[:, -1]
 
     def step(self, actions):

@@ -2,6 +2,7 @@
 from recurrent_sim.models.action_lstm import ActionLSTM  # NOQA
 from recurrent_sim.models.config import (  # NOQA
     ARCHITECTURE,
+    ARCHITECTURE_OPTIONS,
     ENCODING_SIZE,
     HIDDEN_SIZE,
     PAPER_ARCHITECTURE,
@@ -9,6 +10,11 @@ from recurrent_sim.models.config import (  # NOQA
 )
 from recurrent_sim.models.decoder import FrameDecoder  # NOQA
 from recurrent_sim.models.encoder import FrameEncoder  # NOQA
-from recurrent_sim.models.registry import architecture_names, build_simulator, register_architecture  # NOQA
+from recurrent_sim.models.registry import (  # NOQA
+    architecture_names,
+    build_simulator,
+    register_architecture,
+    simulator_config,
+)
 from recurrent_sim.models.simulator import Simulator  # NOQA
 from recurrent_sim.models.simulator_base import SimulatorBase  # NOQA

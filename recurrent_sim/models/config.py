@@ -7,7 +7,7 @@ checkpoint rebuilds the network it was saved from.
 import dataclasses
 from typing import Optional, Tuple
 
-from recurrent_sim.utils.settings import Setting, positive_int
+from recurrent_sim.utils.settings import Setting, json_object, positive_int
 
 PAPER_ARCHITECTURE = "paper"
 
@@ -15,7 +15,9 @@ HIDDEN_SIZE = Setting("hidden_size", 1024, "LSTM units of the simulator", positi
                       flags=("--hidden-size", "--num_output_channels_sim"), original_flag="--num_output_channels_sim")
 ENCODING_SIZE = Setting("encoding_size", 1024, "size of the encoder's output (the code of a frame)", positive_int)
 ARCHITECTURE = Setting("architecture", PAPER_ARCHITECTURE,
-                       "registered simulator architecture (see recurrent_sim.models.registry)")
+                       "registered simulator architecture (see recurrent_sim.models.registry; paper, original, skip)")
+ARCHITECTURE_OPTIONS = Setting("architecture_options", None, "JSON object of the architecture's options, e.g. "
+                               "'{\"skips\": false}' for the skip architecture (see docs/fidelity.md)", json_object)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:

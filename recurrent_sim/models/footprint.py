@@ -6,7 +6,7 @@ exact (the tests compare them with built networks); activation memory is an
 upper estimate of what one training batch keeps for the backward pass.
 """
 from recurrent_sim.models.agent_network import HEAD_CHANNELS, HEAD_KERNELS, HEAD_UNITS, head_output_shape
-from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
+from recurrent_sim.models.config import SimulatorConfig
 
 FLOAT_BYTES = 4
 MAX_ACTIONS = 18  # the most actions an Atari game has: estimates made with it hold for every game
@@ -18,7 +18,9 @@ ACTIVATION_COPIES = 2
 
 
 def simulator_parameter_count(config: SimulatorConfig) -> int:
-    """Number of float32 parameters of the paper's simulator (``architecture="paper"``) with ``config``."""
+    """Number of float32 parameters of a simulator with ``config``: exact for the ``paper`` and
+    ``original`` architectures (encoder, action LSTM, mirrored decoder); the ``skip`` architecture
+    adds a few biases (under 0.1%)."""
     shapes = config.feature_shapes()
     channels = (1,) + config.conv_channels
     layers = list(zip(config.conv_kernels, channels, channels[1:]))
@@ -42,9 +44,8 @@ def simulator_activation_floats(config: SimulatorConfig) -> int:
     return 2 * maps + vectors
 
 
-def simulator_bytes(config: SimulatorConfig, optimizer=None, batch_size=1, steps=1):
-    """Bytes to hold a simulator and run ``batch_size`` sequences of ``steps`` steps; None for an
-    architecture other than the paper's (its size is not known here).
+def simulator_bytes(config: SimulatorConfig, optimizer=None, batch_size=1, steps=1) -> int:
+    """Bytes to hold a simulator and run ``batch_size`` sequences of ``steps`` steps.
 
     Args:
         config: the simulator's settings.
@@ -53,8 +54,6 @@ def simulator_bytes(config: SimulatorConfig, optimizer=None, batch_size=1, steps
         batch_size: sequences (or games) stepped together.
         steps: steps whose activations are kept for the backward pass.
     """
-    if config.architecture != PAPER_ARCHITECTURE:
-        return None
     parameters = simulator_parameter_count(config)
     if optimizer is None:
         return FLOAT_BYTES * (parameters + ACTIVATION_COPIES * batch_size * simulator_activation_floats(config))

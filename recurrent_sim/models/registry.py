@@ -25,19 +25,50 @@ separately and uses only the interface of :class:`SimulatorBase`.
 """
 from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
 from recurrent_sim.models.simulator import Simulator
+from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE, SKIP_LAYERS, SkipSimulator
+
+ORIGINAL_ARCHITECTURE = "original"
+# The original repository's smaller layers (84x84 -> 41, 20, 19, 9): about a
+# quarter of the paper network's arithmetic; the paper's LSTM and decoder form.
+ORIGINAL_LAYERS = {
+    "conv_channels": (32, 32, 32, 64),
+    "conv_kernels": (4, 3, 2, 3),
+    "conv_pads": (0, 0, 0, 0),
+    "conv_strides": (2, 2, 1, 2),
+}
 
 _ARCHITECTURES = {}
+_DEFAULTS = {}
 
 
-def register_architecture(name: str, builder):
+def register_architecture(name: str, builder, defaults=None):
     """Register ``builder(config) -> SimulatorBase`` under ``name``; returns ``builder``.
 
-    Registering a name again replaces its builder (the last registration wins).
+    ``defaults`` are the :class:`SimulatorConfig` fields (for example the
+    conv layers) that :func:`simulator_config` uses for this architecture
+    when the caller does not give them. Registering a name again replaces
+    its builder (the last registration wins).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"an architecture name must be a non-empty string, got {name!r}")
     _ARCHITECTURES[name] = builder
+    _DEFAULTS[name] = dict(defaults or {})
     return builder
+
+
+def simulator_config(architecture: str = PAPER_ARCHITECTURE, **settings) -> SimulatorConfig:
+    """A :class:`SimulatorConfig` of ``architecture``: its registered defaults, then ``settings``.
+
+    Raises:
+        ValueError: no architecture of that name is registered, or a setting is invalid.
+    """
+    if architecture not in _ARCHITECTURES:
+        raise ValueError(
+            f"unknown simulator architecture {architecture!r}; registered: {', '.join(architecture_names())}"
+        )
+    values = dict(_DEFAULTS[architecture])
+    values.update(settings)
+    return SimulatorConfig(architecture=architecture, **values)
 
 
 def architecture_names():
@@ -60,3 +91,5 @@ def build_simulator(config: SimulatorConfig):
 
 
 register_architecture(PAPER_ARCHITECTURE, Simulator)
+register_architecture(ORIGINAL_ARCHITECTURE, Simulator, ORIGINAL_LAYERS)
+register_architecture(SKIP_ARCHITECTURE, SkipSimulator, SKIP_LAYERS)

@@ -6,7 +6,12 @@ that implements the four functional steps :meth:`~SimulatorBase.initial_state`,
 :meth:`~SimulatorBase.decode`; this class gives it the pixel convention
 (mean image, :meth:`~SimulatorBase.normalize` /
 :meth:`~SimulatorBase.denormalize`), the full step
-:meth:`~SimulatorBase.predict` and the stateful use of one game. Register it
+:meth:`~SimulatorBase.predict`, the batched sequence steps
+:meth:`~SimulatorBase.warm_up` and :meth:`~SimulatorBase.observe` that the
+losses and the batched environment use, and the stateful use of one game.
+An architecture whose decoder needs more than the LSTM output (for example
+the input frame's feature maps) overrides :meth:`~SimulatorBase.predict` and
+:meth:`~SimulatorBase.observe` instead of implementing ``decode``. Register it
 by name with :func:`recurrent_sim.models.registry.register_architecture`.
 
 Pixel convention used throughout the package: frames are stored as uint8
@@ -16,6 +21,7 @@ image, (height, width) float32 in [0, 1], is a persistent value of the
 model, so it is saved and loaded with the weights.
 """
 import chainer
+import chainer.functions as F
 import numpy as np
 
 from recurrent_sim.models.config import SimulatorConfig
@@ -81,6 +87,16 @@ class SimulatorBase(chainer.Chain):
         xp = self.xp
         return (self.denormalize(frames) * 255.0 + 0.5).astype(xp.uint8)
 
+    def clip_to_pixels(self, frames):
+        """Clip normalised (N, 1, H, W) frames to the valid range [-mean, 1 - mean].
+
+        Inside the range the gradient passes unchanged; outside it is zero.
+        Keeps predictions that are fed back as inputs images.
+        """
+        low = self.xp.broadcast_to(-self.mean_image, frames.shape)
+        high = self.xp.broadcast_to(1.0 - self.mean_image, frames.shape)
+        return F.minimum(F.maximum(frames, low), high)
+
     # ----- functional steps (what an architecture implements) --------------
     def initial_state(self, batch_size):
         """The recurrent state of ``batch_size`` new games: a tuple of arrays, batch first."""
@@ -105,6 +121,37 @@ class SimulatorBase(chainer.Chain):
         """One full step: predicted next frames and the new state."""
         hidden, state = self.transition(self.encode(frames), actions, state)
         return self.decode(hidden), state
+
+    # ----- batched sequence steps ------------------------------------------
+    def warm_up(self, frames, actions, state):
+        """Consume (B, T, 1, H, W) real frames and (B, T) int32 actions; return the new state.
+
+        Nothing is decoded: the encoder runs once over all T * B frames,
+        then the transition T times.
+        """
+        batch, steps = frames.shape[:2]
+        codes = self.encode(F.reshape(frames, (batch * steps,) + tuple(frames.shape[2:])))
+        codes = F.reshape(codes, (batch, steps, -1))
+        for t in range(steps):
+            _, state = self.transition(codes[:, t], actions[:, t], state)
+        return state
+
+    def observe(self, frames, actions, state):
+        """Observation-dependent steps on (B, T, 1, H, W) real frames and (B, T) int32 actions.
+
+        The encoder runs once over all frames and the decoder once over all
+        outputs. Returns the predictions of frames 1..T as one
+        (T * B, 1, H, W) Variable, time-major (rows t * B .. (t + 1) * B - 1
+        are step t), and the new state.
+        """
+        batch, steps = frames.shape[:2]
+        codes = self.encode(F.reshape(frames, (batch * steps,) + tuple(frames.shape[2:])))
+        codes = F.reshape(codes, (batch, steps, -1))
+        hiddens = []
+        for t in range(steps):
+            hidden, state = self.transition(codes[:, t], actions[:, t], state)
+            hiddens.append(hidden)
+        return self.decode(F.concat(hiddens, axis=0)), state
 
     # ----- per-instance state ---------------------------------------------
     def reset_state(self, batch_size=1):

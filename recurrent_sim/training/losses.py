@@ -8,9 +8,13 @@ int32 (a :class:`recurrent_sim.data.SequenceBatch`); ``loss`` is a scalar
 tags, progress bars) show those names; the first is the error by which the
 best simulator is chosen.
 
-A loss is registered as a *maker*, ``make(schedule) -> loss_function``, so
+A loss is registered as a *maker*, ``make(plan) -> loss_function``, so
 that it knows how each sequence splits into warm-up, observed and predicted
-steps (:class:`SequenceSchedule`)::
+steps (a :class:`recurrent_sim.training.schemes.StepPlan`: ``warmup``,
+``pattern``, ``chunk``, and the original names ``unroll_dep``, ``obs_dep``,
+``pred_dep``). Trainers ask their split (a :class:`SequenceSchedule` or a
+:class:`recurrent_sim.training.schemes.Scheme`) for the plan of each update
+through :class:`PlannedLoss`, so curricula change the plan as training goes::
 
     from recurrent_sim.training import register_loss
 
@@ -84,6 +88,38 @@ def get_loss(name: str) -> RegisteredLoss:
         return _LOSSES[name]
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; registered: {', '.join(loss_names())}") from None
+
+
+class PlannedLoss:
+    """A loss function that follows the plan of the current update.
+
+    Called as ``planned(model, batch)``, it computes the registered loss
+    with the plan of update ``current_update()`` (rebuilt when the plan
+    changes, e.g. at a curriculum boundary).
+
+    Args:
+        entry: a :class:`RegisteredLoss`.
+        split: anything with ``plan(update) -> StepPlan`` (a
+            :class:`SequenceSchedule`, a :class:`~recurrent_sim.training.schemes.Scheme`).
+        current_update: ``() -> int``, the number of updates made so far.
+    """
+
+    def __init__(self, entry: RegisteredLoss, split, current_update):
+        self.entry = entry
+        self.split = split
+        self.current_update = current_update
+        self.plan = None
+        self.function = None
+
+    def __call__(self, model, batch):
+        return self.at(self.current_update())(model, batch)
+
+    def at(self, update: int):
+        """The loss function for update number ``update`` (0-based); rebuilt when the plan changes."""
+        plan = self.split.plan(update)
+        if plan != self.plan:
+            self.plan, self.function = plan, self.entry.function(plan)
+        return self.function
 
 
 def sequence_metrics_loss(compute):

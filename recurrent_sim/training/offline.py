@@ -34,7 +34,8 @@ import time
 import numpy as np
 
 from recurrent_sim.data.dataset_sampler import SequenceSampler, split_episodes, validation_batches
-from recurrent_sim.models import SimulatorConfig, build_simulator
+from recurrent_sim.models import build_simulator
+from recurrent_sim.models.registry import simulator_config
 from recurrent_sim.training.checkpoint import (
     CHECKPOINT_FILENAME,
     numbered_checkpoint_path,
@@ -44,8 +45,9 @@ from recurrent_sim.training.checkpoint import (
 from recurrent_sim.training.optimizers import make_optimizer
 from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
+from recurrent_sim.training.schemes import FINAL_UPDATE
 from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RUN_KIND, RunState, saved_best_error, settings_of
-from recurrent_sim.training.losses import get_loss
+from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
 from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.update_step import UpdateStep, mean_metrics
@@ -83,16 +85,17 @@ class OfflineTrainer:
         self.settings = settings
         self.options = options
         try:
-            self.config = config or (init.config if init is not None else None) or SimulatorConfig(
+            self.config = config or (init.config if init is not None else None) or simulator_config(
+                settings.architecture,
                 frame_shape=dataset.frame_shape,
                 n_actions=dataset.n_actions,
                 hidden_size=settings.hidden_size,
                 encoding_size=settings.encoding_size,
-                architecture=settings.architecture,
+                options=settings.architecture_options or {},
             )
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
-        sequence_length = settings.sequence.sequence_length
+        sequence_length = settings.sequence_length
         lengths = [len(episode.frames) for episode in dataset.episodes]
         self.train_indices, self.validation_indices = split_episodes(
             lengths, sequence_length, settings.validation_fraction, settings.seed
@@ -108,7 +111,10 @@ class OfflineTrainer:
             sum(len(batch.frames) for batch in self.validation),
         )
         np.random.seed(settings.seed)  # Chainer's initialisers draw from numpy's global generator
-        self.simulator = build_simulator(self.config)
+        try:
+            self.simulator = build_simulator(self.config)
+        except ValueError as e:
+            raise UserError(f"cannot build a simulator for this dataset: {e}") from None
         if init is not None:
             init.restore_simulator(self.simulator)
         use_device(options.gpu, self.simulator)
@@ -116,8 +122,12 @@ class OfflineTrainer:
         ensure_mean_image(self.simulator, (dataset.episodes[i].frames for i in self.train_indices))
         self.loss = get_loss(settings.loss)
         self.metric_names = self.loss.metric_names
-        self.loss_function = self.loss.function(settings.sequence)
-        self.step = UpdateStep(self.simulator, self.optimizer, self.loss_function)
+        # Training follows the split's plan of each update (curricula move
+        # on); validation always uses its final plan, so its errors compare
+        # across the whole run.
+        self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates)
+        self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE))
+        self.step = UpdateStep(self.simulator, self.optimizer, self.planned)
         self.state = RunState()
         self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",
                          curve_fields=["train_" + name for name in self.metric_names[:1]]
@@ -178,7 +188,7 @@ class OfflineTrainer:
 
     def validate(self) -> dict:
         """Mean of each metric over the validation sequences, as ``validation_<name>``."""
-        means = mean_metrics(self.loss_function, self.simulator, self.validation)
+        means = mean_metrics(self.validation_function, self.simulator, self.validation)
         return {"validation_" + name: means[name] for name in self.metric_names}
 
     # ----- saving ---------------------------------------------------------------
@@ -233,6 +243,13 @@ class OfflineTrainer:
             logger.info("update %d: validation error %.6f (best %.6f)", self.state.updates, error, best)
 
     # ----- the loop -------------------------------------------------------------
+    def _out_of_time(self) -> bool:
+        """Whether this invocation has trained for its ``max_minutes`` or ``max_cpu_minutes`` (never when 0)."""
+        wall, cpu = self.options.max_minutes, self.options.max_cpu_minutes
+        return (wall > 0 and time.time() - self._session_start >= 60.0 * wall) or (
+            cpu > 0 and time.process_time() - self._session_cpu_start >= 60.0 * cpu
+        )
+
     @property
     def elapsed(self) -> float:
         return self.state.elapsed_seconds + time.time() - self._session_start
@@ -265,17 +282,19 @@ class OfflineTrainer:
         one (on completion, SIGINT, SIGTERM and non-finite stops alike),
         unless the parameters themselves became non-finite.
         """
-        self._session_start = time.time()
+        self._session_start, self._session_cpu_start = time.time(), time.process_time()
         os.makedirs(self.checkpoint_folder, exist_ok=True)
         if self.last_checkpoint is None:  # a new run: fresh logs
             self.log.write(rewrite_csv=True)
         state = self.state
         start, target = state.updates, self.options.updates
-        frames_per_update = self.settings.batch_size * self.settings.sequence.sequence_length
+        frames_per_update = self.settings.batch_size * self.settings.sequence_length
         saved_at = state.updates if self.last_checkpoint else None
         stop_reason = ""
         with StopRequest() as stop, Progress(max(target - start, 0), "training", unit="updates") as bar:
-            while state.updates < target and not stop.requested and not stop_reason:
+            while state.updates < target and not stop.requested and not stop_reason and not (
+                state.updates > start and self._out_of_time()  # a budget allows at least one update
+            ):
                 before = state.updates
                 stop_reason = self.train_step()
                 if state.updates == before:
@@ -294,6 +313,9 @@ class OfflineTrainer:
                 self.save_checkpoint()
         self.log.close()
         reason, code, message = RunResult.ending(stop_reason, stop, state.updates)
+        if reason == "done" and state.updates < target:
+            reason = "time"
+            message = f"stopped at update {state.updates} of {target}: time budget spent; continue with --resume"
         if self.last_checkpoint:
             message += f"; last checkpoint {self.last_checkpoint}"
         logger.info("%s", message)

@@ -2,12 +2,13 @@
 import dataclasses
 from typing import Optional
 
-from recurrent_sim.models import ARCHITECTURE, ENCODING_SIZE, HIDDEN_SIZE, architecture_names
+from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, ENCODING_SIZE, HIDDEN_SIZE, architecture_names
 from recurrent_sim.training.losses import LOSS, loss_names
 from recurrent_sim.training.optimizers import GRAD_CLIP, LR, OPTIMIZER
+from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME, training_split
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.device import GPU
-from recurrent_sim.utils.settings import SEED, Setting, SettingError, check_positive, fraction, positive_int
+from recurrent_sim.utils.settings import SEED, Setting, SettingError, check_positive, fraction, non_negative_float, positive_int
 
 BATCH_SIZE = Setting("batch_size", 16, "sequences per update", positive_int, flags=("--batch-size", "--batch_size"),
                      original_flag="--batch_size")
@@ -21,6 +22,10 @@ VALIDATE_EVERY = Setting("validate_every", 1000, "updates between validations", 
 LOG_EVERY = Setting("log_every", 10, "updates per training-error row of the log", positive_int)
 ON_NONFINITE = Setting("on_nonfinite", "skip",
                        "on a non-finite loss: skip the batch and count it, or stop", choices=("skip", "stop"))
+MAX_MINUTES = Setting("max_minutes", 0.0, "stop after this many minutes of training in this invocation, with a "
+                      "checkpoint; --resume goes on (0: no limit)", non_negative_float)
+MAX_CPU_MINUTES = Setting("max_cpu_minutes", 0.0, "the same budget in processor time of this process (all its "
+                          "threads), for fair comparisons on a shared machine (0: no limit)", non_negative_float)
 MAX_NONFINITE = Setting("max_nonfinite", 100, "with skip: stop after this many non-finite batches in a row",
                         positive_int)
 
@@ -40,14 +45,27 @@ class OfflineSettings:
         architecture: registered name of the simulator network (see
             :mod:`recurrent_sim.models.registry`).
         loss: registered name of the loss (see :mod:`recurrent_sim.training.losses`).
+        scheme: a training scheme of the paper (see
+            :mod:`recurrent_sim.training.schemes`), or '' for the split of
+            ``sequence`` (its ``unroll_dep`` is the scheme's warm-up).
+        bptt_chunks: k of truncated BPTT(15, k) with a scheme.
+        curriculum: updates at which a curriculum scheme moves on (empty:
+            the scheme's default).
+        architecture_options: the network's ``SimulatorConfig.options``
+            (e.g. ``{"skips": False}`` for the skip architecture), or None.
     """
 
     # the batches
     sequence: SequenceSchedule = SequenceSchedule()
     batch_size: int = BATCH_SIZE.field()
     seed: int = SEED.field()
+    # the paper's training schemes (empty scheme: the split of ``sequence``)
+    scheme: str = SCHEME.field()
+    bptt_chunks: int = BPTT_CHUNKS.field()
+    curriculum: tuple = CURRICULUM.field()
     # the network and its loss
     architecture: str = ARCHITECTURE.field()
+    architecture_options: Optional[dict] = ARCHITECTURE_OPTIONS.field()
     hidden_size: int = HIDDEN_SIZE.field()
     encoding_size: int = ENCODING_SIZE.field()
     loss: str = LOSS.field()
@@ -60,6 +78,8 @@ class OfflineSettings:
     validation_sequences: int = VALIDATION_SEQUENCES.field()
 
     def __post_init__(self):
+        object.__setattr__(self, "curriculum", tuple(int(u) for u in self.curriculum or ()))
+        self.split  # raises SettingError for a scheme that cannot work
         for name, registered in (("architecture", architecture_names()), ("loss", loss_names())):
             if getattr(self, name) not in registered:
                 raise SettingError(name, f"{{flag}} {getattr(self, name)!r} is not registered; choose from "
@@ -70,8 +90,21 @@ class OfflineSettings:
         if not 0 <= self.validation_fraction < 1:
             raise SettingError("validation_fraction", f"{{flag}} must be in [0, 1), got {self.validation_fraction}")
 
+    @property
+    def split(self):
+        """What splits each sequence: a :class:`~recurrent_sim.training.schemes.Scheme`
+        (with ``sequence.unroll_dep`` warm-up frames), or the :class:`SequenceSchedule`."""
+        return training_split(self.sequence, self.scheme, self.bptt_chunks, self.curriculum)
+
+    @property
+    def sequence_length(self) -> int:
+        """Frames per training sequence."""
+        return self.split.sequence_length
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["curriculum"] = list(self.curriculum)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "OfflineSettings":
@@ -93,6 +126,10 @@ class RunOptions:
         on_nonfinite: "skip" the batch (and count it) or "stop" the run.
         max_nonfinite: skipped batches in a row after which the run stops anyway.
         gpu: CUDA device id, -1 for the CPU.
+        max_minutes: stop (with a checkpoint, resumable) after this many
+            minutes of training in this invocation; 0 for no limit.
+        max_cpu_minutes: the same in processor time of this process (all its
+            threads), for comparisons on a shared machine; 0 for no limit.
     """
 
     updates: int = UPDATES.field()
@@ -103,8 +140,13 @@ class RunOptions:
     on_nonfinite: str = ON_NONFINITE.field(ON_NONFINITE.default)  # "skip" or "stop"
     max_nonfinite: int = MAX_NONFINITE.field()
     gpu: int = GPU.field()
+    max_minutes: float = MAX_MINUTES.field()
+    max_cpu_minutes: float = MAX_CPU_MINUTES.field()
 
     def __post_init__(self):
+        for name in ("max_minutes", "max_cpu_minutes"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise SettingError(name, f"{{flag}} must be a finite number >= 0, got {getattr(self, name)}")
         if self.on_nonfinite not in ON_NONFINITE.choices:
             raise SettingError("on_nonfinite", f"{{flag}} must be 'skip' or 'stop', got {self.on_nonfinite!r}")
         for name in ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every", "max_nonfinite"):

@@ -1,27 +1,39 @@
-"""Loss of the simulator on a batch of recorded sequences.
+"""Loss of the simulator on a batch of recorded sequences, for any architecture.
 
-A sequence holds ``unroll_dep + obs_dep + pred_dep + 1`` frames and one
-action fewer. Step t feeds frame t (real or predicted) and action t and
-predicts frame t + 1:
+A sequence holds ``plan.sequence_length`` frames and one action fewer. Step
+t feeds frame t (real, or the model's previous prediction) and action t and
+predicts frame t + 1 (see :class:`recurrent_sim.training.schemes.StepPlan`):
 
-* ``unroll_dep`` warm-up steps on real frames, without backprop and without
-  decoding (their predictions are never used);
-* ``obs_dep`` observation-dependent steps: the input is the real frame;
-* ``pred_dep`` prediction-dependent steps: the input is the model's own
-  previous prediction (with ``obs_dep == 0`` the first one is decoded from
-  the last warm-up state, without backprop like the rest of the warm-up).
+* ``plan.warmup`` warm-up steps on real frames, without backprop and
+  without decoding (except the last one when the first trained step is
+  prediction-dependent: its prediction, made without backprop, is that
+  step's input);
+* one trained step per letter of ``plan.pattern``: ``O``
+  (observation-dependent) feeds the real frame, ``P``
+  (prediction-dependent) the previous prediction;
+* every ``plan.chunk`` trained steps the state and the fed-back prediction
+  are cut from the graph (truncated BPTT): values carry over, gradients do
+  not.
+
+Runs of ``O`` steps go through the architecture's batched
+:meth:`~recurrent_sim.models.SimulatorBase.observe` (the encoder once over
+all their frames, the decoder once over all their outputs), ``P`` steps one
+at a time through ``predict``. The classic split of the original code,
+``unroll_dep`` warm-up, ``obs_dep`` observed and ``pred_dep`` predicted steps
+(:class:`SequenceSchedule`), is the plan ``"O" * obs_dep + "P" * pred_dep``.
 
 :func:`recurrent_sim.training.reference_loss.reference_sequence_loss`
-computes the same loss one step at a time.
+computes the same loss with ``predict`` alone, one step at a time.
 
 The loss is the mean squared error per pixel, pixels in [0, 1], averaged
-over all obs_dep + pred_dep predicted frames.
+over all trained steps.
 """
 import dataclasses
 
 import chainer
 import chainer.functions as F
 
+from recurrent_sim.training.schemes import StepPlan
 from recurrent_sim.utils.settings import Setting, non_negative_int
 
 UNROLL_DEP = Setting("unroll_dep", 15, "warm-up steps on real frames, no backprop", non_negative_int,
@@ -54,6 +66,10 @@ class SequenceSchedule:
         """Frames per training sequence: unroll_dep + obs_dep + pred_dep + 1."""
         return self.unroll_dep + self.obs_dep + self.pred_dep + 1
 
+    def plan(self, update: int = 0) -> StepPlan:
+        """The :class:`StepPlan` of this split (the same at every update)."""
+        return StepPlan.contiguous(self.unroll_dep, self.obs_dep, self.pred_dep)
+
 
 @dataclasses.dataclass
 class SequenceLoss:
@@ -64,78 +80,94 @@ class SequenceLoss:
     pred_mse: float
 
 
-def _merge(x):
-    """(batch, time, ...) -> (batch * time, ...)."""
-    return F.reshape(x, (x.shape[0] * x.shape[1],) + x.shape[2:])
+def as_plan(split) -> StepPlan:
+    """A :class:`StepPlan` from a StepPlan or a :class:`SequenceSchedule`."""
+    return split if isinstance(split, StepPlan) else split.plan(0)
 
 
-def start_sequences(simulator, frames, actions, schedule: SequenceSchedule):
-    """``(batch, height, width, actions, state)`` to start a loss on sequences: the sizes of
-    ``frames`` (checked against the schedule's length, ValueError otherwise), the actions as
-    int32 on the simulator's device and its initial state."""
+def _runs(plan):
+    """(start, end, letter) of the runs of equal letters, split at chunk boundaries."""
+    pattern, chunk = plan.pattern, plan.chunk
+    start = 0
+    while start < len(pattern):
+        end = start + 1
+        while end < len(pattern) and pattern[end] == pattern[start] and end % chunk != 0:
+            end += 1
+        yield start, end, pattern[start]
+        start = end
+
+
+def detach(value):
+    """Arrays of a state tuple or a Variable, cut from the graph (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(chainer.as_array(v) for v in value)
+    return chainer.as_array(value)
+
+
+def errors_to_loss(errors, plan, pixels) -> SequenceLoss:
+    """SequenceLoss from summed squared errors ``{"O": ..., "P": ...}`` over ``pixels`` per step."""
+    observed, predicted = plan.observed, plan.predicted
+    loss = (errors["O"] + errors["P"]) / ((observed + predicted) * pixels)
+    return SequenceLoss(
+        loss=loss,
+        obs_mse=float(chainer.as_array(errors["O"])) / (observed * pixels) if observed else 0.0,
+        pred_mse=float(chainer.as_array(errors["P"])) / (predicted * pixels) if predicted else 0.0,
+    )
+
+
+def start_sequences(simulator, frames, actions, split):
+    """``(plan, batch, height, width, actions, state)`` to start a loss on sequences: the
+    :class:`StepPlan` of ``split``, the sizes of ``frames`` (checked against the plan's length,
+    ValueError otherwise), the actions as int32 on the simulator's device and its initial state."""
+    plan = as_plan(split)
     batch, length = frames.shape[:2]
-    if length != schedule.sequence_length:
-        raise ValueError(f"expected sequences of {schedule.sequence_length} frames, got {length}")
+    if length != plan.sequence_length:
+        raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
     xp = simulator.xp
-    return batch, frames.shape[2], frames.shape[3], xp.asarray(actions, dtype=xp.int32), simulator.initial_state(batch)
+    actions = xp.asarray(actions, dtype=xp.int32)
+    return plan, batch, frames.shape[2], frames.shape[3], actions, simulator.initial_state(batch)
 
 
-def sequence_loss(simulator, frames, actions, schedule: SequenceSchedule) -> SequenceLoss:
+def sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     """Compute the simulator's loss on sequences.
 
-    The encoder runs once over all real input frames and the decoder once
-    over all observation-dependent outputs; only prediction-dependent steps
-    go one frame at a time.
-
     Args:
-        simulator: a :class:`recurrent_sim.models.Simulator`.
+        simulator: a :class:`recurrent_sim.models.SimulatorBase`.
         frames: (batch, sequence_length, H, W) uint8 (numpy or cupy).
         actions: (batch, sequence_length - 1) int32.
-        schedule: the split of each sequence.
+        split: a :class:`StepPlan`, or a :class:`SequenceSchedule`.
     """
-    batch, height, width, actions, state = start_sequences(simulator, frames, actions, schedule)
-    warm, obs, pred = schedule.unroll_dep, schedule.obs_dep, schedule.pred_dep
+    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    warm = plan.warmup
     inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
 
-    hidden = None
-    if warm:
-        with chainer.no_backprop_mode():
-            codes = simulator.encode(_merge(inputs[:, :warm])).reshape(batch, warm, -1)
-            for t in range(warm):
-                hidden, state = simulator.transition(codes[:, t], actions[:, t], state)
-        state = tuple(chainer.as_array(s) for s in state)
+    previous = None
+    with chainer.no_backprop_mode():
+        real_warm = warm - 1 if plan.pattern[0] == "P" else warm
+        if real_warm:
+            state = simulator.warm_up(inputs[:, :real_warm], actions[:, :real_warm], state)
+        if real_warm < warm:
+            previous, state = simulator.predict(inputs[:, warm - 1], actions[:, warm - 1], state)
+    state, previous = detach(state), detach(previous)
 
-    squared_errors = []
-    obs_mse = 0.0
-    if obs:
-        codes = F.reshape(simulator.encode(_merge(inputs[:, warm : warm + obs])), (batch, obs, -1))
-        hiddens = []
-        for t in range(obs):
-            hidden, state = simulator.transition(codes[:, t], actions[:, warm + t], state)
-            hiddens.append(hidden)
-        decoded = simulator.decode(F.concat(hiddens, axis=0))  # (obs * B, 1, H, W), time-major
-        targets = inputs[:, warm + 1 : warm + obs + 1].transpose(1, 0, 2, 3, 4)
-        targets = targets.reshape(obs * batch, 1, height, width)
-        err = F.sum(F.squared_difference(decoded, targets))
-        squared_errors.append(err)
-        obs_mse = float(err.array) / (obs * batch * height * width)
-        previous = decoded[(obs - 1) * batch :]
-    else:
-        # The first prediction-dependent input is the warm-up's last
-        # prediction: a warm-up output, so no backprop into it.
-        with chainer.no_backprop_mode():
-            previous = simulator.decode(hidden).array
-
-    pred_mse = 0.0
-    if pred:
-        start = warm + obs
-        err_sum = 0
-        for t in range(pred):
-            previous, state = simulator.predict(previous, actions[:, start + t], state)
-            err_sum = err_sum + F.sum(F.squared_difference(previous, inputs[:, start + t + 1]))
-        squared_errors.append(err_sum)
-        pred_mse = float(err_sum.array) / (pred * batch * height * width)
-
-    total = squared_errors[0] if len(squared_errors) == 1 else squared_errors[0] + squared_errors[1]
-    loss = total / ((obs + pred) * batch * height * width)
-    return SequenceLoss(loss=loss, obs_mse=obs_mse, pred_mse=pred_mse)
+    errors = {"O": 0, "P": 0}
+    for start, end, letter in _runs(plan):
+        if start and start % plan.chunk == 0:
+            state, previous = detach(state), detach(previous)
+        step = warm + start
+        if letter == "O":
+            count = end - start
+            predictions, state = simulator.observe(
+                inputs[:, step : step + count], actions[:, step : step + count], state
+            )
+            targets = inputs[:, step + 1 : step + count + 1].transpose(1, 0, 2, 3, 4)
+            targets = targets.reshape((count * batch, 1, height, width))
+            errors["O"] = errors["O"] + F.sum(F.squared_difference(predictions, targets))
+            previous = predictions[(count - 1) * batch :]
+        else:
+            for t in range(step, warm + end):
+                previous, state = simulator.predict(previous, actions[:, t], state)
+                errors["P"] = errors["P"] + F.sum(F.squared_difference(previous, inputs[:, t + 1]))
+    return errors_to_loss(errors, plan, batch * height * width)

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from recurrent_sim.training.checkpoint import save_checkpoint
-from recurrent_sim.training.losses import DEFAULT_LOSS, get_loss
+from recurrent_sim.training.losses import DEFAULT_LOSS, PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
 from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.sequence_loss import SequenceSchedule
@@ -71,7 +71,8 @@ class SimulatorTrainer:
         simulator: the :class:`Simulator` to train.
         optimizer: an optimiser already set up on ``simulator``.
         buffer: the :class:`SampleBuffer` transitions are stored in.
-        sequence: split of training sequences (warm-up / observed / predicted).
+        sequence: split of training sequences: a SequenceSchedule, or a Scheme
+            (recurrent_sim.training.schemes) whose plan follows the updates.
         schedule: when to update and save.
         savesim: folder for the best-so-far checkpoint (created if missing);
             None disables saving.
@@ -108,7 +109,7 @@ class SimulatorTrainer:
         self.metadata = dict(metadata or {})
         self.log_interval = log_interval
         self.loss = get_loss(loss)
-        self.step = UpdateStep(simulator, optimizer, self.loss.function(sequence))
+        self.step = UpdateStep(simulator, optimizer, PlannedLoss(self.loss, sequence, lambda: self.updates))
         self.parameters_damaged = False
         self.run_log = None
         if run_log is not None:

@@ -14,6 +14,7 @@ setting; a command line turns it into a message that names its own flag
 """
 import argparse
 import dataclasses
+import json
 import math
 from typing import Any, Callable, Optional, Tuple
 
@@ -69,6 +70,17 @@ def game_id(text) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected the gym id of a game (such as Breakout-v0), got ''")
     return text
+
+
+def json_object(text) -> dict:
+    """argparse type: a JSON object, e.g. '{"skips": false}'."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"skips\": false}}', got {text!r}")
+    return value
 
 
 def fraction(text) -> float:

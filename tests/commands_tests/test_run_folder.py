@@ -59,7 +59,7 @@ def test_train_on_blockworld_writes_the_run_folder(tmp_path, cli):
                          "--checkpoint-every", 3, "--validation-fraction", 0.25, "--validation-sequences", 4)
     assert code == 0, err
     assert {"config.json", "log.csv", "training_curve.png"} <= set(os.listdir(run))
-    config = check_config(run, hidden_size=8, batch_size=2, updates=6, architecture="paper", loss="sequence_mse",
+    config = check_config(run, hidden_size=8, batch_size=2, updates=6, architecture="skip", loss="sequence_mse",
                           sequence={"unroll_dep": 1, "obs_dep": 1, "pred_dep": 1})
     assert config["settings"]["simulator"]["frame_shape"] == [32, 32]
     rows = read_csv(run / "log.csv")

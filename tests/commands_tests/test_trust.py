@@ -203,7 +203,7 @@ def test_injected_read_only_output_is_one_line(tmp_path, dataset, cli, monkeypat
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "{data}", "--out", "{tmp}/d", "--hidden-size", "10000000"],
-     r"the simulator \(32x32 frames, 10000000 LSTM units, batch 16 x 35 steps\) needs about .* PiB of memory, "
+     r"the simulator \(32x32 frames, 10000000 LSTM units, batch 16 x \d+ steps\) needs about .* PiB of memory, "
      r"but .* is available; lower --hidden-size or --batch-size"),
     (["collect", "--env", "BlockWorld-v0", "--frame-size", "100000", "--out", "{tmp}/d"],
      r"the agent and frames \(--frame-size 100000, .*\) needs about .* TiB of memory, but .* is available"),

@@ -236,3 +236,30 @@ def test_the_run_folder_holds_config_scores_and_the_simulator_log(script, capsys
     assert log and all(float(row["train_error"]) > 0 for row in log)
     assert int(log[-1]["step"]) == 200  # the last row logs the updates since the previous one, at the end
     assert int(log[-1]["update"]) >= load_checkpoint(str(tmp_path / "sim")).metadata["updates"] > 0
+
+
+def test_skip_architecture_and_a_scheme_train_online_then_play(script, capsys, tmp_path):
+    savesim, outdir = tmp_path / "sim", tmp_path / "out"
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, "--sim-architecture", "skip", "--scheme", "46-alt",
+                            "--bptt-chunks", "2", "--buffer_size_sim", "200", "--savesim", str(savesim),
+                            "--outdir", str(outdir))
+    assert status == 0, err
+    checkpoint = load_checkpoint(str(savesim))
+    assert checkpoint.config.architecture == "skip" and checkpoint.metadata["updates"] > 0
+    sequence = checkpoint.metadata["settings"]["sequence"]
+    assert sequence["name"] == "46-alt" and sequence["chunks"] == 2
+    status, out, err = _run(script, capsys, "1", "--env", "BlockWorld-v0", "--loadtosim", str(savesim), "--demo",
+                            "--eval-n-runs", "1", "--max-episode-len", "30", "--outdir", str(outdir),
+                            "--logger-level", "30")
+    assert status == 0 and N_RUNS_LINE.search(out), err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--bptt-chunks", "2"], "--bptt-chunks needs a scheme"),
+    (["--curriculum-updates", "5"], "--curriculum-updates needs a scheme"),
+    (["--scheme", "67", "--curriculum-updates", "5"], "needs 0 boundaries"),
+])
+def test_bad_scheme_flags_of_the_original_script_are_one_line(script, capsys, tmp_path, flags, message):
+    status, out, err = _run(script, capsys, *BLOCKWORLD_TRAIN, *flags, "--outdir", str(tmp_path / "out"))
+    assert status == 2 and message in err.strip().splitlines()[-1], err
+    assert not (tmp_path / "out").exists()

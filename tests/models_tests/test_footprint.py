@@ -22,6 +22,15 @@ def test_simulator_parameter_count_is_exact(config):
     assert simulator_parameter_count(config) == sum(p.size for p in Simulator(config).params())
 
 
+@pytest.mark.parametrize("architecture", ["paper", "original", "skip"])
+def test_parameter_count_of_every_architecture(architecture):
+    from recurrent_sim.models import build_simulator, simulator_config
+
+    config = simulator_config(architecture, frame_shape=(40, 40), n_actions=4, hidden_size=32)
+    actual = sum(p.size for p in build_simulator(config).params())
+    assert abs(simulator_parameter_count(config) - actual) <= actual / 1000
+
+
 @pytest.mark.parametrize("obs_shape, n_actions", [((4, 84, 84), 4), ((2, 32, 40), 5)])
 def test_agent_parameter_count_is_exact(obs_shape, n_actions):
     network = AgentNetwork(n_actions, obs_shape)

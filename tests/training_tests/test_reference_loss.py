@@ -117,9 +117,10 @@ def test_fast_loss_skips_warm_up_decoding_and_batches_real_frames(split, monkeyp
     monkeypatch.setattr(simulator, "encode", encode)
     monkeypatch.setattr(simulator, "decode", decode)
     sequence_loss(simulator, frames, actions, schedule)
-    # Real frames: one call for the warm-up, one for the observed steps;
+    # Real frames: one call for the warm-up (without observed steps, its
+    # last frame is a full step of its own), one for the observed steps;
     # then one call per prediction-dependent step.
-    assert encode.calls == 1 + (obs > 0) + pred
+    assert encode.calls == 1 + 1 + pred
     assert encode.frames == BATCH * (warm + obs + pred)
     # Decoded: the observed steps at once, the predicted steps one by one,
     # and (without observed steps) the warm-up's last frame only.

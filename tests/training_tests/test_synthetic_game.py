@@ -11,7 +11,8 @@ import pytest
 from recurrent_sim.data import SampleBuffer
 from recurrent_sim.envs import PreprocessedEnv, make_env
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
-from recurrent_sim.models import Simulator, SimulatorConfig
+from recurrent_sim.models import Simulator, SimulatorConfig, build_simulator
+from recurrent_sim.models.registry import simulator_config
 from recurrent_sim.training import SequenceSchedule, SimulatorTrainer, TrainingSchedule, make_optimizer
 
 WARMUP, HORIZON = 4, 10
@@ -43,10 +44,10 @@ def prediction_errors(simulator, sequences):
     return np.array(model), np.array(copy)
 
 
-def train_block_world(updates, seed=0):
+def train_block_world(updates, seed=0, architecture="paper", options=None):
     env = PreprocessedEnv(make_env("BlockWorld-v0", seed=seed), size=(32, 32), n_frames=1)
-    simulator = Simulator(SimulatorConfig(frame_shape=(32, 32), n_actions=env.action_space.n,
-                                          hidden_size=128, encoding_size=128))
+    simulator = build_simulator(simulator_config(architecture, frame_shape=(32, 32), n_actions=env.action_space.n,
+                                                 hidden_size=128, encoding_size=128, options=options or {}))
     sequence = SequenceSchedule(unroll_dep=3, obs_dep=3, pred_dep=4)
     warm_up = 3000
     trainer = SimulatorTrainer(
@@ -84,6 +85,23 @@ def test_trained_simulator_beats_copying_the_last_frame():
     report("block_world_500_updates", model, copy)
     assert model[0] < 0.8 * copy[0], (model[0], copy[0])
     assert model[HORIZON - 1] < 0.6 * copy[HORIZON - 1], (model[HORIZON - 1], copy[HORIZON - 1])
+
+
+VARIANTS = [
+    ("skip", None),
+    pytest.param("skip", {"skips": False}, marks=pytest.mark.slow),
+    pytest.param("skip", {"residual": False}, marks=pytest.mark.slow),
+    pytest.param("skip", {"action_bias": False}, marks=pytest.mark.slow),
+    pytest.param("original", None, marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("architecture, options", VARIANTS)
+def test_every_architecture_variant_beats_copying_after_a_short_training(architecture, options):
+    simulator, sequences = train_block_world(updates=150, architecture=architecture, options=options)
+    model, copy = prediction_errors(simulator, sequences)
+    report(f"block_world_{architecture}_{'_'.join(sorted(options or {})) or 'full'}_150_updates", model, copy)
+    assert model[0] < copy[0], (model[0], copy[0])
 
 
 def test_untrained_simulator_does_not_beat_copying_the_last_frame():

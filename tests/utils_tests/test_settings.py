@@ -35,8 +35,9 @@ def test_shared_settings_have_one_default_everywhere():
 
     assert SimulatorConfig().hidden_size == OfflineSettings().hidden_size == SETTINGS["hidden_size"].default == 1024
     assert dataclasses.astuple(SequenceSchedule()) == (15, 10, 10)
-    train = build_parser().parse_args(["train", "--out", "x"])
-    assert train.run_defaults["hidden_size"] == 1024 and train.run_defaults["unroll_dep"] == 15
+    train = build_parser().parse_args(["train", "--out", "x"])  # its own defaults: the recipe of docs/fidelity.md
+    assert (train.run_defaults["hidden_size"], train.run_defaults["architecture"]) == (512, "skip")
+    assert [train.run_defaults[name] for name in ("unroll_dep", "obs_dep", "pred_dep")] == [10, 10, 5]
     bench = build_parser().parse_args(["bench"])
     assert (bench.hidden_size, bench.pred_dep) == (512, 15)  # the benchmark's own defaults, no parser edits
 

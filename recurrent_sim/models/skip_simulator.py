@@ -1,0 +1,188 @@
+"""Skip simulator: the action LSTM with encoder-to-decoder skips and a residual output.
+
+The paper's network squeezes each frame through a fully connected code and
+redraws the whole frame from the LSTM output; on a CPU budget it learns the
+average picture long before it learns where small objects move. This
+architecture keeps the encoder -> action LSTM -> decoder structure and adds
+three things that let it learn local motion in a few hundred updates:
+
+* **skips**: each decoder level adds the encoder's feature map of the same
+  size (of the current input frame), so the decoder can move what it sees
+  instead of redrawing it from the code;
+* **action-conditioned decoder**: an embedding of the action is added to
+  every hidden decoder level (a per-channel bias), so the action reaches the
+  pixels directly, not only through the LSTM;
+* **residual output**: the decoder predicts the change to the input frame;
+  its last layer starts at zero, so an untrained model repeats the last
+  frame. The prediction is clipped to the valid pixel range, so fed-back
+  predictions stay images.
+
+Frames: (batch, 1, H, W) float32 normalised (pixel / 255 minus the mean
+image). State: ``(c, h)``, each (batch, hidden_size) float32, as for
+:class:`recurrent_sim.models.simulator.Simulator`.
+
+Registered as the architecture ``"skip"``; its default layers
+(:data:`SKIP_LAYERS`: 32, 32, 64, 64 filters of 4, 4, 3, 3 pixels at stride
+2) cost about a third of the paper network's arithmetic per frame.
+"""
+import chainer
+import chainer.functions as F
+import chainer.links as L
+from chainer import initializers
+
+from recurrent_sim.models import fast_conv
+from recurrent_sim.models.action_lstm import ActionLSTM
+from recurrent_sim.models.simulator_base import SimulatorBase
+
+SKIP_ARCHITECTURE = "skip"
+# Default layers of the skip architecture (84x84 -> 42, 21, 11, 6).
+SKIP_LAYERS = {
+    "conv_channels": (32, 32, 64, 64),
+    "conv_kernels": (4, 4, 3, 3),
+    "conv_pads": (1, 1, 1, 1),
+    "conv_strides": (2, 2, 2, 2),
+}
+# Switches of the three additions, in config.options (all on by default).
+SKIP_OPTIONS = ("skips", "residual", "action_bias")
+
+
+class SkipSimulator(SimulatorBase):
+    """Encoder -> action LSTM -> decoder with skips, action biases and a residual output.
+
+    Args:
+        config: a :class:`recurrent_sim.models.config.SimulatorConfig` whose
+            conv layers (channels, kernels, strides, pads) define the
+            encoder; the decoder mirrors them. ``config.options`` may switch
+            off the three additions (for ablations): ``{"skips": False}``,
+            ``{"residual": False}``, ``{"action_bias": False}``.
+    """
+
+    def __init__(self, config):
+        super().__init__(config)
+        unknown = set(config.options) - set(SKIP_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown options of the skip architecture: {sorted(unknown)}")
+        self.skips, self.residual, self.action_bias = (
+            bool(config.options.get(name, True)) for name in SKIP_OPTIONS
+        )
+        shapes = config.feature_shapes()
+        self.shapes = shapes
+        channels = config.conv_channels
+        layers = list(zip(config.conv_kernels, config.conv_strides, config.conv_pads))
+        top_h, top_w = shapes[-1]
+        self.top_shape = (top_h, top_w, channels[-1])
+        out_channels = list(channels[:-1])[::-1] + [1]
+        with self.init_scope():
+            self.encoder_convs = chainer.ChainList()
+            in_ch = 1
+            for out_ch, (kernel, stride, pad) in zip(channels, layers):
+                self.encoder_convs.append(L.Convolution2D(in_ch, out_ch, kernel, stride, pad))
+                in_ch = out_ch
+            self.encoder_fc = L.Linear(channels[-1] * top_h * top_w, config.encoding_size)
+            self.transition_lstm = ActionLSTM(
+                config.encoding_size, config.hidden_size, config.n_actions, config.factor_size
+            )
+            self.decoder_fc = L.Linear(config.hidden_size, channels[-1] * top_h * top_w)
+            self.decoder_deconvs = chainer.ChainList()
+            in_ch = channels[-1]
+            for i, (out_ch, (kernel, stride, pad)) in enumerate(zip(out_channels, layers[::-1])):
+                last = i == len(out_channels) - 1
+                initial = initializers.Zero() if last and self.residual else None
+                self.decoder_deconvs.append(
+                    L.Deconvolution2D(in_ch, out_ch, kernel, stride, pad, initialW=initial)
+                )
+                in_ch = out_ch
+            if self.action_bias:
+                self.action_biases = chainer.ChainList(
+                    *[
+                        L.EmbedID(config.n_actions, ch, initialW=initializers.Zero())
+                        for ch in out_channels[:-1]
+                    ]
+                )
+
+    # ----- pieces ----------------------------------------------------------
+    def _encode_maps(self, frames):
+        """(N, 1, H, W) frames -> code (N, encoding_size) and NHWC feature maps."""
+        n = frames.shape[0]
+        h = F.reshape(frames, (n,) + tuple(frames.shape[2:]) + (1,))
+        maps = []
+        fast = fast_conv.fast_path(self.xp)
+        for conv in self.encoder_convs:
+            if fast:
+                h = fast_conv.convolution_2d_nhwc(h, conv.W, conv.b, conv.stride, conv.pad, relu=True)
+            else:
+                h = F.transpose(F.relu(conv(F.transpose(h, (0, 3, 1, 2)))), (0, 2, 3, 1))
+            maps.append(h)
+        code = F.relu(self.encoder_fc(F.reshape(h, (n, -1))))
+        return code, maps
+
+    def _decode(self, hidden, maps, actions, frames):
+        """Prediction (N, 1, H, W) from LSTM output, skip maps, actions and input frames."""
+        n = hidden.shape[0]
+        h = F.reshape(F.relu(self.decoder_fc(hidden)), (n,) + self.top_shape)
+        levels = len(self.decoder_deconvs)
+        fast = fast_conv.fast_path(self.xp)
+        for i, deconv in enumerate(self.decoder_deconvs):
+            if self.skips:
+                h = h + maps[levels - 1 - i]
+            outsize = tuple(self.shapes[levels - 1 - i])
+            if fast:
+                h = fast_conv.deconvolution_2d_nhwc(
+                    h, deconv.W, deconv.b, deconv.stride, deconv.pad, outsize
+                )
+            else:
+                deconv.outsize = outsize
+                h = F.transpose(deconv(F.transpose(h, (0, 3, 1, 2))), (0, 2, 3, 1))
+            if i < levels - 1:
+                if self.action_bias:
+                    bias = F.reshape(self.action_biases[i](actions), (n, 1, 1, -1))
+                    h = h + F.broadcast_to(bias, h.shape)
+                h = F.relu(h)
+        prediction = F.reshape(h, (n, 1) + tuple(h.shape[1:3]))
+        if self.residual:
+            prediction = prediction + frames
+        return self.clip_to_pixels(prediction)
+
+    # ----- SimulatorBase interface -----------------------------------------
+    def initial_state(self, batch_size):
+        """Zero recurrent state ``(c, h)`` for ``batch_size`` games."""
+        return self.transition_lstm.initial_state(batch_size)
+
+    def encode(self, frames):
+        """(batch, 1, H, W) normalised frames -> (batch, encoding_size) code (maps dropped)."""
+        return self._encode_maps(frames)[0]
+
+    def transition(self, encoding, actions, state):
+        """(batch, encoding_size), (batch,) int32, state -> (h, new state)."""
+        return self.transition_lstm(encoding, actions, state)
+
+    def decode(self, hidden):
+        """Not available: this decoder also needs the input frame and its feature maps."""
+        raise NotImplementedError(
+            "the skip architecture decodes from the LSTM output together with the input frame; "
+            "use predict() or observe()"
+        )
+
+    def observe(self, frames, actions, state):
+        """Observation-dependent steps on (B, T, 1, H, W) real frames.
+
+        Returns predictions (T * B, 1, H, W), time-major, and the new state.
+        """
+        batch, steps = frames.shape[:2]
+        merged = F.reshape(F.transpose(frames, (1, 0, 2, 3, 4)), (steps * batch,) + tuple(frames.shape[2:]))
+        codes, maps = self._encode_maps(merged)
+        hiddens = []
+        for t in range(steps):
+            hidden, state = self.transition_lstm(
+                codes[t * batch : (t + 1) * batch], actions[:, t], state
+            )
+            hiddens.append(hidden)
+        time_major_actions = self.xp.ascontiguousarray(actions.T).reshape(-1)
+        predictions = self._decode(F.concat(hiddens, axis=0), maps, time_major_actions, merged)
+        return predictions, state
+
+    def predict(self, frames, actions, state):
+        """One step from (B, 1, H, W) frames and (B,) actions: prediction and new state."""
+        code, maps = self._encode_maps(frames)
+        hidden, state = self.transition_lstm(code, actions, state)
+        return self._decode(hidden, maps, actions, frames), state
