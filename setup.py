@@ -24,7 +24,21 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
-        "gpu": ["cupy-cuda12x"],
+        # CuPy 13 (the last with the cuDNN that chainer 7 uses, and numpy 1) and,
+        # as NVIDIA's wheels, the CUDA 12 libraries it loads: a CUDA 12 machine
+        # needs only its driver (recurrent_sim.utils.cuda loads them).
+        "gpu": [
+            "cupy-cuda12x>=13.6,<14",
+            "nvidia-cuda-runtime-cu12>=12.1,<13",
+            "nvidia-cuda-nvrtc-cu12>=12.1,<13",
+            "nvidia-nvjitlink-cu12>=12.1,<13",
+            "nvidia-cublas-cu12>=12.1,<13",
+            "nvidia-cufft-cu12>=11,<12",
+            "nvidia-curand-cu12>=10.3,<11",
+            "nvidia-cusparse-cu12>=12,<13",
+            "nvidia-cusolver-cu12>=11.4,<12",
+            "nvidia-cudnn-cu12>=8.9,<9",
+        ],
         "mpi": ["mpi4py"],
     },
     entry_points={"console_scripts": ["recurrent-sim=recurrent_sim.cli:main"]},

@@ -3,6 +3,12 @@ import contextlib
 import io
 import warnings
 
+from recurrent_sim.utils.cuda import preload_cuda_wheels
+
+# CuPy 13 does not find the CUDA 12 libraries of NVIDIA's pip wheels (the
+# GPU extra) by itself: load them before anything imports chainer/CuPy.
+preload_cuda_wheels()
+
 # gym 0.22 (pinned: chainerrl needs it) prints a notice to stderr on import;
 # it says nothing a user of this package can act on, so it is swallowed.
 with contextlib.redirect_stderr(io.StringIO()):

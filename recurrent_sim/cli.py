@@ -16,6 +16,7 @@ import pkgutil
 import sys
 
 from recurrent_sim import commands
+from recurrent_sim.utils.cuda import require_cuda
 from recurrent_sim.utils.failures import report_failure
 from recurrent_sim.utils.settings import SETTINGS, SettingError
 
@@ -51,6 +52,7 @@ def main(argv=None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        require_cuda(getattr(args, "gpu", -1))
         return int(args.func(args) or 0)
     except SettingError as e:  # the library names the setting; the user knows the flag
         print(f"recurrent-sim {args.command}: error: {e.message_for(SETTINGS[e.setting].flag)}", file=sys.stderr)

@@ -12,6 +12,11 @@
 * **inference**: :class:`BatchedSimEnv` steps at batch 1 and at a large
   batch, and the reference's batch-1 step (encode -> transition -> decode
   on Chainer's convolutions), in simulated game steps per second;
+* **prediction-independent simulator** (architecture ``independent``, same
+  sizes) at the large batch: :class:`BatchedSimEnv` stepping with every
+  frame decoded (``step``), and advancing the same steps from the actions
+  alone with only the last frame decoded (``advance`` then ``decode``), in
+  simulated game steps per second, to compare with the real game's;
 * **game**: the real environment (gray ``frame_size`` frames, 4 stacked)
   with uniformly random actions and with the non-learning A3C agent
   choosing them, in steps per second, one process;
@@ -19,6 +24,7 @@
 
 Every time is the median over repeats after one untimed warm-up run.
 """
+import dataclasses
 import logging
 
 import chainer
@@ -28,7 +34,7 @@ from recurrent_sim.benchmark.settings import BenchSettings
 from recurrent_sim.benchmark.timing import Results, time_repeats
 from recurrent_sim.data import SampleBuffer, SequenceBatch
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
-from recurrent_sim.models import SimulatorConfig, build_simulator, fast_conv
+from recurrent_sim.models import INDEPENDENT_ARCHITECTURE, SimulatorConfig, build_simulator, fast_conv
 from recurrent_sim.training import make_optimizer
 from recurrent_sim.training.losses import DEFAULT_LOSS, REFERENCE_LOSS, get_loss
 from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image
@@ -142,6 +148,35 @@ def time_inference(settings, results, simulator, warmup_frames, warmup_actions, 
         results.add("sim_reference", "simulator, batch 1, step-by-step reference", seconds, steps, "game steps/s")
 
 
+def time_independent(settings, results, simulator, warmup_frames, warmup_actions, n_actions):
+    """Prediction-independent simulator at ``inference_batch`` games: every frame decoded, or only the last."""
+    np.random.seed(settings.seed)
+    config = dataclasses.replace(simulator.config, architecture=INDEPENDENT_ARCHITECTURE)
+    independent = build_simulator(config)
+    independent.mean_image = chainer.backends.cuda.to_cpu(simulator.mean_image).copy()
+    independent.mean_image_ready = np.asarray(True)
+    use_device(settings.gpu, independent)
+    n_games, steps = settings.inference_batch, settings.inference_steps
+    actions = np.random.RandomState(settings.seed).randint(0, n_actions, (n_games, steps))
+    env = BatchedSimEnv(independent)
+    env.reset(warmup_frames[:n_games], warmup_actions[:n_games])
+
+    def play_decoding():
+        for t in range(steps):
+            env.step(actions[:, t])
+
+    def play_advancing():
+        env.advance(actions)
+        env.decode()
+
+    seconds = time_repeats(play_decoding, settings.repeats)
+    results.add("independent_decoding", f"independent simulator, batch {n_games}, every frame decoded",
+                seconds, steps * n_games, "game steps/s")
+    seconds = time_repeats(play_advancing, settings.repeats)
+    results.add("independent", f"independent simulator, batch {n_games}, last frame decoded",
+                seconds, steps * n_games, "game steps/s")
+
+
 def run_benchmark(settings: BenchSettings) -> dict:
     """Run every measurement; returns a JSON-able dict (see :func:`format_table`).
 
@@ -170,8 +205,12 @@ def run_benchmark(settings: BenchSettings) -> dict:
     time_training(settings, results, simulator, batch)
     warmup_frames, warmup_actions = _batch(buffer, settings.inference_batch, warmup, n_actions, rng)
     time_inference(settings, results, simulator, warmup_frames, warmup_actions, n_actions)
+    time_independent(settings, results, simulator, warmup_frames, warmup_actions, n_actions)
 
-    speedups = {}
+    speedups = {
+        "independent_vs_game": results.value("independent") / results.value("env_random"),
+        "independent_decoding_vs_game": results.value("independent_decoding") / results.value("env_random"),
+    }
     if settings.reference:
         speedups["training"] = results.value("train_fast") / results.value("train_reference")
         speedups["inference_batch_1"] = results.value("sim_batch_1") / results.value("sim_reference")

@@ -94,6 +94,10 @@ def format_table(report: dict) -> str:
             "training": "training, fast path / reference",
             "inference_batch_1": "simulator batch 1 / reference batch 1",
             "inference_batch_n": f"simulator batch {settings['inference_batch']} / reference batch 1",
+            "independent_vs_game": f"independent simulator batch {settings['inference_batch']}, last frame "
+                                   "decoded / real game",
+            "independent_decoding_vs_game": f"independent simulator batch {settings['inference_batch']}, every "
+                                            "frame decoded / real game",
         }[name]
         lines.append(f"speed-up {what}: {ratio:.1f}x")
     lines.append(f"peak memory: {report['peak_memory_mib']:,.0f} MiB")

@@ -11,6 +11,14 @@ games while the others go on.
 Every step is one forward pass for all N games (one encoder, LSTM and
 decoder call on a batch of N), which is what makes many games cheaper per
 game than one: ``recurrent-sim bench`` measures it.
+
+With a prediction-independent simulator (``simulator.prediction_independent``,
+e.g. the architecture ``independent``) a step feeds a frame only when it is
+real (the last warm-up frame, or one given by :meth:`set_frames`); every
+other step advances the state from the actions alone. :meth:`advance` then
+runs K steps without decoding any frame, and :meth:`decode` (or
+:attr:`frames`) decodes the current frames when they are wanted: what makes
+long rollouts cheap.
 """
 import chainer
 import numpy as np
@@ -27,6 +35,8 @@ class BatchedSimEnv:
         self.simulator = simulator
         self.state = None
         self._current = None  # (N, 1, H, W) float32 normalised, on the simulator's device
+        self._real = None  # (N,) bool: the current frame is real and not fed yet (prediction-independent)
+        self._hidden = None  # (N, features) newest transition output not decoded yet, or None
 
     @property
     def num_games(self) -> int:
@@ -44,6 +54,8 @@ class BatchedSimEnv:
             first :meth:`step` acts on.
         """
         self.state, self._current = self._warm_up(frames, actions)
+        self._real = np.ones(len(self._current), dtype=bool)
+        self._hidden = None
         return self.frames
 
     def reset_games(self, games, frames, actions):
@@ -65,7 +77,10 @@ class BatchedSimEnv:
             raise ValueError(f"reset_games got {len(games)} games but {len(frames)} rows of frames")
         if len(games) == 0:
             return self.frames
+        self._decode_pending()
         state, current = self._warm_up(frames, actions)
+        self._real = self._real.copy()
+        self._real[games] = True
         index = self.simulator.xp.asarray(games)
         merged = []
         for old, new in zip(self.state, state):
@@ -107,17 +122,72 @@ class BatchedSimEnv:
         Returns:
             (N, H, W) uint8 predicted frames.
         """
+        self._transition(actions)
+        return self.decode()
+
+    def advance(self, actions):
+        """Advance every game by K steps without decoding the frames.
+
+        With a prediction-independent simulator nothing is encoded or
+        decoded after the first step from a real frame: the state advances
+        from the actions alone. A prediction-dependent simulator needs each
+        predicted frame as its next input, so it still decodes every step
+        (without converting frames to uint8).
+
+        Args:
+            actions: (N, K) int actions, ``actions[:, k]`` taken at step k.
+        """
+        if self._current is None:
+            raise RuntimeError("call reset() before advance()")
+        actions = np.asarray(actions, dtype=np.int32)
+        if actions.ndim != 2 or actions.shape[0] != self.num_games:
+            raise ValueError(f"advance needs ({self.num_games}, K) actions, got {actions.shape}")
+        for k in range(actions.shape[1]):
+            self._transition(actions[:, k])
+
+    def decode(self) -> np.ndarray:
+        """(N, H, W) uint8 current frames, decoded now if :meth:`advance` left them undecoded."""
+        return self.frames
+
+    def _transition(self, actions):
+        """One step of every game: the prediction becomes the current frames (prediction-dependent)
+        or waits undecoded in ``_hidden`` (prediction-independent)."""
         if self._current is None:
             raise RuntimeError("call reset() before step()")
         sim = self.simulator
-        actions = sim.xp.asarray(np.asarray(actions, dtype=np.int32).reshape(-1))
+        xp = sim.xp
+        actions = xp.asarray(np.asarray(actions, dtype=np.int32).reshape(-1))
         if len(actions) != self.num_games:
             raise ValueError(f"step needs {self.num_games} actions, got {len(actions)}")
         with chainer.no_backprop_mode(), chainer.using_config("train", False):
-            prediction, state = sim.predict(self._current, actions, self.state)
+            if not sim.prediction_independent:  # each prediction is the next input
+                prediction, state = sim.predict(self._current, actions, self.state)
+                self._current = prediction.array
+                self.state = tuple(chainer.as_array(s) for s in state)
+                return
+            if self._real.all():
+                hidden, state = sim.transition(sim.encode(self._current), actions, self.state)
+            elif not self._real.any():
+                hidden, state = sim.advance(actions, self.state)
+            else:  # some games restarted from real frames, the others run on actions
+                real = xp.asarray(np.flatnonzero(self._real))
+                other = xp.asarray(np.flatnonzero(~self._real))
+                observed = sim.transition(
+                    sim.encode(self._current[real]), actions[real], tuple(s[real] for s in self.state)
+                )
+                advanced = sim.advance(actions[other], tuple(s[other] for s in self.state))
+                hidden, state = _merge_rows(xp, (real, other), (observed, advanced))
+        self._hidden = chainer.as_array(hidden)
         self.state = tuple(chainer.as_array(s) for s in state)
-        self._current = prediction.array
-        return self.frames
+        self._real = np.zeros(self.num_games, dtype=bool)
+
+    def _decode_pending(self):
+        """Decode the newest transition output into the current frames, if one is waiting."""
+        if self._hidden is None:
+            return
+        with chainer.no_backprop_mode(), chainer.using_config("train", False):
+            self._current = chainer.as_array(self.simulator.decode(self._hidden))
+        self._hidden = None
 
     def set_frames(self, frames):
         """Replace the current frames with real (N, H, W) uint8 frames."""
@@ -125,8 +195,25 @@ class BatchedSimEnv:
         if self._current is None or frames.shape != self._current.shape[:1] + self._current.shape[2:]:
             raise ValueError(f"set_frames needs {self.num_games} frames of the simulator's size")
         self._current = self.simulator.normalize(frames)[:, None]
+        self._hidden = None
+        self._real = np.ones(self.num_games, dtype=bool)
 
     @property
     def frames(self) -> np.ndarray:
-        """(N, H, W) uint8 current frames, on the host."""
+        """(N, H, W) uint8 current frames, on the host (decoded now if they were left undecoded)."""
+        self._decode_pending()
         return chainer.backends.cuda.to_cpu(self.simulator.to_uint8(self._current[:, 0]))
+
+
+def _merge_rows(xp, rows, outputs):
+    """One (hidden, state) from per-subset outputs: ``outputs[i]`` holds the rows ``rows[i]``."""
+    def merge(parts):
+        parts = [chainer.as_array(p) for p in parts]
+        merged = xp.empty((sum(len(p) for p in parts),) + parts[0].shape[1:], dtype=parts[0].dtype)
+        for index, part in zip(rows, parts):
+            merged[index] = part
+        return merged
+
+    hidden = merge([hidden for hidden, _ in outputs])
+    state = tuple(merge(parts) for parts in zip(*(state for _, state in outputs)))
+    return hidden, state

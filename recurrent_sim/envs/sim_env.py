@@ -13,7 +13,9 @@ replaced by the real one (re-synchronisation). From the end of the warm-up on,
 the agent's stacked observation is built from the simulator's frames. The real
 game runs alongside with the same actions: the reward and the episode end
 always come from it, and it provides the frames the simulator is compared with
-and re-synchronised to. Every counter restarts at each episode.
+and re-synchronised to. Every counter restarts at each episode. A
+prediction-independent simulator advances from the actions alone after the
+warm-up; a re-synchronisation feeds the real frame to its next step.
 """
 import collections
 import logging

@@ -112,7 +112,9 @@ def predict_rollouts(simulator, frames, actions, warmup, progress=None) -> np.nd
     The simulator is warmed up on ``frames[:, :warmup]`` (and the actions
     between them), then steps ``horizon = length - warmup`` times on the
     recorded actions, fed with its own predictions; one forward pass per
-    step serves every sequence of the batch.
+    step serves every sequence of the batch. A prediction-independent
+    simulator advances from the recorded actions alone after the warm-up
+    (see :class:`BatchedSimEnv`); each step's frames are decoded to be scored.
 
     Args:
         simulator: a :class:`recurrent_sim.models.Simulator` with its mean image.

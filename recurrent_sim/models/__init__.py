@@ -10,6 +10,7 @@ from recurrent_sim.models.config import (  # NOQA
 )
 from recurrent_sim.models.decoder import FrameDecoder  # NOQA
 from recurrent_sim.models.encoder import FrameEncoder  # NOQA
+from recurrent_sim.models.independent_simulator import INDEPENDENT_ARCHITECTURE, IndependentSimulator  # NOQA
 from recurrent_sim.models.registry import (  # NOQA
     architecture_names,
     build_simulator,

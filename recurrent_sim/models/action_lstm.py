@@ -6,6 +6,10 @@ and the encoded frame ``z_t``. The bias ``b_h`` (initialised to one) keeps the
 action effective on the first step after a reset, when ``h`` is zero.
 The recurrent state is passed explicitly: ``(c, h)``, both
 (batch, hidden_size) float32.
+
+With ``in_size=None`` the gates read ``v_t`` alone (plus a bias): the
+action-only transition ``s_t = f(s_{t-1}, a_{t-1})`` of the paper's
+prediction-independent simulator.
 """
 import chainer
 import chainer.functions as F
@@ -17,7 +21,7 @@ class ActionLSTM(chainer.Chain):
     """One step: ``(z, actions, (c, h)) -> (h_new, (c_new, h_new))``.
 
     Args:
-        in_size: size of the frame encoding ``z``.
+        in_size: size of the frame encoding ``z``; None for no frame input.
         hidden_size: LSTM units.
         n_actions: number of discrete actions.
         factor_size: size of the multiplicative interaction ``v``.
@@ -31,8 +35,9 @@ class ActionLSTM(chainer.Chain):
                 hidden_size, factor_size, initial_bias=initializers.One()
             )
             self.action_factor = L.EmbedID(n_actions, factor_size)
-            self.factor_to_gates = L.Linear(factor_size, 4 * hidden_size, nobias=True)
-            self.encoding_to_gates = L.Linear(in_size, 4 * hidden_size)
+            self.factor_to_gates = L.Linear(factor_size, 4 * hidden_size, nobias=in_size is not None)
+            if in_size is not None:
+                self.encoding_to_gates = L.Linear(in_size, 4 * hidden_size)
 
     def initial_state(self, batch_size):
         """Zero state ``(c, h)``, each (batch_size, hidden_size) float32."""
@@ -43,7 +48,8 @@ class ActionLSTM(chainer.Chain):
         """Advance the state by one step.
 
         Args:
-            encoding: (batch, in_size) float32 encoded input frame ``z_t``.
+            encoding: (batch, in_size) float32 encoded input frame ``z_t``;
+                None when built with ``in_size=None``.
             actions: (batch,) int32 action taken on that frame.
             state: ``(c, h)`` from the previous step or :meth:`initial_state`.
         Returns:
@@ -51,6 +57,8 @@ class ActionLSTM(chainer.Chain):
         """
         c, h = state
         factors = self.hidden_factor(h) * self.action_factor(actions)
-        gates = self.factor_to_gates(factors) + self.encoding_to_gates(encoding)
+        gates = self.factor_to_gates(factors)
+        if encoding is not None:
+            gates = gates + self.encoding_to_gates(encoding)
         c_new, h_new = F.lstm(c, gates)
         return h_new, (c_new, h_new)

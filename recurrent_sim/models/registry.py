@@ -24,6 +24,7 @@ sequence loss (:mod:`recurrent_sim.training.losses`) is chosen by name
 separately and uses only the interface of :class:`SimulatorBase`.
 """
 from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
+from recurrent_sim.models.independent_simulator import INDEPENDENT_ARCHITECTURE, IndependentSimulator
 from recurrent_sim.models.simulator import Simulator
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE, SKIP_LAYERS, SkipSimulator
 
@@ -93,3 +94,4 @@ def build_simulator(config: SimulatorConfig):
 register_architecture(PAPER_ARCHITECTURE, Simulator)
 register_architecture(ORIGINAL_ARCHITECTURE, Simulator, ORIGINAL_LAYERS)
 register_architecture(SKIP_ARCHITECTURE, SkipSimulator, SKIP_LAYERS)
+register_architecture(INDEPENDENT_ARCHITECTURE, IndependentSimulator)

@@ -153,6 +153,23 @@ class SimulatorBase(chainer.Chain):
             hiddens.append(hidden)
         return self.decode(F.concat(hiddens, axis=0)), state
 
+    # ----- action-only steps (prediction-independent architectures) ---------
+    #: True when, after the warm-up on real frames, the state advances from
+    #: the actions alone (:meth:`advance`), so frames are decoded only when
+    #: asked; environments and evaluation then step that way.
+    prediction_independent = False
+
+    def advance(self, actions, state):
+        """Action-only step ``s_t = f(s_{t-1}, a_{t-1})``: (batch,) int32 actions, state -> (hidden, new state).
+
+        Nothing is encoded or decoded; ``decode(hidden)`` gives the predicted
+        frames when they are wanted. Only prediction-independent
+        architectures implement it.
+        """
+        raise NotImplementedError(
+            f"architecture {self.config.architecture!r} needs a frame at every step (it is not prediction-independent)"
+        )
+
     # ----- per-instance state ---------------------------------------------
     def reset_state(self, batch_size=1):
         """Start new games: zero state for ``batch_size`` games."""

@@ -31,12 +31,15 @@ through :class:`PlannedLoss`, so curricula change the plan as training goes::
 import dataclasses
 from typing import Callable, Tuple
 
+from recurrent_sim.training.independent_loss import independent_loss, reference_independent_loss
 from recurrent_sim.training.reference_loss import reference_sequence_loss
 from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
 from recurrent_sim.utils.settings import Setting
 
 DEFAULT_LOSS = "sequence_mse"
 REFERENCE_LOSS = "sequence_mse_reference"
+INDEPENDENT_LOSS = "independent_mse"
+INDEPENDENT_REFERENCE_LOSS = "independent_mse_reference"
 LOSS = Setting("loss", DEFAULT_LOSS, "registered training loss (see recurrent_sim.training.losses)")
 SEQUENCE_METRICS = ("error", "obs_mse", "pred_mse")
 
@@ -140,3 +143,6 @@ def sequence_metrics_loss(compute):
 # The paper's loss, batched (the fast path), and its step-by-step reference.
 register_loss(DEFAULT_LOSS, sequence_metrics_loss(sequence_loss), SEQUENCE_METRICS)
 register_loss(REFERENCE_LOSS, sequence_metrics_loss(reference_sequence_loss), SEQUENCE_METRICS)
+# The prediction-independent simulator's loss (predicted steps from actions alone) and its reference.
+register_loss(INDEPENDENT_LOSS, sequence_metrics_loss(independent_loss), SEQUENCE_METRICS)
+register_loss(INDEPENDENT_REFERENCE_LOSS, sequence_metrics_loss(reference_independent_loss), SEQUENCE_METRICS)

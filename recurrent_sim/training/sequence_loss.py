@@ -85,7 +85,7 @@ def as_plan(split) -> StepPlan:
     return split if isinstance(split, StepPlan) else split.plan(0)
 
 
-def _runs(plan):
+def plan_runs(plan):
     """(start, end, letter) of the runs of equal letters, split at chunk boundaries."""
     pattern, chunk = plan.pattern, plan.chunk
     start = 0
@@ -153,7 +153,7 @@ def sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     state, previous = detach(state), detach(previous)
 
     errors = {"O": 0, "P": 0}
-    for start, end, letter in _runs(plan):
+    for start, end, letter in plan_runs(plan):
         if start and start % plan.chunk == 0:
             state, previous = detach(state), detach(previous)
         step = warm + start

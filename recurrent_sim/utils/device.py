@@ -1,5 +1,6 @@
 """Placing links on a CUDA device (through CuPy) or keeping them on the CPU."""
-from recurrent_sim.utils.settings import Setting, SettingError
+from recurrent_sim.utils.cuda import require_cuda
+from recurrent_sim.utils.settings import Setting
 
 GPU = Setting("gpu", -1, "CUDA device id, -1 for the CPU", int)
 
@@ -7,16 +8,14 @@ GPU = Setting("gpu", -1, "CUDA device id, -1 for the CPU", int)
 def use_device(gpu, *links):
     """Move links to CUDA device ``gpu`` (>= 0) or keep them on the CPU.
 
-    Raises SettingError (``gpu``) when a GPU is asked for but CuPy or the device is missing.
+    Raises SettingError (``gpu``), in one line naming what is missing (CuPy,
+    a CUDA library, cuDNN, the driver or the device), when CUDA is not usable.
     """
     if gpu is None or gpu < 0:
         return
     import chainer
 
-    if not chainer.backends.cuda.available:
-        raise SettingError(
-            "gpu", f"{{flag}} {gpu} needs CuPy and a CUDA device; install recurrent_sim[gpu] or use {{flag}} -1"
-        )
+    require_cuda(gpu)
     device = chainer.get_device(f"@cupy:{gpu}")
     device.use()
     for link in links:

@@ -7,6 +7,7 @@ from recurrent_sim.cli import main
 
 EXPECTED_KEYS = {
     "env_random", "env_agent", "train_fast", "train_reference", "sim_batch_1", "sim_batch_n", "sim_reference",
+    "independent_decoding", "independent",
 }
 
 
@@ -33,6 +34,12 @@ def test_bench_prints_table_and_writes_json(tmp_path, capsys):
     assert train["value"] == pytest.approx(2 * 6 / train["seconds"][0])
     batched = rows["sim_batch_n"]
     assert batched["value"] == pytest.approx(4 * 3 / batched["seconds"][0])
+    independent = rows["independent"]
+    assert independent["value"] == pytest.approx(4 * 3 / independent["seconds"][0])
+    assert report["speedups"]["independent_vs_game"] == pytest.approx(
+        independent["value"] / rows["env_random"]["value"]
+    )
+    assert "independent simulator batch 4, last frame decoded / real game" in printed
     assert report["speedups"]["training"] == pytest.approx(
         rows["train_fast"]["value"] / rows["train_reference"]["value"]
     )
@@ -49,7 +56,7 @@ def test_bench_without_reference(tmp_path):
     report = json.loads(out.read_text())
     keys = {row["key"] for row in report["measurements"]}
     assert keys == EXPECTED_KEYS - {"train_reference", "sim_reference"}
-    assert report["speedups"] == {}
+    assert set(report["speedups"]) == {"independent_vs_game", "independent_decoding_vs_game"}
 
 
 def test_bench_user_errors(tmp_path, capsys):

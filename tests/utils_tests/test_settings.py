@@ -65,10 +65,12 @@ def test_a_library_setting_error_reaches_each_user_as_their_flag(tmp_path, cli, 
     code, out, err = cli("collect", "--env", "BlockWorld-v0", "--frame-size", 32, "--episodes", 1,
                          "--out", tmp_path / "data", "--gpu", 0)
     assert code == 2
-    assert err.strip() == ("recurrent-sim collect: error: --gpu 0 needs CuPy and a CUDA device; "
-                           "install recurrent_sim[gpu] or use --gpu -1")
+    assert err.strip() == ("recurrent-sim collect: error: --gpu 0: CUDA is not usable: CuPy is not installed; "
+                           "install the GPU extra (pip install -e .[gpu]) on a machine with an NVIDIA driver, "
+                           "or use --gpu -1 for the CPU")
     status, out, err = run_original_script(load_original_script(), capsys, "1", "--env", "BlockWorld-v0",
                                            "--frame-size", "32", "--gpu", "0", "--steps", "10",
                                            "--outdir", tmp_path / "out")
-    assert status == 2 and err.strip().endswith("--gpu 0 needs CuPy and a CUDA device; install "
-                                                "recurrent_sim[gpu] or use --gpu -1")
+    assert status == 2 and err.strip().endswith("--gpu 0: CUDA is not usable: CuPy is not installed; install "
+                                                "the GPU extra (pip install -e .[gpu]) on a machine with an "
+                                                "NVIDIA driver, or use --gpu -1 for the CPU")
