@@ -17,13 +17,14 @@ from recurrent_sim.benchmark.settings import (
     REFERENCE_REPEATS,
     REPEATS,
 )
-from recurrent_sim.commands.common import add_env_arguments, add_sequence_arguments, sequence_schedule
+from recurrent_sim.commands.common import add_env_arguments, add_sequence_arguments, run_settings, sequence_schedule
 from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
 from recurrent_sim.models import HIDDEN_SIZE, SimulatorConfig
 from recurrent_sim.models.footprint import MAX_ACTIONS
 from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.run_folder import run_record
 
 # --quick: a smoke run in seconds (tests), not a measurement.
 QUICK = dict(hidden_size=32, batch_size=2, unroll_dep=2, obs_dep=2, pred_dep=2, inference_batch=4,
@@ -98,6 +99,7 @@ def run(args) -> int:
         gpu=args.gpu,
     )
     report = run_benchmark(settings)
+    report["run"] = run_record(run_settings(args))
     print(format_table(report))
     if args.out is not None:
         write_json(args.out, report)

@@ -100,13 +100,8 @@ class SampleBuffer:
                      capacity, shape, self.nbytes / 2**20)
 
     # ------------------------------------------------------------------ info
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    @property
-    def frame_shape(self) -> tuple[int, int]:
-        return self._frame_shape
+    capacity = property(lambda self: self._capacity, doc="Transitions kept (the oldest are overwritten).")
+    frame_shape = property(lambda self: self._frame_shape, doc="``(H, W)`` of the stored uint8 frames.")
 
     @property
     def total_appended(self) -> int:

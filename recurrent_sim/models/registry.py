@@ -31,12 +31,8 @@ from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE, SKIP_LAYERS, 
 ORIGINAL_ARCHITECTURE = "original"
 # The original repository's smaller layers (84x84 -> 41, 20, 19, 9): about a
 # quarter of the paper network's arithmetic; the paper's LSTM and decoder form.
-ORIGINAL_LAYERS = {
-    "conv_channels": (32, 32, 32, 64),
-    "conv_kernels": (4, 3, 2, 3),
-    "conv_pads": (0, 0, 0, 0),
-    "conv_strides": (2, 2, 1, 2),
-}
+ORIGINAL_LAYERS = dict(conv_channels=(32, 32, 32, 64), conv_kernels=(4, 3, 2, 3), conv_pads=(0, 0, 0, 0),
+                       conv_strides=(2, 2, 1, 2))
 
 _ARCHITECTURES = {}
 _DEFAULTS = {}

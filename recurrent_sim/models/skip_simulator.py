@@ -36,12 +36,8 @@ from recurrent_sim.models.simulator_base import SimulatorBase
 
 SKIP_ARCHITECTURE = "skip"
 # Default layers of the skip architecture (84x84 -> 42, 21, 11, 6).
-SKIP_LAYERS = {
-    "conv_channels": (32, 32, 64, 64),
-    "conv_kernels": (4, 4, 3, 3),
-    "conv_pads": (1, 1, 1, 1),
-    "conv_strides": (2, 2, 2, 2),
-}
+SKIP_LAYERS = dict(conv_channels=(32, 32, 64, 64), conv_kernels=(4, 4, 3, 3), conv_pads=(1, 1, 1, 1),
+                   conv_strides=(2, 2, 2, 2))
 # Switches of the three additions, in config.options (all on by default).
 SKIP_OPTIONS = ("skips", "residual", "action_bias")
 

@@ -25,9 +25,7 @@ skipped and counted (``on_nonfinite="skip"``, stopping after
 ``max_nonfinite`` in a row) or it stops the run (``"stop"``). Parameters
 that are not finite are never saved.
 """
-import dataclasses
 import logging
-import math
 import os
 import time
 
@@ -36,32 +34,26 @@ import numpy as np
 from recurrent_sim.data.dataset_sampler import SequenceSampler, split_episodes, validation_batches
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.registry import simulator_config
-from recurrent_sim.training.checkpoint import (
-    CHECKPOINT_FILENAME,
-    numbered_checkpoint_path,
-    prune_checkpoints,
-    save_checkpoint,
-)
+from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME
 from recurrent_sim.training.optimizers import make_optimizer
+from recurrent_sim.training.run_checkpoints import RunCheckpoints
 from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
 from recurrent_sim.training.schemes import FINAL_UPDATE
-from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RUN_KIND, RunState, saved_best_error, settings_of
+from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RunState, saved_best_error, settings_of
 from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
-from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.update_step import UpdateStep, mean_metrics
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
-from recurrent_sim.utils.finite import NonFiniteError
 from recurrent_sim.utils.progress import Progress
 from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
 
-class OfflineTrainer:
+class OfflineTrainer(RunCheckpoints):
     """Trains a simulator on an :class:`EpisodeDataset`, saving into ``out``.
 
     Args:
@@ -190,57 +182,6 @@ class OfflineTrainer:
         """Mean of each metric over the validation sequences, as ``validation_<name>``."""
         means = mean_metrics(self.validation_function, self.simulator, self.validation)
         return {"validation_" + name: means[name] for name in self.metric_names}
-
-    # ----- saving ---------------------------------------------------------------
-    def _metadata(self) -> dict:
-        return {
-            "kind": RUN_KIND,
-            "env_id": self.dataset.env_id,
-            "updates": self.state.updates,
-            "settings": self.settings.to_dict(),
-            "options": {key: value for key, value in dataclasses.asdict(self.options).items() if key != "gpu"},
-            "dataset": {
-                "folders": [os.path.abspath(folder) for folder in self.dataset.folders],
-                "fingerprint": self.dataset.fingerprint(),
-            },
-            "state": dict(self.state.state_dict(), elapsed_seconds=self.elapsed, sampler=self.sampler.state_dict()),
-            "history": self.log.rows,
-        }
-
-    def _check_saveable(self):
-        if not self.step.parameters_finite():
-            raise NonFiniteError("the simulator's parameters are not finite and were not saved (try a lower --lr)")
-
-    def save_checkpoint(self) -> str:
-        """Save the full state as checkpoint number ``updates``, then prune old ones."""
-        self._check_saveable()
-        path = save_checkpoint(
-            numbered_checkpoint_path(self.checkpoint_folder, self.state.updates),
-            self.simulator, self.optimizer, metadata=self._metadata(),
-        )
-        self.last_checkpoint = path
-        prune_checkpoints(self.checkpoint_folder, self.options.keep_checkpoints)
-        self.log.write()
-        if not self.validation:  # no validation set: the simulator of the newest checkpoint is served
-            self._save_simulator(None)
-        logger.info("checkpoint %s", path)
-        return path
-
-    def _save_simulator(self, validation_error):
-        self._check_saveable()
-        metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
-                                      self.settings.to_dict())
-        save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)
-
-    def _validate_and_keep_best(self, row):
-        row.update(self.validate())
-        error, best = row["validation_" + self.metric_names[0]], self.state.best_validation_error
-        if math.isfinite(error) and (best is None or error < best):
-            self.state.best_validation_error = error
-            self._save_simulator(error)
-            logger.info("update %d: validation error %.6f, best so far: saved", self.state.updates, error)
-        else:
-            logger.info("update %d: validation error %.6f (best %.6f)", self.state.updates, error, best)
 
     # ----- the loop -------------------------------------------------------------
     def _out_of_time(self) -> bool:

@@ -1,6 +1,6 @@
 """Settings of an offline training run: what defines it, how it runs, how it ended."""
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple
 
 from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, ENCODING_SIZE, HIDDEN_SIZE, architecture_names
 from recurrent_sim.training.losses import LOSS, loss_names
@@ -55,27 +55,25 @@ class OfflineSettings:
             (e.g. ``{"skips": False}`` for the skip architecture), or None.
     """
 
-    # the batches
-    sequence: SequenceSchedule = SequenceSchedule()
-    batch_size: int = BATCH_SIZE.field()
-    seed: int = SEED.field()
-    # the paper's training schemes (empty scheme: the split of ``sequence``)
+    # the batches: one of the paper's training schemes, or the split of ``sequence``
     scheme: str = SCHEME.field()
     bptt_chunks: int = BPTT_CHUNKS.field()
-    curriculum: tuple = CURRICULUM.field()
-    # the network and its loss
+    curriculum: Tuple[int, ...] = CURRICULUM.field()
+    batch_size: int = BATCH_SIZE.field()
+    seed: int = SEED.field()
+    validation_fraction: float = VALIDATION_FRACTION.field()
+    validation_sequences: int = VALIDATION_SEQUENCES.field()
+    sequence: SequenceSchedule = SequenceSchedule()
+    # the network
     architecture: str = ARCHITECTURE.field()
-    architecture_options: Optional[dict] = ARCHITECTURE_OPTIONS.field()
     hidden_size: int = HIDDEN_SIZE.field()
     encoding_size: int = ENCODING_SIZE.field()
+    architecture_options: Optional[dict] = ARCHITECTURE_OPTIONS.field()
+    # its loss and optimiser
     loss: str = LOSS.field()
-    # the optimiser
     optimizer: str = OPTIMIZER.field()
     lr: float = LR.field()
     grad_clip: float = GRAD_CLIP.field()
-    # validation
-    validation_fraction: float = VALIDATION_FRACTION.field()
-    validation_sequences: int = VALIDATION_SEQUENCES.field()
 
     def __post_init__(self):
         object.__setattr__(self, "curriculum", tuple(int(u) for u in self.curriculum or ()))

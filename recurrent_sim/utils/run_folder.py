@@ -1,11 +1,12 @@
 """The run folder convention of every command that writes a run.
 
-A run folder (``--out`` of ``collect``, ``train``, ``evaluate``, the folder
-of ``bench --out``, the time-stamped folder of the original script) holds:
+A run folder (``--out`` of ``collect``, ``train``, ``evaluate``, the
+time-stamped folder of the original script) holds:
 
 * ``config.json``: every setting of the run, the versions of Python and of
   the packages, the git commit when the code runs from a clone, and the
-  command line (:func:`write_run_config`);
+  command line (:func:`write_run_config`; ``bench`` writes one file, so its
+  JSON holds the same record under ``run``);
 * ``log.csv``: one row per logged event, and the same rows as TensorBoard
   scalars (``events.out.tfevents.*``, written with tensorboardX), and
   ``training_curve.png`` drawn from the log (:class:`recurrent_sim.utils.run_log.RunLog`),
@@ -46,23 +47,24 @@ def _jsonable(value):
     return str(value)
 
 
-def write_run_config(folder, settings: dict, argv=None) -> str:
-    """Write ``folder/config.json`` atomically; returns its path.
-
-    Args:
-        folder: the run folder (created if missing).
-        settings: every setting of the run, name -> value (values that are
-            not JSON, e.g. paths or callables, are written as text).
-        argv: the command line (default: ``sys.argv``).
-    """
-    os.makedirs(folder, exist_ok=True)
-    record = {
+def run_record(settings: dict, argv=None) -> dict:
+    """What ``config.json`` holds: the settings (values that are not JSON, e.g.
+    paths or callables, as text), package versions, git commit, command line
+    (default: ``sys.argv``) and the time."""
+    return {
         "settings": _jsonable(settings),
         "packages": package_versions(),
         "git_commit": git_commit(),
         "command": list(sys.argv if argv is None else argv),
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
+
+
+def write_run_config(folder, settings: dict, argv=None) -> str:
+    """Write :func:`run_record` as ``folder/config.json`` (folder created if missing), atomically;
+    returns its path."""
+    os.makedirs(folder, exist_ok=True)
+    record = run_record(settings, argv)
     path = os.path.join(os.fspath(folder), CONFIG_FILE)
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))

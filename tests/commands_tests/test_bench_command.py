@@ -22,6 +22,7 @@ def test_bench_prints_table_and_writes_json(tmp_path, capsys):
     assert status == 0
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
+    assert report["run"]["settings"]["quick"] is True and report["run"]["packages"]["chainer"] == "7.8.1"
 
     rows = {row["key"]: row for row in report["measurements"]}
     assert set(rows) == EXPECTED_KEYS

@@ -1,0 +1,79 @@
+"""Saving an offline training run: numbered checkpoints of its whole state, the best simulator.
+
+:class:`RunCheckpoints` is the saving half of
+:class:`recurrent_sim.training.offline.OfflineTrainer`; it reads the
+trainer's ``simulator``, ``optimizer``, ``step``, ``state``, ``settings``,
+``options``, ``dataset``, ``sampler``, ``log``, ``out``,
+``checkpoint_folder``, ``validation``, ``metric_names`` and ``elapsed``.
+Parameters that are not finite are never saved.
+"""
+import dataclasses
+import logging
+import math
+import os
+
+from recurrent_sim.training.checkpoint import (
+    CHECKPOINT_FILENAME,
+    numbered_checkpoint_path,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from recurrent_sim.training.metadata import simulator_metadata
+from recurrent_sim.training.run_state import RUN_KIND
+from recurrent_sim.utils.finite import NonFiniteError
+
+logger = logging.getLogger(__name__)
+
+
+class RunCheckpoints:
+    """Checkpoints and the best simulator of a run (a base of :class:`OfflineTrainer`)."""
+
+    def _metadata(self) -> dict:
+        return {
+            "kind": RUN_KIND,
+            "env_id": self.dataset.env_id,
+            "updates": self.state.updates,
+            "settings": self.settings.to_dict(),
+            "options": {key: value for key, value in dataclasses.asdict(self.options).items() if key != "gpu"},
+            "dataset": {
+                "folders": [os.path.abspath(folder) for folder in self.dataset.folders],
+                "fingerprint": self.dataset.fingerprint(),
+            },
+            "state": dict(self.state.state_dict(), elapsed_seconds=self.elapsed, sampler=self.sampler.state_dict()),
+            "history": self.log.rows,
+        }
+
+    def _check_saveable(self):
+        if not self.step.parameters_finite():
+            raise NonFiniteError("the simulator's parameters are not finite and were not saved (try a lower --lr)")
+
+    def save_checkpoint(self) -> str:
+        """Save the full state as checkpoint number ``updates``, then prune old ones."""
+        self._check_saveable()
+        path = save_checkpoint(
+            numbered_checkpoint_path(self.checkpoint_folder, self.state.updates),
+            self.simulator, self.optimizer, metadata=self._metadata(),
+        )
+        self.last_checkpoint = path
+        prune_checkpoints(self.checkpoint_folder, self.options.keep_checkpoints)
+        self.log.write()
+        if not self.validation:  # no validation set: the simulator of the newest checkpoint is served
+            self._save_simulator(None)
+        logger.info("checkpoint %s", path)
+        return path
+
+    def _save_simulator(self, validation_error):
+        self._check_saveable()
+        metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
+                                      self.settings.to_dict())
+        save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)
+
+    def _validate_and_keep_best(self, row):
+        row.update(self.validate())
+        error, best = row["validation_" + self.metric_names[0]], self.state.best_validation_error
+        if math.isfinite(error) and (best is None or error < best):
+            self.state.best_validation_error = error
+            self._save_simulator(error)
+            logger.info("update %d: validation error %.6f, best so far: saved", self.state.updates, error)
+        else:
+            logger.info("update %d: validation error %.6f (best %.6f)", self.state.updates, error, best)
