@@ -4,7 +4,10 @@
 Each command module defines ``add_parser(subparsers)``, which registers its
 parser and sets ``func`` to a ``run(args) -> int`` function. Errors a user
 can cause (:class:`UserError` and its subclasses) are printed as one line
-and exit with status 2; Ctrl-C exits with 130.
+and exit with status 2; values that are not finite (never saved), errors of
+the operating system (disk full, read-only, permission) and memory
+exhaustion are printed as one line and exit with status 1 (see
+:func:`recurrent_sim.utils.failures.failure_line`); Ctrl-C exits with 130.
 """
 import argparse
 import importlib
@@ -14,7 +17,7 @@ import sys
 
 from recurrent_sim import commands
 from recurrent_sim.utils.cuda import require_cuda
-from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.failures import report_failure
 from recurrent_sim.utils.settings import SETTINGS, SettingError
 
 
@@ -40,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a bad flag already reported in one line
+        return e.code
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -51,12 +57,11 @@ def main(argv=None) -> int:
     except SettingError as e:  # the library names the setting; the user knows the flag
         print(f"recurrent-sim {args.command}: error: {e.message_for(SETTINGS[e.setting].flag)}", file=sys.stderr)
         return 2
-    except UserError as e:
-        print(f"recurrent-sim {args.command}: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"recurrent-sim {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        return report_failure(f"recurrent-sim {args.command}", e)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,9 +15,16 @@ from the real game running alongside)::
     python examples/mygym/train_a3c_gym.py 1 --env Breakout-v0 --loadtosim break \\
         --demo --render-b2w --chain_period 100 --eval-n-runs 1
 
-Errors a user can cause are reported in one line (exit status 2).
+Errors a user can cause are reported in one line (exit status 2), and so
+are failures of the machine (disk full, read-only folder: exit status 1).
+Every check runs before anything is written: a refused run leaves no
+folder behind. While it runs, the run folder and the --savesim folder are
+locked against a second writer. A --savesim folder holding a simulator of
+another run is only replaced by a better one on the same measure, or with
+--overwrite. Nothing that is not finite is ever saved or loaded.
 """
 import argparse
+import contextlib
 import cProfile
 import logging
 import os
@@ -25,8 +32,7 @@ import pstats
 import sys
 import time
 
-import numpy as np
-
+from recurrent_sim.commands.validation import one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.models import ARCHITECTURE, HIDDEN_SIZE, architecture_names
 from recurrent_sim.training.optimizers import LR, OPTIMIZER
@@ -36,17 +42,28 @@ from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
 from recurrent_sim.training.trainer import BUFFER_SIZE, SAVING_STEPS, TRAINING_STEPS, WARM_UP_STEPS
 from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
-from recurrent_sim.utils.settings import SEED, SETTINGS, SettingError, any_int
+from recurrent_sim.utils.failures import report_failure
+from recurrent_sim.utils.locks import FolderLock
+from recurrent_sim.utils.settings import (
+    SEED,
+    SETTINGS,
+    SettingError,
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = one_line_errors(argparse.ArgumentParser(
         description=(
             "Learn a recurrent simulator of a game from an A3C agent's play, or (--demo) let the agent "
             "play inside a saved simulator. Changes from the original script are marked 'changed:'."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    ))
     p.add_argument("processes", type=int,
                    help="number of agent processes; only 1 is supported (changed: more than 1 is refused, "
                         "instead of silently training one simulator per process)")
@@ -61,21 +78,21 @@ def build_parser():
     GPU.add_to(p, help="Chainer CUDA device id, -1 for the CPU", show_default=False)
     p.add_argument("--outdir", default="results",
                    help="output folder; each run writes into a new time-stamped sub-folder")
-    p.add_argument("--t-max", type=int, default=5, help="A3C rollout length, steps")
-    p.add_argument("--beta", type=float, default=1e-2, help="A3C entropy weight")
+    p.add_argument("--t-max", type=positive_int, default=5, help="A3C rollout length, steps")
+    p.add_argument("--beta", type=non_negative_float, default=1e-2, help="A3C entropy weight")
     p.add_argument("--profile", action="store_true", help="profile the run; writes profile.txt in the output folder")
-    p.add_argument("--steps", type=any_int, default=8 * 10 ** 7,
+    p.add_argument("--steps", type=positive_int, default=8 * 10 ** 7,
                    help="environment steps of a training run; Ctrl-C or SIGTERM stops it early after saving")
-    p.add_argument("--eval-interval", type=any_int, default=10 ** 5,
+    p.add_argument("--eval-interval", type=non_negative_int, default=10 ** 5,
                    help="steps between evaluations of the agent on the real game during training")
-    p.add_argument("--eval-n-runs", type=any_int, default=10,
+    p.add_argument("--eval-n-runs", type=non_negative_int, default=10,
                    help="episodes per evaluation; in --demo, episodes played in the simulator")
-    p.add_argument("--reward-scale-factor", type=float, default=1e-2, help="the agent learns from reward x this")
-    p.add_argument("--rmsprop-epsilon", type=float, default=1e-1, help="A3C RMSProp epsilon")
+    p.add_argument("--reward-scale-factor", type=positive_float, default=1e-2, help="the agent learns from reward x this")
+    p.add_argument("--rmsprop-epsilon", type=positive_float, default=1e-1, help="A3C RMSProp epsilon")
     p.add_argument("--render", action="store_true",
                    help="in --demo, write the game's RGB frames as PNGs under OUTDIR/render (no window is opened)")
-    p.add_argument("--lr", type=float, default=7e-4, help="A3C learning rate")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="A3C weight decay")
+    p.add_argument("--lr", type=positive_float, default=7e-4, help="A3C learning rate")
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="A3C weight decay")
     p.add_argument("--demo", action="store_true",
                    help="play --eval-n-runs episodes inside the simulator loaded with --loadtosim")
     p.add_argument("--load", default="", help="agent folder to load (model.npz, written by a previous run)")
@@ -83,20 +100,20 @@ def build_parser():
                    help="logging level, 10 = DEBUG, 20 = INFO (changed: was 10, DEBUG)")
     p.add_argument("--monitor", action="store_true",
                    help="record episode statistics with gym's Monitor under OUTDIR/monitor")
-    p.add_argument("--max-episode-len", type=any_int, default=None,
+    p.add_argument("--max-episode-len", type=positive_int, default=None,
                    help="end every episode (training, evaluation and --demo) after this many steps "
                         "(default: the game's own limit)")
-    FRAME_BUFFER_LENGTH.add_to(p, type=int, show_default=False)
-    FRAME_SIZE.add_to(p, default=None, type=int, show_default=False,
+    FRAME_BUFFER_LENGTH.add_to(p, show_default=False)
+    FRAME_SIZE.add_to(p, default=None, show_default=False,
                       help=f"{FRAME_SIZE.help} (default: {FRAME_SIZE.default}, or the loaded simulator's)")
     p.add_argument("--render-b2w", action="store_true",
                    help="in --demo, write real | simulated frames side by side as PNGs and an animated GIF per "
                         "episode under OUTDIR/b2w (changed: needed a display, now never does)")
-    p.add_argument("--saliency-interval", type=int, default=10,
+    p.add_argument("--saliency-interval", type=non_negative_int, default=10,
                    help="in --demo, steps between guided-backprop saliency maps of the agent written under "
                         "OUTDIR/saliency; 0 writes none")
-    p.add_argument("--gif-frames", type=int, default=300, help="frames per episode in the --render-b2w GIF")
-    p.add_argument("--min_reward", type=float, default=None,
+    p.add_argument("--gif-frames", type=non_negative_int, default=300, help="frames per episode in the --render-b2w GIF")
+    p.add_argument("--min_reward", type=finite_float, default=None,
                    help="rewards below this become 0 for the agent (changed: the old default zeroed every "
                         "negative reward; now no reward is changed unless this is given)")
     p.add_argument("--loadtosim", default=None,
@@ -104,22 +121,27 @@ def build_parser():
     p.add_argument("--savesim", default=None,
                    help="folder for the best simulator so far, simulator.npz (changed: created when missing)")
     for setting in (UNROLL_DEP, OBS_DEP, PRED_DEP):
-        setting.add_to(p, setting.original_flag, type=int, help=f"{setting.help}, in a training sequence",
+        setting.add_to(p, setting.original_flag, help=f"{setting.help}, in a training sequence",
                        show_default=False)
-    p.add_argument("--sim-warmup-steps", type=int, default=None,
+    p.add_argument("--sim-warmup-steps", type=non_negative_int, default=None,
                    help="in --demo, real transitions the simulator is warmed up on at the start of each episode "
                         "(default: --unroll_dep; changed: was a fixed 600)")
-    BATCH_SIZE.add_to(p, BATCH_SIZE.original_flag, type=int, help="sequences per simulator update",
+    BATCH_SIZE.add_to(p, BATCH_SIZE.original_flag, help="sequences per simulator update",
                       show_default=False)
-    for setting in (WARM_UP_STEPS, TRAINING_STEPS, SAVING_STEPS):
-        setting.add_to(p, setting.original_flag, show_default=False)
-    BUFFER_SIZE.add_to(p, BUFFER_SIZE.original_flag, dest="buffer_size_sim", show_default=False)
-    p.add_argument("--chain_period", type=int, default=20,
+    WARM_UP_STEPS.add_to(p, WARM_UP_STEPS.original_flag, type=non_negative_int, show_default=False)
+    for setting in (TRAINING_STEPS, SAVING_STEPS):
+        setting.add_to(p, setting.original_flag, type=positive_int, show_default=False)
+    BUFFER_SIZE.add_to(p, BUFFER_SIZE.original_flag, dest="buffer_size_sim", type=positive_int, show_default=False)
+    p.add_argument("--chain_period", type=non_negative_int, default=20,
                    help="in --demo, predicted steps between re-synchronisations with the real frame; 0: never")
-    HIDDEN_SIZE.add_to(p, HIDDEN_SIZE.original_flag, dest="num_output_channels_sim", default=None, type=int,
+    HIDDEN_SIZE.add_to(p, HIDDEN_SIZE.original_flag, dest="num_output_channels_sim", default=None,
                        help=f"{HIDDEN_SIZE.help} (default: {HIDDEN_SIZE.default}, or the loaded simulator's)",
                        show_default=False)
-    LR.add_to(p, LR.original_flag, dest="lr_sim", type=float, help="simulator learning rate", show_default=False)
+    LR.add_to(p, LR.original_flag, dest="lr_sim", help="simulator learning rate", show_default=False)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the simulator a --savesim folder holds from another run even if this run's is "
+                        "not better (changed: it was always replaced; now only by a better one on the same "
+                        "measure unless this is given)")
     OPTIMIZER.add_to(p, OPTIMIZER.original_flag, dest="optimizer_sim", help=f"simulator optimiser: {OPTIMIZER.help}",
                      show_default=False)
     ARCHITECTURE.add_to(p, "--sim-architecture", dest="sim_architecture", choices=architecture_names(),
@@ -134,28 +156,13 @@ def build_parser():
 
 
 def check_args(args):
-    """Refuse flag values that cannot work, in one line."""
+    """Refuse flag combinations that cannot work, in one line (single values are checked by the parser)."""
     if args.processes > 1:
         raise UserError(
             f"processes must be 1 (got {args.processes}): several processes would each train their own simulator"
         )
     if args.processes < 1:
         raise UserError(f"processes must be 1 (got {args.processes})")
-    positive = (("steps", "--steps"), ("frame_buffer_length", "--frame-buffer-length"), ("t_max", "--t-max"),
-                ("batch_size", "--batch_size"), ("buffer_size_sim", "--buffer_size_sim"),
-                ("training_steps", "--training_steps"), ("saving_steps", "--saving_steps"))
-    for name, flag in positive:
-        if getattr(args, name) <= 0:
-            raise UserError(f"{flag} must be positive, got {getattr(args, name)}")
-    non_negative = (("eval_interval", "--eval-interval"), ("eval_n_runs", "--eval-n-runs"),
-                    ("warm_up_steps", "--warm_up_steps"), ("chain_period", "--chain_period"),
-                    ("unroll_dep", "--unroll_dep"), ("obs_dep", "--obs_dep"), ("pred_dep", "--pred_dep"),
-                    ("saliency_interval", "--saliency-interval"), ("gif_frames", "--gif-frames"))
-    for name, flag in non_negative:
-        if getattr(args, name) < 0:
-            raise UserError(f"{flag} must be >= 0, got {getattr(args, name)}")
-    if args.sim_warmup_steps is not None and args.sim_warmup_steps < 0:
-        raise UserError(f"--sim-warmup-steps must be >= 0, got {args.sim_warmup_steps}")
     if not args.demo:  # the training split, before any folder is made
         from recurrent_sim.training import SequenceSchedule
         from recurrent_sim.training.schemes import training_split
@@ -169,10 +176,13 @@ def check_args(args):
         raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
     if args.demo and args.eval_n_runs < 1:
         raise UserError("--demo needs --eval-n-runs >= 1 (episodes to play in the simulator)")
-    if args.max_episode_len is not None and args.max_episode_len <= 0:
-        raise UserError(f"--max-episode-len must be positive, got {args.max_episode_len}")
-    if args.frame_size is not None and args.frame_size < 16:
-        raise UserError(f"--frame-size must be at least 16, got {args.frame_size}")
+    from recurrent_sim.models.agent_network import MIN_FRAME_SIZE
+
+    if args.frame_size is not None and args.frame_size < MIN_FRAME_SIZE:
+        raise UserError(f"--frame-size must be at least {MIN_FRAME_SIZE} (the agent's convolutions need it), "
+                        f"got {args.frame_size}")
+    if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
+        raise UserError(f"--outdir {args.outdir} exists and is not a folder")
 
 
 def prepare_outdir(args, argv):
@@ -182,8 +192,6 @@ def prepare_outdir(args, argv):
 
     from recurrent_sim.utils.run_folder import write_run_config
 
-    if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
-        raise UserError(f"--outdir {args.outdir} exists and is not a folder")
     outdir = prepare_output_dir(args, args.outdir, argv=[sys.executable] + list(argv))
     write_run_config(outdir, vars(args), argv=[sys.executable] + list(argv))
     return outdir
@@ -220,14 +228,33 @@ def make_game(args, seed, outdir=None):
     import gym
 
     from recurrent_sim.envs import PreprocessedEnv, make_env
+    from recurrent_sim.envs.image_games import check_image_observations, refuse_non_image_id
 
+    refuse_non_image_id(args.env)  # a game without image frames, refused before gym imports it
     env = make_env(args.env, seed=seed)  # UserError for an unknown or broken id
+    check_image_observations(env, args.env)
     if args.max_episode_len:
         env = gym.wrappers.TimeLimit(env, max_episode_steps=args.max_episode_len)
     if outdir is not None and args.monitor:
         env = gym.wrappers.Monitor(env, os.path.join(outdir, "monitor"), video_callable=False, force=True)
     size = args.frame_size or FRAME_SIZE.default
     return PreprocessedEnv(env, size=(size, size), n_frames=args.frame_buffer_length)
+
+
+def probe_actions(args) -> int:
+    """The game's number of actions, after refusing frame sizes whose agent cannot fit in memory."""
+    from recurrent_sim.models.footprint import agent_bytes
+    from recurrent_sim.utils.memory import check_fits
+
+    size = args.frame_size or FRAME_SIZE.default
+    obs_shape = (args.frame_buffer_length, size, size)
+    check_fits(agent_bytes(obs_shape, 18, learning=args.agent == "a3c") + 4 * obs_shape[0] * size * size,
+               f"the agent (--frame-size {size}, --frame-buffer-length {args.frame_buffer_length})",
+               "lower --frame-size")
+    probe = make_game(args, args.seed)
+    n_actions = probe.action_space.n
+    probe.close()
+    return n_actions
 
 
 def load_simulator(args, n_actions):
@@ -267,22 +294,29 @@ def print_stats(stats, prefix=""):
           f"stdev {stats['stdev']}", flush=True)
 
 
-def run_demo(args, outdir):
-    from recurrent_sim.agents.play import DemoRecorder, run_episodes, summarize
-    from recurrent_sim.envs.sim_env import SimEnvironment
+def prepare_demo(args) -> dict:
+    """Every check of a demo, before anything is written: the loaded simulator, on its device."""
+    from recurrent_sim.commands.validation import check_simulator_memory
 
-    probe = make_game(args, args.seed)
-    n_actions = probe.action_space.n
-    probe.close()
+    n_actions = probe_actions(args)
     checkpoint = load_simulator(args, n_actions)
+    check_simulator_memory(checkpoint.config)
     simulator = checkpoint.build_simulator()
     if not simulator.has_mean_image:
         raise UserError(f"{checkpoint.path} holds a simulator that was never trained (no mean image)")
     use_device(args.gpu, simulator)
+    return {"n_actions": n_actions, "checkpoint": checkpoint, "simulator": simulator}
+
+
+def run_demo(args, outdir, prepared):
+    from recurrent_sim.agents.play import DemoRecorder, run_episodes, summarize
+    from recurrent_sim.envs.sim_env import SimEnvironment
+
+    checkpoint, simulator = prepared["checkpoint"], prepared["simulator"]
     game = make_game(args, args.seed, outdir)
     warmup = args.unroll_dep if args.sim_warmup_steps is None else args.sim_warmup_steps
     env = SimEnvironment(game, simulator=simulator, warmup_steps=warmup, chain_period=args.chain_period)
-    agent = make_agent(args, n_actions, game.observation_space.shape)
+    agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
     recorder = DemoRecorder(outdir, side_by_side_frames=args.render_b2w, saliency_interval=args.saliency_interval,
                             gif_frames=args.gif_frames, raw_frames=args.render)
     scores_file = Scores(outdir, agent)
@@ -300,43 +334,19 @@ def run_demo(args, outdir):
     return 0
 
 
-def run_training(args, outdir):
-    from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
-    from recurrent_sim.data import SampleBuffer
-    from recurrent_sim.models import build_simulator, simulator_config
-    from recurrent_sim.training.schemes import training_split
-    from recurrent_sim.training import (
-        SequenceSchedule,
-        SimulatorTrainer,
-        TrainingSchedule,
-        make_optimizer,
-    )
-    from recurrent_sim.training.metadata import saved_error
-    from recurrent_sim.utils.signals import StopRequest
-    from recurrent_sim.commands.validation import check_buffer_size, prepare_output_folder
+def prepare_training(args) -> dict:
+    """Every check of a training run, before anything is written: the simulator (loaded or new, its
+    memory estimated first), its optimizer, the sample buffer's size and what --savesim may replace."""
+    import dataclasses
 
-    log = logging.getLogger(__name__)
-    if args.savesim:  # a bad path fails now, not after training
-        folder = os.path.dirname(os.path.abspath(args.savesim)) if args.savesim.endswith(".npz") else args.savesim
-        prepare_output_folder(folder, "--savesim")
-    probe = make_game(args, args.seed)
-    n_actions = probe.action_space.n
-    probe.close()
-    checkpoint = load_simulator(args, n_actions) if args.loadtosim else None
-    if checkpoint is not None:
-        simulator = checkpoint.build_simulator()
-    else:
-        size = args.frame_size or FRAME_SIZE.default
-        simulator = build_simulator(simulator_config(
-            args.sim_architecture, frame_shape=(size, size), n_actions=n_actions,
-            hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default))
-    use_device(args.gpu, simulator)
-    optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
-    if checkpoint is not None and checkpoint.has_optimizer:
-        try:
-            checkpoint.restore_optimizer(optimizer)
-        except UserError as e:
-            log.warning("optimizer state not restored (%s); it starts afresh", e)
+    from recurrent_sim.models import build_simulator, simulator_config
+    from recurrent_sim.models.footprint import sample_buffer_bytes
+    from recurrent_sim.training import SequenceSchedule, TrainingSchedule, make_optimizer
+    from recurrent_sim.training.schemes import training_split
+    from recurrent_sim.training.savesim import plan_savesim
+    from recurrent_sim.utils.memory import check_fits
+    from recurrent_sim.commands.validation import check_buffer_size, check_simulator_memory
+
     try:
         sequence = training_split(SequenceSchedule(args.unroll_dep, args.obs_dep, args.pred_dep),
                                   args.scheme, args.bptt_chunks, args.curriculum)
@@ -344,16 +354,57 @@ def run_training(args, outdir):
     except ValueError as e:
         raise UserError(str(e)) from None
     check_buffer_size(args.buffer_size_sim, sequence)
+    n_actions = probe_actions(args)
+    checkpoint = load_simulator(args, n_actions) if args.loadtosim else None
+    if checkpoint is not None:
+        config = checkpoint.config
+    else:
+        size = args.frame_size or FRAME_SIZE.default
+        try:
+            config = simulator_config(args.sim_architecture, frame_shape=(size, size), n_actions=n_actions,
+                                      hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    h, w = config.frame_shape
+    memory = check_simulator_memory(config, args.optimizer_sim, args.batch_size, sequence.sequence_length - 1,
+                                    "--num_output_channels_sim, --frame-size or --batch_size")
+    check_fits(memory + sample_buffer_bytes(args.buffer_size_sim, (h, w)),
+               f"the simulator and its sample buffer of {args.buffer_size_sim} {h}x{w} frames",
+               "lower --buffer_size_sim or --num_output_channels_sim")
+    plan = None
+    if args.savesim:
+        plan = plan_savesim(args.savesim, config, args.env, dataclasses.asdict(sequence),
+                            checkpoint.path if checkpoint else None, args.overwrite)
+    simulator = checkpoint.build_simulator() if checkpoint is not None else build_simulator(config)
+    use_device(args.gpu, simulator)
+    optimizer = make_optimizer(simulator, args.optimizer_sim, lr=args.lr_sim)
+    if checkpoint is not None and checkpoint.has_optimizer:
+        try:
+            checkpoint.restore_optimizer(optimizer)
+        except UserError as e:
+            logging.getLogger(__name__).warning("optimizer state not restored (%s); it starts afresh", e)
+    return {"n_actions": n_actions, "simulator": simulator, "optimizer": optimizer, "sequence": sequence,
+            "schedule": schedule, "plan": plan}
+
+
+def run_training(args, outdir, prepared):
+    from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
+    from recurrent_sim.data import SampleBuffer
+    from recurrent_sim.training import SimulatorTrainer
+    from recurrent_sim.training.savesim import not_saved_message
+    from recurrent_sim.utils.signals import StopRequest
+
+    simulator, sequence, plan = prepared["simulator"], prepared["sequence"], prepared["plan"]
     game = make_game(args, args.seed, outdir)
     buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
     metadata = {"env_id": args.env, "settings": {"frame_size": game.frame_shape[0], "seed": args.seed}}
-    trainer = SimulatorTrainer(simulator, optimizer, buffer, sequence, schedule, savesim=args.savesim,
-                               metadata=metadata, run_log=outdir)
-    if checkpoint is not None and args.savesim and os.path.abspath(checkpoint.path) == os.path.abspath(
-            os.path.join(args.savesim, "simulator.npz")):
-        error = saved_error(checkpoint.metadata)
-        trainer.best_error = np.inf if error is None else error
-    agent = make_agent(args, n_actions, game.observation_space.shape)
+    trainer = SimulatorTrainer(simulator, prepared["optimizer"], buffer, sequence, prepared["schedule"],
+                               savesim=args.savesim, metadata=metadata, run_log=outdir)
+    if plan is not None:
+        trainer.best_error = plan.error_to_beat
+        if plan.message:
+            print(plan.message, flush=True)
+    agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
     scores_file = Scores(outdir, agent)
 
     evaluate = None
@@ -370,20 +421,24 @@ def run_training(args, outdir):
           f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
     with StopRequest() as stop:
         returns = train(game, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
-              evaluate=evaluate, eval_interval=args.eval_interval, stop=stop, recorders=[trainer])
+                        evaluate=evaluate, eval_interval=args.eval_interval, stop=stop, recorders=[trainer])
     interrupted = stop.requested
     trainer.close()
     scores_file.record(trainer.steps, returns)
     if interrupted:
         print(f"{stop.name} received after {trainer.steps} steps: saving what was learnt", file=sys.stderr)
     if args.savesim:
+        error = trainer.running_error
         if trainer.updates and trainer.last_saved_path is None:
-            trainer.save_if_best(force=True)
+            trainer.save_if_best(force=not plan.protected)
         else:
             trainer.save_if_best()
         if trainer.last_saved_path:
+            outcome = plan.outcome()
             print(f"simulator saved in {trainer.last_saved_path} ({trainer.updates} updates, "
-                  f"best error {trainer.best_error:.6f})")
+                  f"best error {trainer.best_error:.6f}){'; ' + outcome if outcome else ''}")
+        elif trainer.updates:
+            print(not_saved_message(plan, error if error is not None else trainer.best_error))
         else:
             print(f"no simulator saved: it never trained ({trainer.steps} steps played, training starts after "
                   f"--warm_up_steps {args.warm_up_steps} once sequences of {sequence.sequence_length} frames "
@@ -396,39 +451,51 @@ def run_training(args, outdir):
     return stop.exit_code
 
 
+def run(args, argv):
+    """Check everything, then lock the folders written, create the run folder and run."""
+    check_args(args)
+    use_device(args.gpu)  # without CuPy or the device: one line, before anything is written
+    import chainerrl.misc
+
+    chainerrl.misc.set_random_seed(args.seed, gpus=(args.gpu,) if args.gpu >= 0 else ())
+    with contextlib.ExitStack() as locks:
+        if args.savesim and not args.demo:
+            folder = os.path.dirname(os.path.abspath(args.savesim)) if args.savesim.endswith(".npz") else args.savesim
+            locks.enter_context(FolderLock(folder, "--savesim"))
+        prepared = prepare_demo(args) if args.demo else prepare_training(args)
+        outdir = prepare_outdir(args, argv)
+        locks.enter_context(FolderLock(outdir, "--outdir"))
+        print(f"outputs in {outdir}", flush=True)
+        run_mode = run_demo if args.demo else run_training
+        if not args.profile:
+            return run_mode(args, outdir, prepared)
+        profiler = cProfile.Profile()
+        status = profiler.runcall(run_mode, args, outdir, prepared)
+        with open(os.path.join(outdir, "profile.txt"), "w") as f:
+            pstats.Stats(profiler, stream=f).sort_stats("cumulative").print_stats(40)
+        print(f"profile in {os.path.join(outdir, 'profile.txt')}")
+        return status
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a bad flag already reported in one line
+        return e.code
     logging.basicConfig(level=args.logger_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prog = os.path.basename(sys.argv[0]) or "train_a3c_gym.py"
     try:
-        check_args(args)
-        import chainerrl.misc
-
-        use_device(args.gpu)  # without CuPy or the device: one line, before anything is written
-        chainerrl.misc.set_random_seed(args.seed, gpus=(args.gpu,) if args.gpu >= 0 else ())
-        outdir = prepare_outdir(args, [sys.argv[0]] + list(argv))
-        print(f"outputs in {outdir}", flush=True)
-        run = run_demo if args.demo else run_training
-        if args.profile:
-            profiler = cProfile.Profile()
-            status = profiler.runcall(run, args, outdir)
-            with open(os.path.join(outdir, "profile.txt"), "w") as f:
-                pstats.Stats(profiler, stream=f).sort_stats("cumulative").print_stats(40)
-            print(f"profile in {os.path.join(outdir, 'profile.txt')}")
-        else:
-            status = run(args, outdir)
-        return status
+        return run(args, [sys.argv[0]] + list(argv))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     except SettingError as e:  # named by the library; this script's spelling for the user
         setting = SETTINGS[e.setting]
         print(f"{prog}: error: {e.message_for(setting.original_flag or setting.flag)}", file=sys.stderr)
         return 2
-    except UserError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except Exception as e:
+        return report_failure(prog, e)
 
 
 if __name__ == "__main__":

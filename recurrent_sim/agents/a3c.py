@@ -20,7 +20,8 @@ from chainerrl.agents.a3c import A3C
 
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.models.agent_network import saliency
-from recurrent_sim.utils.files import atomic_write
+from recurrent_sim.utils.files import READ_ERRORS, atomic_write
+from recurrent_sim.utils.finite import link_arrays, optimizer_arrays, refuse_nonfinite, require_finite
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,15 @@ class SaliencyMixin:
         return {"n_actions": self.model.n_actions, "obs_shape": list(self.model.obs_shape)}
 
     def save(self, dirname):
-        """Write the agent to folder ``dirname`` (created if missing)."""
+        """Write the agent to folder ``dirname`` (created if missing).
+
+        Raises :class:`NonFiniteError` (nothing written) when a weight or an
+        optimiser state is not finite.
+        """
+        arrays = list(link_arrays(self.model))
+        if self.optimizer is not None:
+            arrays += list(optimizer_arrays(self.optimizer))
+        require_finite(arrays, f"agent {dirname}", "its training diverged: try a lower --lr")
         os.makedirs(dirname, exist_ok=True)
         atomic_write(
             os.path.join(dirname, AGENT_INFO_FILENAME),
@@ -117,8 +126,10 @@ class SaliencyMixin:
     def _load_file(path, target, strict=True):
         try:
             with np.load(path, allow_pickle=False) as npz:
-                serializers.NpzDeserializer(npz, strict=strict).load(target)
-        except (OSError, KeyError, ValueError, EOFError, TypeError) as e:
+                arrays = {name: npz[name] for name in npz.files}
+            refuse_nonfinite(arrays, f"agent file {path}", AgentLoadError)
+            serializers.NpzDeserializer(arrays, strict=strict).load(target)
+        except READ_ERRORS + (TypeError,) as e:
             raise AgentLoadError(
                 f"cannot load {path} into this agent (other game or corrupted file): {type(e).__name__}: {e}"
             ) from None

@@ -18,12 +18,13 @@ from recurrent_sim.benchmark.settings import (
     REPEATS,
 )
 from recurrent_sim.commands.common import add_env_arguments, add_sequence_arguments, run_settings, sequence_schedule
-from recurrent_sim.models import HIDDEN_SIZE
+from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
+from recurrent_sim.models import HIDDEN_SIZE, SimulatorConfig
+from recurrent_sim.models.footprint import MAX_ACTIONS
 from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.run_folder import run_record
-from recurrent_sim.commands.validation import one_line_errors
 
 # --quick: a smoke run in seconds (tests), not a measurement.
 QUICK = dict(hidden_size=32, batch_size=2, unroll_dep=2, obs_dep=2, pred_dep=2, inference_batch=4,
@@ -74,12 +75,20 @@ def run(args) -> int:
     if args.out is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UserError(f"--out {args.out}: folder {os.path.dirname(os.path.abspath(args.out))} does not exist")
     use_device(args.gpu)  # fails early, in one line, without CuPy or the device
+    schedule = sequence_schedule(args)
+    try:
+        config = SimulatorConfig((args.frame_size, args.frame_size), MAX_ACTIONS, args.hidden_size)
+    except ValueError as e:
+        raise UserError(f"cannot build a simulator with these sizes: {e}") from None
+    check_simulator_memory(config, "adam", args.batch_size, schedule.sequence_length - 1,
+                           "--hidden-size, --frame-size or --batch-size")
+    check_simulator_memory(config, batch_size=args.inference_batch, flags="--inference-batch")
     settings = BenchSettings(
         env_id=args.env,
         frame_size=args.frame_size,
         hidden_size=args.hidden_size,
         batch_size=args.batch_size,
-        schedule=sequence_schedule(args),
+        schedule=schedule,
         inference_batch=args.inference_batch,
         inference_steps=args.inference_steps,
         env_steps=args.env_steps,

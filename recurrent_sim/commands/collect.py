@@ -9,14 +9,20 @@ random``). Ctrl-C or SIGTERM drops the episode being played; the finished
 ones are on disk. See :mod:`recurrent_sim.data.episodes` for the format.
 """
 import logging
+import os
 
 import numpy as np
 
 from recurrent_sim.commands.common import add_env_arguments, run_settings
 from recurrent_sim.envs import FRAME_BUFFER_LENGTH, make_game
 from recurrent_sim.utils.device import use_device
+from recurrent_sim.data.dataset_check import check_episodes_readable
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
+from recurrent_sim.models.agent_network import MIN_FRAME_SIZE as AGENT_MIN_FRAME_SIZE
+from recurrent_sim.models.footprint import MAX_ACTIONS, agent_bytes
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.locks import FolderLock
+from recurrent_sim.utils.memory import check_fits
 from recurrent_sim.utils.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
 from recurrent_sim.utils.run_folder import write_run_config
@@ -127,9 +133,25 @@ def run(args) -> int:
         raise UserError("--load gives the agent to play with; it cannot be combined with --policy random")
     if args.frame_size < 16:
         raise UserError(f"--frame-size {args.frame_size} is too small: the simulator needs frames of 16 pixels or more")
+    if args.policy == "agent" and args.frame_size < AGENT_MIN_FRAME_SIZE:
+        raise UserError(f"--frame-size {args.frame_size} is too small for the agent, which needs frames of "
+                        f"{AGENT_MIN_FRAME_SIZE} pixels or more; use --policy random or a larger --frame-size")
     use_device(args.gpu)
-    game = make_game(args.env, seed=args.seed, frame_size=args.frame_size, n_frames=args.frame_buffer_length)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a file; give a folder")
+    with FolderLock(args.out, "--out"):  # one writer per dataset folder
+        check_episodes_readable(args.out)
+        return _collect(args)
+
+
+def _collect(args) -> int:
     size = (args.frame_size, args.frame_size)
+    obs_shape = (args.frame_buffer_length,) + size
+    check_fits(agent_bytes(obs_shape, MAX_ACTIONS) + 4 * obs_shape[0] * size[0] * size[1],
+               f"the agent and frames (--frame-size {args.frame_size}, "
+               f"--frame-buffer-length {args.frame_buffer_length})",
+               "lower --frame-size")
+    game = make_game(args.env, seed=args.seed, frame_size=args.frame_size, n_frames=args.frame_buffer_length)
     preprocessing = {
         "gray": "0.299 R + 0.587 G + 0.114 B",
         "resize": "area interpolation",
@@ -138,7 +160,6 @@ def run(args) -> int:
     if args.policy == "random":
         policy = RandomPolicy(game.action_space.n)
     else:
-        obs_shape = (args.frame_buffer_length,) + size
         policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed, args.gpu)
     writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
     write_run_config(args.out, run_settings(args))

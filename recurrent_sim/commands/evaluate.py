@@ -14,8 +14,10 @@ import time
 import numpy as np
 
 from recurrent_sim.commands.common import run_settings
+from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.utils.device import GPU
+from recurrent_sim.utils.settings import positive_float
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.settings import SEED
@@ -41,6 +43,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--loadtosim", required=True, metavar="DIR",
                         help="simulator folder (its simulator.npz) or checkpoint file to evaluate")
+    one_line_errors(parser)
     ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
     parser.add_argument("--load", default=None, metavar="DIR",
                         help="agent folder that plays the game (default: the non-learning agent)")
@@ -55,8 +58,8 @@ def add_parser(subparsers):
     parser.add_argument("--batch-size", type=int, default=20,
                         help="sequences predicted together, one forward pass per step (default: 20)")
     threshold = parser.add_mutually_exclusive_group()
-    threshold.add_argument("--threshold", type=float, default=None, metavar="FRACTION", help=THRESHOLD_HELP)
-    threshold.add_argument("--threshold-mse", type=float, default=None, metavar="MSE",
+    threshold.add_argument("--threshold", type=positive_float, default=None, metavar="FRACTION", help=THRESHOLD_HELP)
+    threshold.add_argument("--threshold-mse", type=positive_float, default=None, metavar="MSE",
                            help="absolute accurate-horizon threshold, MSE per pixel with pixels in [0, 1], "
                                 "to compare evaluations of different runs on one scale (replaces --threshold)")
     parser.add_argument("--max-gap", type=int, default=20,
@@ -66,7 +69,8 @@ def add_parser(subparsers):
     FRAME_SIZE.add_to(parser, default=None, type=int, help="side of the square frames, pixels",
                       default_text="the checkpoint's")
     FRAME_BUFFER_LENGTH.add_to(parser, type=int)
-    parser.add_argument("--fps", type=float, default=10.0, help="frames per second of rollout.gif (default: 10)")
+    parser.add_argument("--fps", type=positive_float, default=10.0,
+                        help="frames per second of rollout.gif (default: 10)")
     GPU.add_to(parser)
     parser.set_defaults(func=run)
     return parser
@@ -95,6 +99,7 @@ def check_arguments(args):
 def load_simulator(args):
     """The checkpoint and its simulator; the frame size checked against --frame-size."""
     from recurrent_sim.training import CheckpointError, load_checkpoint
+    from recurrent_sim.utils.memory import check_fits
 
     checkpoint = load_checkpoint(args.loadtosim)
     height, width = checkpoint.config.frame_shape
@@ -105,6 +110,10 @@ def load_simulator(args):
             f"--frame-size {args.frame_size} does not match the {height}x{width} frames of {checkpoint.path}; "
             f"leave --frame-size out to use the checkpoint's"
         )
+    check_simulator_memory(checkpoint.config, batch_size=args.batch_size, flags="--batch-size")
+    recorded = args.sequences * (args.warmup + args.horizon + 1) * height * width
+    check_fits(recorded, f"{args.sequences} recorded sequences of {args.warmup + args.horizon + 1} frames",
+               "lower --sequences, --warmup or --horizon")
     simulator = checkpoint.build_simulator()
     if not simulator.has_mean_image:
         raise CheckpointError(f"{checkpoint.path} has no mean image: it was saved before any training update")
@@ -119,7 +128,7 @@ def make_evaluation_game(args, checkpoint):
 
     register_synthetic_envs()
     saved_env = checkpoint.metadata.get("env_id")
-    env_id = args.env or saved_env or ENV.default
+    env_id = args.env if args.env is not None else saved_env or ENV.default
     if saved_env and env_id != saved_env:
         logger.warning("evaluating on %s a simulator trained on %s", env_id, saved_env)
     frame_size = checkpoint.config.frame_shape[0]

@@ -12,13 +12,14 @@ import os
 
 from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS
+from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, SimulatorConfig
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
 from recurrent_sim.training.losses import LOSS
 from recurrent_sim.training.optimizers import GRAD_CLIP
 from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
 from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.settings import SEED
 from recurrent_sim.training.offline import OfflineTrainer
@@ -38,7 +39,13 @@ from recurrent_sim.training.run_settings import (
     RunOptions,
 )
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of, settings_of
-from recurrent_sim.commands.validation import load_simulator_checkpoint, one_line_errors, prepare_output_folder
+from recurrent_sim.commands.validation import (
+    check_dataset_memory,
+    check_simulator_memory,
+    load_simulator_checkpoint,
+    one_line_errors,
+    prepare_output_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -154,15 +161,38 @@ def _new_options(args) -> RunOptions:
 
 def run(args) -> int:
     use_device(args.gpu)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a file; give a folder")
+    if args.resume and not os.path.isdir(args.out):
+        raise UserError(f"--resume: {args.out} does not exist; start without --resume")
+    if args.data:  # read-only checks of the dataset folders, before the lock creates --out
+        check_dataset_memory(args.data)
+    with FolderLock(args.out, "--out"):  # one writer per run folder, for the whole run
+        return _train(args)
+
+
+def _check_memory(settings, dataset, config=None):
+    try:
+        config = config or SimulatorConfig(dataset.frame_shape, dataset.n_actions, settings.hidden_size,
+                                           encoding_size=settings.encoding_size, architecture=settings.architecture)
+    except ValueError as e:
+        raise UserError(f"cannot build a simulator for this dataset: {e}") from None
+    check_simulator_memory(config, settings.optimizer, settings.batch_size, settings.sequence.sequence_length - 1,
+                           "--hidden-size or --batch-size")
+
+
+def _train(args) -> int:
     out = args.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UserError(f"--out {out} is a file; give a folder")
     if args.resume:
         if args.loadtosim:
             raise UserError("--loadtosim starts a new run; it cannot be combined with --resume")
         checkpoint = find_resume_checkpoint(out)
         _check_resume_flags(args, settings_of(checkpoint))
-        dataset = EpisodeDataset(args.data or checkpoint.metadata["dataset"]["folders"])
+        folders = args.data or checkpoint.metadata["dataset"]["folders"]
+        if not args.data:
+            check_dataset_memory(folders)
+        dataset = EpisodeDataset(folders)
+        _check_memory(settings_of(checkpoint), dataset, checkpoint.config)
         options = options_of(checkpoint, gpu=args.gpu, **_given(args, RUN_OPTIONS))
         trainer = OfflineTrainer.resume(out, dataset, checkpoint, options)
     else:
@@ -174,6 +204,7 @@ def run(args) -> int:
         if args.loadtosim:
             init = load_simulator_checkpoint(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
         settings = _new_settings(args, init)
+        _check_memory(settings, dataset, init.config if init is not None else None)
         trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init)
         prepare_output_folder(out)
     write_run_config(out, {

@@ -11,6 +11,7 @@ import tempfile
 
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training.checkpoint import CheckpointError, describe, load_checkpoint
+from recurrent_sim.utils.memory import check_fits
 
 
 def prepare_output_folder(path, flag="--out") -> str:
@@ -107,3 +108,30 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     parser.error = error
     return parser
+
+
+def check_simulator_memory(config, optimizer=None, batch_size=1, steps=1, flags="") -> int:
+    """Refuse, before building it, a simulator (with ``optimizer`` state and the activations of
+    ``batch_size`` sequences of ``steps`` steps) that cannot fit in the memory available.
+
+    ``flags`` names the flags behind the sizes, for the message. Returns the estimate in bytes.
+    """
+    from recurrent_sim.models.footprint import simulator_bytes
+
+    estimate = simulator_bytes(config, optimizer, batch_size, steps)
+    h, w = config.frame_shape
+    what = f"the simulator ({h}x{w} frames, {config.hidden_size} LSTM units"
+    what += f", batch {batch_size} x {steps} steps)" if optimizer else ")"
+    return check_fits(estimate, what, f"lower {flags}" if flags else "use smaller sizes")
+
+
+def check_dataset_memory(folders) -> int:
+    """Refuse dataset folders whose frames cannot all be held in memory (read from their manifests)."""
+    from recurrent_sim.data.episodes import read_manifest
+
+    total = 0
+    for folder in folders:
+        manifest = read_manifest(folder)
+        h, w = manifest["frame_shape"]
+        total += (int(manifest["total_steps"]) + len(manifest["episodes"])) * (h * w + 9)
+    return check_fits(total, f"the episodes of {', '.join(map(str, folders))}", "train on fewer episodes")

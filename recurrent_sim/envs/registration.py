@@ -11,14 +11,15 @@ import warnings
 import gym
 
 from recurrent_sim.envs.atari_ids import ROM_IDS, variants
+from recurrent_sim.envs.image_games import check_image_observations, refuse_non_image_id
 from recurrent_sim.envs.preprocessing import FRAME_SIZE, PreprocessedEnv
 from recurrent_sim.utils.errors import UserError
-from recurrent_sim.utils.settings import Setting
+from recurrent_sim.utils.settings import Setting, game_id
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT = "recurrent_sim.envs.atari:AtariEnv"
-ENV = Setting("env", "Breakout-v0", "gym id of the game")
+ENV = Setting("env", "Breakout-v0", "gym id of the game", game_id)
 
 
 class UnknownEnvError(UserError, ValueError):
@@ -75,7 +76,7 @@ def make_env(env_id, seed=None):
         warnings.filterwarnings("ignore", message=".*is out of date")
         try:
             env = gym.make(env_id)
-        except (ValueError, gym.error.Error) as error:
+        except (ValueError, ImportError, gym.error.Error) as error:
             raise UserError(f"cannot make environment {env_id}: {error}") from None
     if seed is not None:
         env.seed(seed)
@@ -86,7 +87,10 @@ def make_env(env_id, seed=None):
 def make_game(env_id, seed=0, frame_size=FRAME_SIZE.default, n_frames=4):
     """A preprocessed game: gray ``frame_size`` square frames, ``n_frames`` stacked.
 
-    Raises UserError for an unknown id (the message names close matches).
+    Raises UserError for an unknown id (the message names close matches) or
+    a game without image frames.
     """
+    refuse_non_image_id(env_id)
     env = make_env(env_id, seed=seed)
+    check_image_observations(env, env_id)
     return PreprocessedEnv(env, size=(frame_size, frame_size), n_frames=n_frames)

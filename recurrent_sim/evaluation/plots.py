@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from recurrent_sim.evaluation.metrics import MSE_FLOOR
+from recurrent_sim.utils.files import atomic_write
 
 FIGURE_SIZE = (8.0, 5.0)  # inches
 DPI = 100  # so the PNG is 800 x 500 pixels
@@ -58,4 +59,4 @@ def plot_error_curve(path, curves, threshold=None, accurate_horizon=None, title=
     axes.legend(loc="best", fontsize="small")
     axes.set_title(title or f"prediction error over {curves.n_sequences} sequences")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(os.fspath(path), dpi=DPI, format="png")
+    atomic_write(os.fspath(path), lambda f: figure.savefig(f, dpi=DPI, format="png"))

@@ -29,20 +29,25 @@ def head_output_shape(frame_shape):
     return h, w
 
 
+# Smallest frame side whose feature map after the head's convolutions is not empty.
+MIN_FRAME_SIZE = next(size for size in range(1, 1000) if min(head_output_shape((size, size))) >= 1)
+
+
 class AgentNetwork(chainer.Chain, A3CModel):
     """A3C model: ``pi_and_v(obs) -> (SoftmaxDistribution, (batch, 1) values)``.
 
     Args:
         n_actions: number of discrete actions.
         obs_shape: (n_frames, height, width) of an observation; height and
-            width must be at least 16 pixels.
+            width must be at least ``MIN_FRAME_SIZE`` (20) pixels.
     """
 
     def __init__(self, n_actions, obs_shape=(4, 84, 84)):
         super().__init__()
         obs_shape = tuple(int(s) for s in obs_shape)
-        if len(obs_shape) != 3 or min(obs_shape[1:]) < 16 or obs_shape[0] < 1:
-            raise ValueError(f"obs_shape must be (n_frames >= 1, height >= 16, width >= 16), got {obs_shape}")
+        if len(obs_shape) != 3 or min(obs_shape[1:]) < MIN_FRAME_SIZE or obs_shape[0] < 1:
+            raise ValueError(f"obs_shape must be (n_frames >= 1, height >= {MIN_FRAME_SIZE}, "
+                             f"width >= {MIN_FRAME_SIZE}), got {obs_shape}")
         if int(n_actions) < 1:
             raise ValueError(f"n_actions must be positive, got {n_actions}")
         self.n_actions = int(n_actions)

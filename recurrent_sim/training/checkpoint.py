@@ -20,9 +20,10 @@ import chainer
 import numpy as np
 from chainer.serializers import DictionarySerializer, NpzDeserializer
 
+from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig, build_simulator
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import READ_ERRORS, atomic_write
-from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig, build_simulator
+from recurrent_sim.utils.finite import refuse_nonfinite, require_finite
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,14 @@ def _json_array(value) -> np.ndarray:
     return np.array(json.dumps(value, sort_keys=True))
 
 
-def save_checkpoint(path, simulator, optimizer=None, metadata=None, extra_arrays=None) -> str:
+def save_checkpoint(path, simulator, optimizer=None, metadata=None, extra_arrays=None, cause="") -> str:
     """Save ``simulator`` (and ``optimizer``) atomically; returns the file written.
 
     ``path`` may be a folder (created if missing; the file is
     ``simulator.npz`` in it) or a file name. ``extra_arrays`` maps names to
-    numpy arrays stored under ``extra/``.
+    numpy arrays stored under ``extra/``. When an array is not finite
+    nothing is written and :class:`NonFiniteError` is raised, its message
+    ending with ``cause`` (the likely cause, e.g. 'try a lower --lr').
     """
     path = os.fspath(path)
     if not path.endswith(".npz"):
@@ -68,6 +71,7 @@ def save_checkpoint(path, simulator, optimizer=None, metadata=None, extra_arrays
     for name, value in (extra_arrays or {}).items():
         arrays["extra/" + name] = np.asarray(value)
     arrays = {k: chainer.backends.cuda.to_cpu(v) for k, v in arrays.items()}
+    require_finite(arrays, f"simulator {path}", cause)
     arrays["format_version"] = np.array(FORMAT_VERSION)
     arrays["config"] = _json_array(simulator.config.to_dict())
     arrays["metadata"] = _json_array(metadata or {})
@@ -175,6 +179,7 @@ def load_checkpoint(path) -> Checkpoint:
         raise CheckpointError(
             f"cannot read checkpoint {file}: truncated or corrupted ({type(e).__name__}: {e})"
         ) from None
+    refuse_nonfinite(arrays, f"checkpoint {file}", CheckpointError)
     return Checkpoint(file, arrays)
 
 

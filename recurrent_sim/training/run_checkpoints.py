@@ -20,6 +20,7 @@ from recurrent_sim.training.checkpoint import (
 )
 from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.run_state import RUN_KIND
+from recurrent_sim.utils.finite import NonFiniteError
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class RunCheckpoints:
 
     def _check_saveable(self):
         if not self.step.parameters_finite():
-            raise RuntimeError("refusing to save non-finite parameters")
+            raise NonFiniteError("the simulator's parameters are not finite and were not saved (try a lower --lr)")
 
     def save_checkpoint(self) -> str:
         """Save the full state as checkpoint number ``updates``, then prune old ones."""

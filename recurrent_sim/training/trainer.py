@@ -21,10 +21,13 @@ from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.training.update_step import UpdateStep
+from recurrent_sim.utils.finite import NonFiniteError
 from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.settings import Setting, SettingError, any_int, check_positive
 
 logger = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_SKIPS = 20  # non-finite batches in a row after which training stops
 
 
 WARM_UP_STEPS = Setting("warm_up_steps", 6000, "steps before the simulator starts training", any_int,
@@ -116,6 +119,7 @@ class SimulatorTrainer:
         self.steps = 0
         self.updates = 0
         self.skipped_updates = 0
+        self.consecutive_skips = 0
         self.best_error = math.inf
         self.last_saved_path = None
         self._errors_since_save = []
@@ -160,22 +164,26 @@ class SimulatorTrainer:
         Returns the loss's error (its first metric; for the default loss the
         mean squared error per pixel, pixels in [0, 1]), or None when the
         loss or the gradient was not finite (the batch is skipped and
-        counted in ``skipped_updates``).
+        counted in ``skipped_updates``). Raises :class:`NonFiniteError`
+        when the update made the weights non-finite, or after
+        ``MAX_CONSECUTIVE_SKIPS`` skipped batches in a row.
         """
         self.ensure_mean_image()
         if batch is None:
             batch = self.buffer.sample(self.schedule.batch_size, self.sequence_length)
         outcome = self.step(batch)
         if not outcome.applied:
-            self.skipped_updates += 1
-            logger.warning("simulator batch skipped: %s (%d so far)", outcome.problem, self.skipped_updates)
-            return None
-        if outcome.parameters_damaged and not self.parameters_damaged:
+            return self._skip(outcome.problem)
+        if outcome.parameters_damaged:
             self.parameters_damaged = True
-            logger.error("a simulator update made the parameters non-finite: they are not saved from now on")
+            raise NonFiniteError(
+                f"simulator update {self.updates + 1} made its weights NaN or infinite, so they are not saved "
+                "(the learning rate is likely too high)"
+            )
         metrics = outcome.metrics
         value = metrics[self.loss.metric_names[0]]
         self.updates += 1
+        self.consecutive_skips = 0
         self._errors_since_save.append(value)
         self._recent_errors.append(value)
         self._recent_metrics.append([metrics[name] for name in self.loss.metric_names])
@@ -194,6 +202,18 @@ class SimulatorTrainer:
             )
             self._recent_errors = []
         return value
+
+    def _skip(self, what):
+        """Count a batch whose loss or gradient was not finite; stop after MAX_CONSECUTIVE_SKIPS in a row."""
+        self.skipped_updates += 1
+        self.consecutive_skips += 1
+        logger.warning("simulator batch skipped: %s (%d so far)", what, self.skipped_updates)
+        if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
+            raise NonFiniteError(
+                f"{self.consecutive_skips} simulator batches in a row had a non-finite loss or gradient, so the "
+                "simulator stopped training and was not saved again (the learning rate is likely too high)"
+            )
+        return None
 
     def _log_row(self):
         """A row of the run log: the metrics' means over the updates since the last row."""

@@ -7,6 +7,8 @@ import os
 import cv2
 import numpy as np
 
+from recurrent_sim.utils.files import atomic_write
+
 
 def to_rgb(frame) -> np.ndarray:
     """(H, W) or (H, W, 3) uint8 -> (H, W, 3) uint8."""
@@ -45,15 +47,18 @@ def side_by_side(panels, labels=None, scale=2, caption=None) -> np.ndarray:
 
 
 def save_png(path, image):
-    """Write an (H, W) or (H, W, 3) RGB uint8 image as PNG; folders are created."""
+    """Write an (H, W) or (H, W, 3) RGB uint8 image as PNG, atomically; folders are created."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if not cv2.imwrite(os.fspath(path), cv2.cvtColor(to_rgb(image), cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write image {path}")
+    ok, data = cv2.imencode(".png", cv2.cvtColor(to_rgb(image), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"could not encode image {path}")
+    atomic_write(os.fspath(path), lambda f: f.write(data.tobytes()))
 
 
 def save_animation(path, images, fps=10):
-    """Write RGB images of equal size as an animated GIF (looping)."""
+    """Write RGB images of equal size as an animated GIF (looping), atomically."""
     import imageio
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    imageio.mimsave(os.fspath(path), [to_rgb(i) for i in images], duration=1000.0 / fps, loop=0)
+    frames = [to_rgb(i) for i in images]
+    atomic_write(os.fspath(path), lambda f: imageio.mimsave(f, frames, format="GIF", duration=1000.0 / fps, loop=0))

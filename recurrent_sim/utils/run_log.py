@@ -13,6 +13,7 @@ import math
 import os
 import time
 
+from recurrent_sim.utils.failures import append_text
 from recurrent_sim.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -93,8 +94,7 @@ class RunLog:
     def append(self, row):
         """Keep ``row``, append it to ``log.csv`` and to the TensorBoard events."""
         self.rows.append(row)
-        with open(self.csv_path, "a", encoding="utf-8") as f:
-            f.write(self._csv_line(row) + "\n")
+        append_text(self.csv_path, self._csv_line(row) + "\n")
         if self.tensorboard and row.get(self.step_field) is not None:
             writer = self._tensorboard_writer()
             for field in self.fields:

@@ -15,6 +15,7 @@ setting; a command line turns it into a message that names its own flag
 import argparse
 import dataclasses
 import json
+import math
 from typing import Any, Callable, Optional, Tuple
 
 from recurrent_sim.utils.errors import UserError
@@ -24,11 +25,12 @@ SETTINGS = {}  # name -> Setting, every setting defined so far
 
 
 def _number(text, kind, check, expected):
+    """``text`` as a finite number of ``kind`` that passes ``check`` (NaN and infinities never do)."""
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if (kind is int and value != int(value)) or not check(value):
+        value = math.nan
+    if not math.isfinite(value) or (kind is int and value != int(value)) or not check(value):
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return kind(value)
 
@@ -49,13 +51,25 @@ def any_int(text) -> int:
 
 
 def positive_float(text) -> float:
-    """argparse type: a number > 0."""
-    return _number(text, float, lambda v: v > 0, "a positive number")
+    """argparse type: a finite number > 0 (learning rates, scales)."""
+    return _number(text, float, lambda v: v > 0, "a positive finite number")
 
 
 def non_negative_float(text) -> float:
-    """argparse type: a number >= 0."""
-    return _number(text, float, lambda v: v >= 0, "a number >= 0")
+    """argparse type: a finite number >= 0."""
+    return _number(text, float, lambda v: v >= 0, "a finite number >= 0")
+
+
+def finite_float(text) -> float:
+    """argparse type: any finite number."""
+    return _number(text, float, lambda v: True, "a finite number")
+
+
+def game_id(text) -> str:
+    """argparse type: a non-empty gym id."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected the gym id of a game (such as Breakout-v0), got ''")
+    return text
 
 
 def json_object(text) -> dict:

@@ -186,7 +186,7 @@ BAD_INPUTS = [
     (["train", D, "--out", "{new}", "--unroll-dep", "-1"],
      r"argument --unroll-dep.*expected an integer >= 0, got '-1'"),
     (["train", D, "--out", "{new}", "--obs-dep", "0", "--pred-dep", "0"], r"obs_dep \+ pred_dep must be >= 1"),
-    (["train", D, "--out", "{new}", "--lr", "0"], r"argument --lr: expected a positive number, got '0'"),
+    (["train", D, "--out", "{new}", "--lr", "0"], r"argument --lr: expected a positive finite number, got '0'"),
     (["train", D, "--out", "{new}", "--validation-fraction", "1"], r"expected a number in \[0, 1\), got '1'"),
     (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--episodes", "0"],
      r"argument --episodes: expected a positive integer, got '0'"),
@@ -199,7 +199,7 @@ BAD_INPUTS = [
     (["collect", "--env", "BlockWorld-v0", "--frame-size", "48", "--out", D],
      r"holds BlockWorld-v0 episodes \(32x32 frames, 5 actions\), not BlockWorld-v0 episodes \(48x48 frames, "
      r"5 actions\): use another --out folder"),
-    (["collect", "--env", "BlockWorld-v0", "--out", "{x}"], r"--out .*a_file is a file, not a folder", _file),
+    (["collect", "--env", "BlockWorld-v0", "--out", "{x}"], r"--out .*a_file is a file; give a folder", _file),
     (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--load", "{new}/agent"],
      r"agent folder .* does not exist"),
     (["collect", "--env", "BlockWorld-v0", "--out", "{new}", "--load", "{x}", "--policy", "random"],

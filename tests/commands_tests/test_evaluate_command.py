@@ -142,7 +142,9 @@ def checksum(path):
         (("--warmup", 0), "--warmup must be a positive integer"),
         (("--env", "BlockWorld-v9"), "did you mean: BlockWorld-v0"),
         (("--frame-size", 84), "--frame-size 84 does not match the 32x32 frames"),
-        (("--threshold", -1), "--threshold must be a positive fraction"),
+        (("--threshold", -1), "argument --threshold: expected a positive finite number, got '-1'"),
+        (("--threshold", "inf"), "argument --threshold: expected a positive finite number, got 'inf'"),
+        (("--env", ""), "argument --env: expected the gym id of a game"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(run_cli, untrained_checkpoint, tmp_path, extra, message):

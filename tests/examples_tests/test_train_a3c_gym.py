@@ -49,7 +49,7 @@ def test_help_lists_every_original_flag_and_the_changed_defaults(script):
 @pytest.mark.parametrize("argv, message", [
     (["2"], "processes must be 1"),
     (["1", "--demo"], "--demo needs --loadtosim"),
-    (["1", "--steps", "0"], "--steps must be positive"),
+    (["1", "--steps", "0"], "argument --steps: expected a positive integer"),
     (["1", "--env", "Breakout-v9"], "Breakout"),
     (["1", "--demo", "--loadtosim", "/nonexistent/sim"], "does not exist"),
 ])

@@ -11,6 +11,7 @@ from recurrent_sim.training import checkpoint as checkpoint_module
 from recurrent_sim.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from recurrent_sim.training.offline import OfflineTrainer
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of
+from recurrent_sim.utils.finite import NonFiniteError
 from tests.helpers import small_options, small_settings, write_dataset
 
 
@@ -190,7 +191,7 @@ def test_non_finite_parameters_are_never_saved(tmp_path, dataset, monkeypatch):
     assert [n for n, _ in list_checkpoints(tmp_path / "run" / "checkpoints")] == [2]
     assert load_checkpoint(checkpoint_2).metadata["updates"] == 2
     assert load_checkpoint(tmp_path / "run").metadata["updates"] == 2
-    with pytest.raises(RuntimeError, match="refusing to save non-finite parameters"):
+    with pytest.raises(NonFiniteError, match="parameters are not finite and were not saved"):
         trainer.save_checkpoint()
 
 
