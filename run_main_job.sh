@@ -56,12 +56,12 @@ updates1=$(( (PHASE1_STEPS - WARM_UP_STEPS) / TRAINING_STEPS ))
 updates2=$(( (PHASE2_STEPS - WARM_UP_STEPS) / PHASE2_TRAINING_STEPS ))
 echo "== 2/4 training the simulator: $PHASE1_STEPS + $PHASE2_STEPS steps, $updates1 + $updates2 updates (log: $OUT/train.log)"
 t0=$(date +%s)
-"$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --savesim "$phase1_dir" \
+"$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --savesim "$phase1_dir" --overwrite \
   --sim-architecture "$ARCHITECTURE" --scheme 33 --unroll_dep "$UNROLL_DEP" --lr-sim "$LR_SIM" \
   --steps "$PHASE1_STEPS" --warm_up_steps "$WARM_UP_STEPS" --training_steps "$TRAINING_STEPS" \
   --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" 2>&1 | tee "$OUT/train.log"
 "$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --loadtosim "$phase1_dir" \
-  --savesim "$simulator_dir" --scheme 67 --bptt-chunks 4 --unroll_dep "$UNROLL_DEP" \
+  --savesim "$simulator_dir" --overwrite --scheme 67 --bptt-chunks 4 --unroll_dep "$UNROLL_DEP" \
   --lr-sim "$LR_SIM2" --steps "$PHASE2_STEPS" --warm_up_steps "$WARM_UP_STEPS" \
   --training_steps "$PHASE2_TRAINING_STEPS" --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" \
   --seed 1 2>&1 | tee -a "$OUT/train.log"
