@@ -35,34 +35,27 @@ def _number(text, kind, check, expected):
     return kind(value)
 
 
-def positive_int(text) -> int:
-    """argparse type: an integer > 0 (accepts '1e4')."""
-    return _number(text, int, lambda v: v > 0, "a positive integer")
+def _number_type(kind, check, expected, doc):
+    """An argparse type: text -> ``kind`` number for which ``check`` holds, else ``expected`` is named."""
+
+    def parse(text):
+        return _number(text, kind, check, expected)
+
+    parse.__doc__ = doc
+    return parse
 
 
-def non_negative_int(text) -> int:
-    """argparse type: an integer >= 0 (accepts '1e4')."""
-    return _number(text, int, lambda v: v >= 0, "an integer >= 0")
-
-
-def any_int(text) -> int:
-    """argparse type: an integer, given as '3000' or '1e4' (the original script's counts)."""
-    return _number(text, int, lambda v: True, "an integer")
-
-
-def positive_float(text) -> float:
-    """argparse type: a finite number > 0 (learning rates, scales)."""
-    return _number(text, float, lambda v: v > 0, "a positive finite number")
-
-
-def non_negative_float(text) -> float:
-    """argparse type: a finite number >= 0."""
-    return _number(text, float, lambda v: v >= 0, "a finite number >= 0")
-
-
-def finite_float(text) -> float:
-    """argparse type: any finite number."""
-    return _number(text, float, lambda v: True, "a finite number")
+positive_int = _number_type(int, lambda v: v > 0, "a positive integer",
+                            "argparse type: an integer > 0 (accepts '1e4').")
+non_negative_int = _number_type(int, lambda v: v >= 0, "an integer >= 0",
+                                "argparse type: an integer >= 0 (accepts '1e4').")
+any_int = _number_type(int, lambda v: True, "an integer",
+                       "argparse type: an integer, given as '3000' or '1e4' (the original script's counts).")
+positive_float = _number_type(float, lambda v: v > 0, "a positive finite number",
+                              "argparse type: a finite number > 0 (learning rates, scales).")
+non_negative_float = _number_type(float, lambda v: v >= 0, "a finite number >= 0",
+                                  "argparse type: a finite number >= 0.")
+finite_float = _number_type(float, lambda v: True, "a finite number", "argparse type: any finite number.")
 
 
 def game_id(text) -> str:
@@ -83,9 +76,7 @@ def json_object(text) -> dict:
     return value
 
 
-def fraction(text) -> float:
-    """argparse type: a number in [0, 1)."""
-    return _number(text, float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+fraction = _number_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)", "argparse type: a number in [0, 1).")
 
 
 @dataclasses.dataclass(frozen=True)
