@@ -28,14 +28,7 @@ PHASE2_MINUTES="${PHASE2_MINUTES:-70}"   # phase 2 budget (scheme 67, BPTT(15, 4
 EVAL_SEQUENCES=50       # held-out sequences measured at the end
 OUT="${LONG_JOB_OUT:-runs/long_job}"     # everything this job writes
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cd "$root"
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$(nproc)}"
-export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
-started=$(date +%s)
-
-echo "== 1/4 setting up the virtual environment (.venv)"
-bash scripts/setup_venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/job_setup.sh"
 sim="$root/.venv/bin/recurrent-sim"
 mkdir -p "$OUT"
 

@@ -35,14 +35,7 @@ DEMO_MAX_STEPS=1000     # bound on a demo episode's length
 CHAIN_PERIOD=100        # demo: predicted steps between re-synchronisations with the real game
 OUT="${MAIN_JOB_OUT:-runs/main_job}"  # everything this job writes, relative to the repository root
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cd "$root"
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$(nproc)}"
-export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
-started=$(date +%s)
-
-echo "== 1/4 setting up the virtual environment (.venv)"
-bash scripts/setup_venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/job_setup.sh"
 python="$root/.venv/bin/python"
 
 mkdir -p "$OUT"
