@@ -165,3 +165,15 @@ def write_format1_checkpoint(path, layout="format1_original_savesim.json", seed=
     with open(path, "wb") as f:
         np.savez(f, **arrays)
     return path
+
+
+def evaluate_on_blockworld(cli, run, out, architecture, sequences, warmup, horizon):
+    """``recurrent-sim evaluate`` of the simulator in ``run`` on BlockWorld; checks that it
+    ran, rebuilt ``architecture`` and gave a finite error; returns summary.json as a dict."""
+    code, _, err = cli("evaluate", "--loadtosim", run, "--env", BLOCKWORLD, "--sequences", sequences,
+                       "--warmup", warmup, "--horizon", horizon, "--batch-size", sequences, "--out", out)
+    assert code == 0, err
+    summary = json.loads(open(os.path.join(out, "summary.json")).read())
+    assert summary["checkpoint"]["config"]["architecture"] == architecture
+    assert np.isfinite(summary["mean_over_horizon"]["model_mse"])
+    return summary

@@ -5,7 +5,6 @@ them, and takes them through ``recurrent-sim train`` (and ``--resume``),
 ``recurrent-sim evaluate`` and the original script's ``--loadtosim --demo``.
 """
 import csv
-import json
 import re
 
 import chainer
@@ -15,7 +14,7 @@ import numpy as np
 
 from recurrent_sim.models import SimulatorBase, register_architecture
 from recurrent_sim.training import load_checkpoint, register_loss
-from tests.helpers import BLOCKWORLD, load_original_script, run_original_script
+from tests.helpers import BLOCKWORLD, evaluate_on_blockworld, load_original_script, run_original_script
 
 
 class PooledSimulator(SimulatorBase):
@@ -95,12 +94,7 @@ def test_a_registered_architecture_and_loss_train_evaluate_and_play(tmp_path, da
     assert code == 0 and "trained to update 6" in out, err
     assert load_checkpoint(run / "checkpoints" / "checkpoint_00000006.npz").config.architecture == "pooled_test"
 
-    code, out, err = cli("evaluate", "--loadtosim", run, "--env", BLOCKWORLD, "--sequences", 2, "--warmup", 2,
-                         "--horizon", 4, "--batch-size", 2, "--out", tmp_path / "evaluation")
-    assert code == 0, err
-    summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
-    assert summary["checkpoint"]["config"]["architecture"] == "pooled_test"
-    assert np.isfinite(summary["mean_over_horizon"]["model_mse"])
+    evaluate_on_blockworld(cli, run, tmp_path / "evaluation", "pooled_test", sequences=2, warmup=2, horizon=4)
 
     status, out, err = run_original_script(
         load_original_script(), capsys, "1", "--env", BLOCKWORLD, "--loadtosim", run, "--demo",

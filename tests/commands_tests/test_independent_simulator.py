@@ -1,13 +1,10 @@
 """The prediction-independent simulator through `recurrent-sim train`, `evaluate` and the demo, on BlockWorld."""
 import csv
-import json
 import re
-
-import numpy as np
 
 from recurrent_sim.models import IndependentSimulator
 from recurrent_sim.training import load_checkpoint
-from tests.helpers import BLOCKWORLD, load_original_script, run_original_script
+from tests.helpers import BLOCKWORLD, evaluate_on_blockworld, load_original_script, run_original_script
 
 TRAIN_FLAGS = ["--architecture", "independent", "--loss", "independent_mse", "--hidden-size", "8",
                "--batch-size", "2", "--unroll-dep", "2", "--obs-dep", "1", "--pred-dep", "3",
@@ -36,12 +33,7 @@ def test_train_evaluate_and_demo(tmp_path, cli, capsys, monkeypatch):
     encoded = []
     encode = IndependentSimulator.encode
     monkeypatch.setattr(IndependentSimulator, "encode", lambda self, x: encoded.append(len(x)) or encode(self, x))
-    code, out, err = cli("evaluate", "--loadtosim", run, "--env", BLOCKWORLD, "--sequences", 3, "--warmup", 3,
-                         "--horizon", 5, "--batch-size", 3, "--out", tmp_path / "evaluation")
-    assert code == 0, err
-    summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
-    assert summary["checkpoint"]["config"]["architecture"] == "independent"
-    assert np.isfinite(summary["mean_over_horizon"]["model_mse"])
+    evaluate_on_blockworld(cli, run, tmp_path / "evaluation", "independent", sequences=3, warmup=3, horizon=5)
     assert sum(encoded) == 3 * 3
 
     status, out, err = run_original_script(
