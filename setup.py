@@ -9,6 +9,7 @@ setup(
         "(Chiappa et al., ICLR 2017) in Chainer and ChainerRL"
     ),
     packages=find_packages(include=["recurrent_sim", "recurrent_sim.*"]),
+    package_data={"recurrent_sim.play": ["static/*.html", "static/*.js", "static/*.css"]},
     python_requires=">=3.11,<3.12",
     install_requires=[
         "chainer==7.8.1",
@@ -21,9 +22,12 @@ setup(
         "imageio>=2.30",
         "Pillow>=9",
         "tensorboardX>=2.6",
+        "aiohttp>=3.9,<4",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        # selenium drives the system's Chromium (Debian's chromium and chromium-driver,
+        # installed by scripts/setup_venv.sh) in the browser test of `recurrent-sim play`.
+        "test": ["pytest>=7", "hypothesis>=6", "selenium>=4.20,<5"],
         # CuPy 13 (the last with the cuDNN that chainer 7 uses, and numpy 1) and,
         # as NVIDIA's wheels, the CUDA 12 libraries it loads: a CUDA 12 machine
         # needs only its driver (recurrent_sim.utils.cuda loads them).

@@ -6,6 +6,20 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${RECURRENT_SIM_VENV:-$root/.venv}"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null 2>&1 || python=python3
+# The browser test of `recurrent-sim play` drives Debian's Chromium through its
+# chromedriver (no browser is downloaded at run time); installed when missing.
+if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && command -v apt-get >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ] && [ -z "${RECURRENT_SIM_NO_APT:-}" ]; then
+  echo "[setup] installing chromium and chromium-driver (Debian packages) for the browser test" >&2
+  log="$(mktemp)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { apt-get install -y -qq chromium chromium-driver >"$log" 2>&1 \
+         || { apt-get update -qq >>"$log" 2>&1 && apt-get install -y -qq chromium chromium-driver >>"$log" 2>&1; }; }; then
+    echo "[setup] could not install chromium (the browser test will be skipped); see $log" >&2
+  else
+    rm -f "$log"
+  fi
+fi
 if [ ! -x "$venv/bin/python" ]; then
   echo "[setup] creating virtual environment $venv" >&2
   "$python" -m venv "$venv"

@@ -1,5 +1,5 @@
 """Imports flow one way: utils -> models -> data -> training -> envs / agents / evaluation
--> benchmark -> commands -> examples.
+-> benchmark / play -> commands -> examples.
 
 Every module of recurrent_sim/ and examples/ is parsed (ast, nothing is
 imported) and each of its imports of recurrent_sim, at module level or inside
@@ -21,6 +21,7 @@ RANKS = {
     "agents": 4,
     "evaluation": 4,
     "benchmark": 5,
+    "play": 5,
     "commands": 6,
     "cli": 6,
     "__main__": 6,

@@ -1,0 +1,138 @@
+// The play page: draws the frames the server sends over the websocket and sends the keys back.
+// Messages are described in recurrent_sim/play/protocol.py.
+"use strict";
+
+const state = {
+  hello: null, frame: null, frames: 0, errors: [], saved: null,
+  realFrames: [],  // real frames of this episode by step (base64), for looking back with the slider
+  episode: -1, paused: false, agent: false, held: new Set(),
+};
+window.playState = state;  // what the page shows, for whoever inspects it
+
+const $ = (id) => document.getElementById(id);
+const socket = new WebSocket(`ws://${location.host}/ws`);
+const send = (message) => { if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message)); };
+
+function draw(canvas, base64) {
+  const { width, height, scale } = state.hello;
+  const pixels = atob(base64);
+  const small = document.createElement("canvas");
+  small.width = width; small.height = height;
+  const context = small.getContext("2d");
+  const image = context.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    const v = pixels.charCodeAt(i);
+    image.data[4 * i] = v; image.data[4 * i + 1] = v; image.data[4 * i + 2] = v; image.data[4 * i + 3] = 255;
+  }
+  context.putImageData(image, 0, 0);
+  canvas.width = width * scale; canvas.height = height * scale;
+  const big = canvas.getContext("2d");
+  big.imageSmoothingEnabled = false;  // nearest neighbour: game pixels stay square
+  big.drawImage(small, 0, 0, canvas.width, canvas.height);
+}
+
+function drawCurve(values, branchStep) {
+  const canvas = $("curve"), context = canvas.getContext("2d");
+  const { width, height } = canvas, margin = 30;
+  context.fillStyle = "#000"; context.fillRect(0, 0, width, height);
+  const top = Math.max(1e-3, ...values.filter((v) => v !== null));
+  context.fillStyle = "#999"; context.font = "10px sans-serif";
+  context.fillText(top.toPrecision(2), 2, 10); context.fillText("0", 2, height - 2);
+  context.fillText(`MSE per step since the branch at step ${branchStep}`, margin + 4, 10);
+  const n = Math.max(values.length - 1, 1), x = (i) => margin + (i / n) * (width - margin - 4);
+  const y = (v) => height - 4 - (v / top) * (height - 16);
+  context.strokeStyle = "#4cf"; context.lineWidth = 1.5; context.beginPath();
+  values.forEach((v, i) => (i === 0 ? context.moveTo(x(i), y(v || 0)) : context.lineTo(x(i), y(v || 0))));
+  context.stroke();
+}
+
+function showFrame(frame) {
+  state.frame = frame; state.frames += 1;
+  if (frame.episode !== state.episode) { state.episode = frame.episode; state.realFrames = []; }
+  state.realFrames.length = frame.step + 1;
+  state.realFrames[frame.step] = frame.real;
+  state.paused = frame.paused; state.agent = frame.agent;
+  draw($("sim"), frame.sim); draw($("real"), frame.real);
+  $("real-caption").textContent = "real game, same actions";
+  $("step").textContent = frame.step;
+  $("branch-step").textContent = frame.branch_step;
+  $("divergence").textContent = frame.divergence.toFixed(5);
+  $("drift").textContent = frame.drift === null ? (state.hello.has_drift ? "-" : "no drift head") : frame.drift.toFixed(5);
+  $("sim-reward").textContent = frame.sim_reward; $("real-reward").textContent = frame.real_reward;
+  const history = $("history");
+  history.max = frame.step;
+  if (document.activeElement !== history) { history.value = frame.step; $("history-step").textContent = frame.step; }
+  $("pause").textContent = frame.paused ? "Resume (P)" : "Pause (P)";
+  $("agent").textContent = frame.agent ? `You play (A)` : `${state.hello.agent} plays (A)`;
+  $("status").textContent = frame.over ? "episode over: rewind or start a new one"
+    : (frame.paused ? "paused" : "playing") + (frame.agent ? `, ${state.hello.agent} at the controls` : "");
+  drawCurve(frame.divergences, frame.branch_step);
+}
+
+socket.onmessage = (event) => {
+  const message = JSON.parse(event.data);
+  if (message.type === "hello") state.hello = message;
+  else if (message.type === "frame") showFrame(message);
+  else if (message.type === "saved") { state.saved = message.path; $("message").textContent = `saved ${message.path}`; }
+  else if (message.type === "error") { state.errors.push(message.message); $("message").textContent = message.message; }
+};
+socket.onclose = () => { $("status").textContent = "disconnected (reload the page)"; };
+
+// ----- keys -> actions -----------------------------------------------------
+const DIRECTIONS = { ArrowUp: "UP", ArrowDown: "DOWN", ArrowLeft: "LEFT", ArrowRight: "RIGHT", " ": "FIRE" };
+
+function heldAction() {
+  const names = state.hello.actions, held = state.held;
+  const vertical = held.has("UP") ? "UP" : held.has("DOWN") ? "DOWN" : "";
+  const horizontal = held.has("RIGHT") ? "RIGHT" : held.has("LEFT") ? "LEFT" : "";
+  const fire = held.has("FIRE") ? "FIRE" : "";
+  for (const name of [vertical + horizontal + fire, vertical + horizontal, vertical + fire, horizontal + fire,
+    vertical, horizontal, fire]) {
+    if (name && names.includes(name)) return names.indexOf(name);
+  }
+  return Math.max(names.indexOf("NOOP"), 0);
+}
+
+function stepOnce(action) { send(action === undefined ? { type: "step" } : { type: "step", action }); }
+function branch() { send({ type: "branch", step: Number($("history").value) }); }
+function togglePause() { send({ type: state.paused ? "resume" : "pause" }); }
+function toggleAgent() { send({ type: "agent", on: !state.agent }); }
+
+document.addEventListener("keydown", (event) => {
+  if (!state.hello || event.target instanceof HTMLInputElement) return;  // the slider takes its own keys
+  const direction = DIRECTIONS[event.key];
+  if (direction) {
+    event.preventDefault();
+    if (event.repeat) return;
+    state.held.add(direction);
+    if (state.paused) stepOnce(heldAction()); else send({ type: "action", action: heldAction() });
+    return;
+  }
+  if (/^[0-9]$/.test(event.key) && Number(event.key) < state.hello.actions.length) {
+    if (state.paused) stepOnce(Number(event.key)); else send({ type: "action", action: Number(event.key) });
+    return;
+  }
+  const shortcuts = { p: togglePause, ".": () => stepOnce(), a: toggleAgent, b: branch,
+    n: () => send({ type: "reset" }), g: () => send({ type: "save_gif" }) };
+  const shortcut = shortcuts[event.key.toLowerCase()];
+  if (shortcut) { event.preventDefault(); shortcut(); }
+});
+
+document.addEventListener("keyup", (event) => {
+  const direction = DIRECTIONS[event.key];
+  if (!direction || !state.hello) return;
+  state.held.delete(direction);
+  if (!state.paused) send({ type: "action", action: heldAction() });
+});
+
+$("pause").onclick = togglePause;
+$("step-once").onclick = () => stepOnce();
+$("agent").onclick = toggleAgent;
+$("reset").onclick = () => send({ type: "reset" });
+$("save").onclick = () => send({ type: "save_gif" });
+$("branch").onclick = branch;
+$("history").oninput = () => {  // look back: the real frame at that step (branch to play from there)
+  const step = Number($("history").value), frame = state.realFrames[step];
+  $("history-step").textContent = step;
+  if (frame) { draw($("real"), frame); $("real-caption").textContent = `real game at step ${step} (press B to branch)`; }
+};
