@@ -56,6 +56,16 @@ class SimulatedGame(gym.Env):
         return self.games.has_heads
 
     @property
+    def last_frame(self):
+        """The newest (H, W) uint8 frame (as :attr:`PreprocessedEnv.last_frame`), None before a warm-up."""
+        return None if self.frame is None else self.frame.copy()
+
+    @property
+    def frame_shape(self):
+        """(height, width) of the frames."""
+        return self.games.frame_shape
+
+    @property
     def episode_step(self) -> int:
         """Steps since the warm-up."""
         return 0 if self.games.episode_steps is None else int(self.games.episode_steps[0])

@@ -148,6 +148,12 @@ class SimulatorBase(chainer.Chain):
         (T * B, 1, H, W) Variable, time-major (rows t * B .. (t + 1) * B - 1
         are step t), and the new state.
         """
+        predictions, _, state = self.observe_steps(frames, actions, state)
+        return predictions, state
+
+    def observe_steps(self, frames, actions, state):
+        """:meth:`observe` that also returns the transition outputs: ``(predictions, hiddens, state)``,
+        hiddens (T * B, features) time-major, what the heads read at each step."""
         batch, steps = frames.shape[:2]
         codes = self.encode(F.reshape(frames, (batch * steps,) + tuple(frames.shape[2:])))
         codes = F.reshape(codes, (batch, steps, -1))
@@ -155,7 +161,8 @@ class SimulatorBase(chainer.Chain):
         for t in range(steps):
             hidden, state = self.transition(codes[:, t], actions[:, t], state)
             hiddens.append(hidden)
-        return self.decode(F.concat(hiddens, axis=0)), state
+        hiddens = F.concat(hiddens, axis=0)
+        return self.decode(hiddens), hiddens, state
 
     # ----- reward, episode-end and self-error heads -------------------------
     @property
@@ -184,6 +191,11 @@ class SimulatorBase(chainer.Chain):
         if not self.has_heads:
             return None
         return self.state_heads.outputs(self.head_features(state))
+
+    def heads_of_hidden(self, hiddens):
+        """:class:`~recurrent_sim.models.heads.HeadOutputs` of (N, features) transition outputs
+        (what :meth:`observe_steps` returns; the ``h`` of the state). Needs heads."""
+        return self.state_heads.outputs(hiddens)
 
     # ----- action-only steps (prediction-independent architectures) ---------
     #: True when, after the warm-up on real frames, the state advances from

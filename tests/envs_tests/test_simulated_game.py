@@ -144,3 +144,59 @@ def test_batched_games_equal_single_games_and_restart_alone():
     np.testing.assert_array_equal(observations[1], frames[1, -4:])
     np.testing.assert_array_equal(observations[[0, 2]], before[[0, 2]])
     np.testing.assert_array_equal(batched.episode_steps, [4, 0, 4])
+
+
+def test_gymnasium_adapter_follows_the_gymnasium_api():
+    import gymnasium
+
+    from recurrent_sim.envs.gymnasium_game import GymnasiumSimulatedGame
+
+    frames, actions = warmup()
+    env = GymnasiumSimulatedGame(SimulatedGame(make_simulator()), max_episode_steps=3)
+    assert isinstance(env, gymnasium.Env) and isinstance(env.action_space, gymnasium.spaces.Discrete)
+    observation, info = env.reset(seed=0, options={"frames": frames, "actions": actions})
+    assert env.observation_space.contains(observation) and info["frame"].shape == (SIZE, SIZE)
+    env.game.simulator.state_heads.done.b.array[:] = -50.0  # the head never ends the episode: truncation does
+    results = [env.step(np.int64(1)) for _ in range(3)]
+    for observation, reward, terminated, truncated, info in results:
+        assert env.observation_space.contains(observation) and isinstance(reward, float)
+        assert terminated is False and "drift" in info
+    assert [r[3] for r in results] == [False, False, True]
+    observation, _ = env.reset()  # replays the last warm-up
+    np.testing.assert_array_equal(observation, frames[-4:])
+    env.game.simulator.state_heads.done.b.array[:] = 50.0
+    assert env.step(0)[2:4] == (True, False)
+    with pytest.raises(ValueError, match="step limit"):
+        GymnasiumSimulatedGame(SimulatedGame(make_simulator(), max_episode_steps=3))
+
+
+def test_warm_ups_from_recorded_episodes_and_from_the_live_game():
+    from recurrent_sim.data.episode import Episode
+    from recurrent_sim.envs import make_game
+    from recurrent_sim.envs.warmup_sources import DatasetWarmups, LiveWarmups
+    from recurrent_sim.utils.errors import UserError
+
+    steps = 6
+    rng = np.random.RandomState(0)
+    episode = Episode(rng.randint(0, 255, (steps + 1, SIZE, SIZE)).astype(np.uint8),
+                      np.arange(steps, dtype=np.int32) % N_ACTIONS, np.zeros(steps, np.float32),
+                      np.arange(steps) == steps - 1)
+    source = DatasetWarmups([episode], warmup=3, seed=0)
+    assert len(source.windows) == 4  # starts 0..3: a window may not end on the final frame
+    frames, actions = source(5)
+    assert frames.shape == (5, 3, SIZE, SIZE) and actions.shape == (5, 2)
+    for row in range(5):
+        start = int(np.flatnonzero((episode.frames == frames[row, 0]).all(axis=(1, 2)))[0])
+        np.testing.assert_array_equal(frames[row], episode.frames[start : start + 3])
+        np.testing.assert_array_equal(actions[row], episode.actions[start : start + 2])
+    with pytest.raises(UserError):
+        DatasetWarmups([episode], warmup=7)
+
+    live = LiveWarmups(make_game("BlockWorld-v1", seed=0, frame_size=SIZE), warmup=4, seed=0)
+    frames, actions = live(2)
+    assert frames.shape == (2, 4, SIZE, SIZE) and actions.shape == (2, 3) and frames.dtype == np.uint8
+    game = SimulatedGame(build_simulator(SimulatorConfig(frame_shape=(SIZE, SIZE), n_actions=5, hidden_size=8,
+                                                         encoding_size=16, heads=True)), warmup_source=live)
+    game.simulator.set_mean_image(frames[0])
+    assert game.reset().shape == (4, SIZE, SIZE)
+    assert game.step(4)[0].shape == (4, SIZE, SIZE)
