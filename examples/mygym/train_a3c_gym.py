@@ -111,6 +111,9 @@ def build_parser():
     p.add_argument("--sim-episode-len", type=positive_int, default=50,
                    help="with --train-in-sim: steps after which a simulated episode ends if the episode-end head "
                         "has not ended it")
+    p.add_argument("--sim-reward", default="class", choices=["class", "expected"],
+                   help="with --train-in-sim: the reward the agent gets, the reward head's first class (-1, 0, +1) "
+                        "or its expected sign p(positive) - p(negative)")
     p.add_argument("--load", default="", help="agent folder to load (model.npz, written by a previous run)")
     p.add_argument("--logger-level", type=int, default=logging.INFO,
                    help="logging level, 10 = DEBUG, 20 = INFO (changed: was 10, DEBUG)")
@@ -381,7 +384,7 @@ def run_training_in_sim(args, outdir, prepared):
         source = LiveWarmups(make_game(args, args.seed + 2), warmup, seed=args.seed)
         origin = "random steps of the real game"
     game = SimulatedGame(simulator, n_frames=args.frame_buffer_length, max_episode_steps=args.sim_episode_len,
-                         warmup_source=source)
+                         warmup_source=source, reward_mode=args.sim_reward)
     agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
     scores_file = Scores(outdir, agent)
     eval_game = make_game(args, args.seed + 1)
@@ -391,7 +394,8 @@ def run_training_in_sim(args, outdir, prepared):
         scores_file.record(step, returns)
         print_stats(summarize(returns), prefix=f"evaluation on the real game at step {step}: ")
 
-    heads = "reward and episode end from its heads" if simulator.has_heads else "no heads: reward 0"
+    heads = (f"reward ({args.sim_reward}) and episode end from its heads" if simulator.has_heads
+             else "no heads: reward 0")
     print(f"training in the simulated game: {args.steps} steps ({heads}; warm-ups of {warmup} frames from "
           f"{origin}; simulated episodes of at most {args.sim_episode_len} steps)", flush=True)
     with StopRequest() as stop:

@@ -5,7 +5,9 @@
 up on real frames it needs no emulator: the frames are the simulator's
 predictions, and when the simulator has heads
 (:mod:`recurrent_sim.models.heads`) the reward is the sign class the reward
-head ranks first (-1, 0 or +1), the episode ends when the episode-end
+head ranks first (-1, 0 or +1; ``reward_mode="expected"``: the expected sign,
+``p(positive) - p(negative)``, a smoother signal for agents that learn in
+the simulator), the episode ends when the episode-end
 head's probability exceeds ``done_threshold``, and the drift signal is the
 error head's estimate of the mean squared error per pixel (pixels in
 [0, 1]) of the frame just predicted. Without heads the reward is 0, an
@@ -28,6 +30,8 @@ import numpy as np
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
 from recurrent_sim.models.heads import class_rewards
 
+REWARD_MODES = ("class", "expected")
+
 
 class BatchedSimulatedGame:
     """N games inside ``simulator``; see the module docstring.
@@ -39,9 +43,14 @@ class BatchedSimulatedGame:
             anyway (None: only the episode-end head ends episodes).
         done_threshold: probability of the episode-end head above which an episode ends.
         warmup_source: ``(n) -> (frames, actions)`` for :meth:`reset` (optional).
+        reward_mode: ``"class"`` (-1, 0 or +1) or ``"expected"`` (the expected sign).
     """
 
-    def __init__(self, simulator, n_frames=4, max_episode_steps=None, done_threshold=0.5, warmup_source=None):
+    def __init__(self, simulator, n_frames=4, max_episode_steps=None, done_threshold=0.5, warmup_source=None,
+                 reward_mode="class"):
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode must be one of {', '.join(REWARD_MODES)}, got {reward_mode!r}")
+        self.reward_mode = reward_mode
         if n_frames < 1:
             raise ValueError(f"n_frames must be >= 1, got {n_frames}")
         if max_episode_steps is not None and max_episode_steps < 1:
@@ -182,7 +191,10 @@ class BatchedSimulatedGame:
                 reward_probabilities = to_cpu(chainer.functions.softmax(heads.reward_logits).array)
                 done_probabilities = to_cpu(chainer.functions.sigmoid(heads.done_logit).array)
                 drift = to_cpu(heads.error_estimate.array).astype(np.float32)
-            rewards = class_rewards(reward_probabilities.argmax(axis=1))
+            if self.reward_mode == "class":
+                rewards = class_rewards(reward_probabilities.argmax(axis=1))
+            else:
+                rewards = (reward_probabilities[:, 2] - reward_probabilities[:, 0]).astype(np.float32)
             dones = done_probabilities > self.done_threshold
             info.update(drift=drift, reward_probabilities=reward_probabilities, done_probabilities=done_probabilities)
         if self.max_episode_steps is not None:

@@ -36,12 +36,16 @@ class SimulatedGame(gym.Env):
         warmup_source: ``(n) -> (frames (n, T, H, W), actions (n, T - 1) or (n, T))``
             that :meth:`reset` draws a new warm-up from; without it
             :meth:`reset` replays the last :meth:`warm_up`.
+        reward_mode: ``"class"``: the reward class the head ranks first, -1,
+            0 or +1; ``"expected"``: ``p(positive) - p(negative)``.
     """
 
     metadata = {"render.modes": ["rgb_array"]}
 
-    def __init__(self, simulator, n_frames=4, max_episode_steps=None, done_threshold=0.5, warmup_source=None):
-        self.games = BatchedSimulatedGame(simulator, n_frames, max_episode_steps, done_threshold, warmup_source)
+    def __init__(self, simulator, n_frames=4, max_episode_steps=None, done_threshold=0.5, warmup_source=None,
+                 reward_mode="class"):
+        self.games = BatchedSimulatedGame(simulator, n_frames, max_episode_steps, done_threshold, warmup_source,
+                                          reward_mode)
         height, width = self.games.frame_shape
         self.action_space = spaces.Discrete(self.games.n_actions)
         self.observation_space = spaces.Box(0, 255, (self.games.n_frames, height, width), np.uint8)

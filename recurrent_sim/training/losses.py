@@ -29,6 +29,7 @@ through :class:`PlannedLoss`, so curricula change the plan as training goes::
 ``recurrent-sim train --loss sequence_l1`` then trains with it.
 """
 import dataclasses
+import inspect
 from typing import Callable, Tuple
 
 from recurrent_sim.training.heads_loss import HeadTargets, HeadWeights
@@ -57,7 +58,12 @@ class RegisteredLoss:
     def function(self, schedule: SequenceSchedule, head_weights=None):
         """The loss function for sequences split by ``schedule``; ``head_weights``
         (:class:`~recurrent_sim.training.heads_loss.HeadWeights`) weigh the heads of simulators that have them."""
-        return self.make(schedule) if head_weights is None else self.make(schedule, head_weights=head_weights)
+        if head_weights is None:
+            return self.make(schedule)
+        if "head_weights" not in inspect.signature(self.make).parameters:
+            raise UserError(f"the loss {self.name} does not train the reward, episode-end and error heads; "
+                            f"use {DEFAULT_LOSS} or {INDEPENDENT_LOSS} for a simulator with heads")
+        return self.make(schedule, head_weights=head_weights)
 
 
 _LOSSES = {}

@@ -119,8 +119,9 @@ class OfflineTrainer(RunCheckpoints):
         # Training follows the split's plan of each update (curricula move
         # on); validation always uses its final plan, so its errors compare
         # across the whole run.
-        self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates, settings.head_weights)
-        self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE), settings.head_weights)
+        head_weights = settings.head_weights if self.config.heads else None
+        self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates, head_weights)
+        self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE), head_weights)
         self.step = UpdateStep(self.simulator, self.optimizer, self.planned)
         self.state = RunState()
         self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",

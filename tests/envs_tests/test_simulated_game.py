@@ -53,6 +53,17 @@ def test_reward_and_episode_end_come_from_the_heads():
     heads.done.b.array[:] = -50.0
     _, reward, done, _ = game.step(1)
     assert reward == -1.0 and not done
+    expected = SimulatedGame(sim, reward_mode="expected")
+    expected.warm_up(*warmup())
+    heads.reward.b.array[:] = [0.0, 0.0, 0.0]
+    heads.reward.W.array[:] = 0.0  # all three classes equally likely: expected sign 0, then p(+) - p(-)
+    assert expected.step(1)[1] == pytest.approx(0.0, abs=1e-6)
+    heads.reward.b.array[:] = [np.log(0.2), np.log(0.3), np.log(0.5)]
+    _, reward, _, info = expected.step(1)
+    assert reward == pytest.approx(0.3, abs=1e-5)
+    np.testing.assert_allclose(info["reward_probabilities"], [0.2, 0.3, 0.5], atol=1e-5)
+    with pytest.raises(ValueError):
+        SimulatedGame(sim, reward_mode="median")
 
 
 def test_without_heads_reward_is_zero_drift_none_and_episodes_end_at_the_step_limit():

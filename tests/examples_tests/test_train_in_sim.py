@@ -33,7 +33,7 @@ def test_a3c_trains_inside_the_simulated_game_and_is_scored_on_the_real_game(cap
     assert status == 0, err
     scores = REAL_SCORE.findall(out)
     assert [(int(step), int(runs)) for step, runs, _ in scores] == [(30, 2), (60, 2)]
-    assert "training in the simulated game: 60 steps (reward and episode end from its heads" in out
+    assert "training in the simulated game: 60 steps (reward (class) and episode end from its heads" in out
     assert "returns inside the simulated game: n_runs: 8 mean: 7.0 " in out  # 60 steps of 7-step episodes
     run = next(p for p in (tmp_path / "out").iterdir() if p.is_dir())
     assert (run / "60_finish" / "model.npz").is_file()
