@@ -154,11 +154,12 @@ class PlayServer:
             await self.send(previous, error_message("another page took over the game"))
             await previous.close()
         controls = Controls()
-        if not self.started:
-            await self.run_in_worker(self.session.new_episode)
-            self.started = True
-        await self.send(ws, self.hello())
-        await self.send(ws, self.frame_message(controls))
+        async with self.turn:
+            if not self.started:
+                await self.run_in_worker(self.session.new_episode)
+                self.started = True
+            await self.send(ws, self.hello())
+            await self.send(ws, self.frame_message(controls))
         ticker = asyncio.create_task(self.play(ws, controls))
         try:
             async for message in ws:

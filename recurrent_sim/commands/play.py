@@ -1,0 +1,122 @@
+"""``recurrent-sim play``: play a saved simulator in the browser, the real game beside it.
+
+Serves a local web page: you play the simulated game with the keyboard at
+the game's speed, the real game runs beside it on the same actions, and a
+curve shows how far the two drift apart step by step. Pause, step, rewind
+the real game to any earlier step and branch the simulator from there, let
+the agent play, save the session as a GIF (in ``--out``).
+"""
+import logging
+import sys
+
+from recurrent_sim.commands.validation import one_line_errors
+from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH
+from recurrent_sim.utils.device import GPU
+from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import SEED, positive_float
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "play",
+        help="play a saved simulator in a web page, the real game beside it",
+        description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
+    )
+    one_line_errors(parser)
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--loadtosim", metavar="DIR", help="simulator folder (its simulator.npz) or checkpoint file")
+    model.add_argument("--pretrained", metavar="NAME", help="a simulator shipped with the package, e.g. blockworld")
+    ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; any other "
+                             "address lets others on the network play and write GIFs, and prints a warning)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default: 8765)")
+    parser.add_argument("--fps", type=positive_float, default=15.0,
+                        help="steps a second while playing (default: 15)")
+    parser.add_argument("--scale", type=int, default=None,
+                        help="screen pixels per frame pixel on the page (default: about 320 pixels a side)")
+    parser.add_argument("--warmup", type=int, default=10,
+                        help="real frames the simulator is warmed up on at each start and branch (default: 10)")
+    parser.add_argument("--agent", default=None, metavar="DIR",
+                        help="agent folder (saved by the training script) that plays when you hand over "
+                             "(default: the non-learning agent with random initial weights)")
+    parser.add_argument("--out", default="play", metavar="DIR",
+                        help="folder the saved GIFs go to, created when needed (default: play)")
+    SEED.add_to(parser, help="seed of the real game's episodes and of the agent")
+    FRAME_BUFFER_LENGTH.add_to(parser, type=int)
+    GPU.add_to(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def check_arguments(args):
+    """Raise UserError for values no session can use."""
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be in 0..65535, got {args.port}")
+    for name in ("warmup", "frame_buffer_length"):
+        value = getattr(args, name)
+        if value <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if args.scale is not None and not 1 <= args.scale <= 64:
+        raise UserError(f"--scale must be in 1..64, got {args.scale}")
+
+
+def simulator_folder(args):
+    """The checkpoint path: --loadtosim, or the shipped simulator --pretrained names."""
+    if args.loadtosim is not None:
+        return args.loadtosim
+    from recurrent_sim.pretrained import pretrained_path
+
+    return pretrained_path(args.pretrained)
+
+
+def load_simulator(path):
+    """The checkpoint at ``path`` and its simulator (square frames and a mean image checked)."""
+    from recurrent_sim.training import CheckpointError, load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    height, width = checkpoint.config.frame_shape
+    if height != width:
+        raise CheckpointError(f"{checkpoint.path} predicts {height}x{width} frames; only square frames are supported")
+    simulator = checkpoint.build_simulator()
+    if not simulator.has_mean_image:
+        raise CheckpointError(f"{checkpoint.path} has no mean image: it was saved before any training update")
+    return checkpoint, simulator
+
+
+def build_session(args, checkpoint, simulator):
+    from recurrent_sim.agents import make_acting_agent
+    from recurrent_sim.commands.evaluate import make_evaluation_game
+    from recurrent_sim.envs.simulated_game import SimulatedGame
+    from recurrent_sim.play import PlaySession, RecordedGame
+    from recurrent_sim.utils.device import use_device
+
+    _, game = make_evaluation_game(args, checkpoint)
+    frame_size = checkpoint.config.frame_shape[0]
+    agent = make_acting_agent(game.action_space.n, obs_shape=(args.frame_buffer_length, frame_size, frame_size),
+                              load=args.agent, seed=args.seed, gpu=args.gpu)
+    use_device(args.gpu, simulator)
+    simulated = SimulatedGame(simulator, n_frames=args.frame_buffer_length)
+    return PlaySession(simulated, RecordedGame(game, seed=args.seed), agent, warmup=args.warmup)
+
+
+def run(args) -> int:
+    from recurrent_sim.play import PlayServer, serve
+    from recurrent_sim.play.server import is_loopback
+
+    check_arguments(args)
+    checkpoint, simulator = load_simulator(simulator_folder(args))
+    session = build_session(args, checkpoint, simulator)
+    frame_size = checkpoint.config.frame_shape[0]
+    scale = args.scale or max(1, 320 // frame_size)
+    server = PlayServer(session, args.out, fps=args.fps, host=args.host, port=args.port,
+                        agent_name="trained agent" if args.agent else "non-learning agent", scale=scale)
+    if not is_loopback(args.host):
+        print(f"recurrent-sim play: warning: listening on {args.host}: anyone who can reach this address can "
+              f"play and save GIFs into {args.out}", file=sys.stderr, flush=True)
+    serve(server, lambda url: print(f"serving {checkpoint.path} at {url} (Ctrl-C stops)", flush=True))
+    return 0
