@@ -63,8 +63,12 @@ class PlaySession:
 
     @property
     def over(self) -> bool:
-        """True when either game's episode has ended (stepping needs a reset or a branch)."""
-        return self.real.done or self.sim_done
+        """True when the real game's episode has ended (stepping needs a new episode or a branch).
+
+        The simulated game's own episode end (from its heads) is only shown: the
+        simulator can go on, and the real game beside it decides.
+        """
+        return self.real.done
 
     def new_episode(self):
         """Reset the real game, let the agent play the first ``warmup - 1`` real steps, branch at the last."""
@@ -97,7 +101,7 @@ class PlaySession:
     def step(self, action):
         """One step of both games with ``action``; records the simulated frame, divergence and drift."""
         if self.over:
-            raise RuntimeError("the episode is over: start a new one or branch from an earlier step")
+            raise RuntimeError("the real episode is over: start a new one or branch from an earlier step")
         self.observation, reward, done, info = self.simulated.step(int(action))
         self.real.step(action)
         frame = np.asarray(info["frame"], dtype=np.uint8)

@@ -131,8 +131,8 @@ def test_play_in_the_browser(play_server, browser):
 
     browser.get(play_server.url)
     wait(browser, "window.playState.frame !== null")
-    browser.find_element("tag name", "body").send_keys("p")  # pause: one step per key press from now on
-    start = wait(browser, "window.playState.paused && window.playState.frame.step")
+    browser.find_element("tag name", "body").send_keys("n")  # a new episode, paused: one step per key press
+    start = wait(browser, "window.playState.paused && window.playState.frame.episode === 1 && window.playState.frame.step")
     scale = browser.execute_script("return window.playState.hello.scale")
     width = frame_shape(browser)[1]
     assert browser.execute_script("return document.getElementById('sim').width") == width * scale > width  # scaled up

@@ -64,8 +64,9 @@ function showFrame(frame) {
   if (document.activeElement !== history) { history.value = frame.step; $("history-step").textContent = frame.step; }
   $("pause").textContent = frame.paused ? "Resume (P)" : "Pause (P)";
   $("agent").textContent = frame.agent ? `You play (A)` : `${state.hello.agent} plays (A)`;
-  $("status").textContent = frame.over ? "episode over: rewind or start a new one"
-    : (frame.paused ? "paused" : "playing") + (frame.agent ? `, ${state.hello.agent} at the controls` : "");
+  $("status").textContent = (frame.over ? "real episode over: rewind or start a new one"
+    : (frame.paused ? "paused" : "playing") + (frame.agent ? `, ${state.hello.agent} at the controls` : ""))
+    + (frame.sim_done ? "; the simulator predicts the episode's end" : "");
   drawCurve(frame.divergences, frame.branch_step);
 }
 
