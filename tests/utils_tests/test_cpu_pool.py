@@ -1,0 +1,76 @@
+"""Chunks spread over threads, BLAS held to one thread meanwhile."""
+import threading
+
+import numpy as np
+import pytest
+
+from recurrent_sim.utils import cpu_pool
+
+
+@pytest.fixture
+def two_cpus(monkeypatch):
+    monkeypatch.setattr(cpu_pool, "usable_cpus", lambda: 2)
+
+
+@pytest.mark.parametrize(
+    "variables, expected",
+    [({"OPENBLAS_NUM_THREADS": "1"}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2), ({"OPENBLAS_NUM_THREADS": "8"}, 2),
+     ({"OMP_NUM_THREADS": "1"}, 1), ({}, 2), ({"OPENBLAS_NUM_THREADS": "x", "OMP_NUM_THREADS": "1"}, 1)],
+)
+def test_worker_count_follows_the_blas_threads(variables, expected, two_cpus, monkeypatch):
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert cpu_pool.worker_count() == expected
+
+
+def test_map_chunks_keeps_the_order_and_uses_the_threads(two_cpus):
+    names = set()
+    both_running = threading.Barrier(2, timeout=10)
+
+    def square(i):
+        names.add(threading.current_thread().name)
+        if i < 2:
+            both_running.wait()  # chunks 0 and 1 can only both pass when two threads run them
+        return i * i
+
+    assert cpu_pool.map_chunks(square, 7, workers=2) == [i * i for i in range(7)]
+    assert len(names) == 2
+
+
+def test_one_worker_runs_in_the_calling_thread():
+    names = []
+    cpu_pool.map_chunks(lambda i: names.append(threading.current_thread().name), 3, workers=1)
+    assert names == [threading.current_thread().name] * 3
+
+
+def test_nested_calls_run_inline_and_errors_propagate(two_cpus):
+    inner = cpu_pool.map_chunks(lambda i: cpu_pool.map_chunks(lambda j: i * 10 + j, 3, workers=2), 4, workers=2)
+    assert inner == [[i * 10 + j for j in range(3)] for i in range(4)]
+
+    def fail(i):
+        if i == 3:
+            raise RuntimeError("chunk 3 failed")
+        return i
+
+    with pytest.raises(RuntimeError, match="chunk 3"):
+        cpu_pool.map_chunks(fail, 6, workers=2)
+
+
+def test_single_blas_thread_restores_the_count():
+    blas = cpu_pool._openblas()
+    if blas is None:
+        pytest.skip("numpy is not linked with OpenBLAS here")
+    get, set_ = blas
+    before = get()
+    set_(2)
+    try:
+        with cpu_pool.single_blas_thread():
+            assert get() == 1
+            a = np.ones((64, 64), np.float32)
+            assert (a @ a == 64).all()
+        assert get() == 2
+    finally:
+        set_(before)
+
