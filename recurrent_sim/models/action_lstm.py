@@ -10,11 +10,42 @@ The recurrent state is passed explicitly: ``(c, h)``, both
 With ``in_size=None`` the gates read ``v_t`` alone (plus a bias): the
 action-only transition ``s_t = f(s_{t-1}, a_{t-1})`` of the paper's
 prediction-independent simulator.
+
+Without backprop (``chainer.no_backprop_mode``: inference, warm-ups, the
+simulated games) a step runs on the arrays directly, the same operations in
+the same order as the graph-building step (so the same values) without
+building function nodes: the cost of a step of many games is then its two
+or three matrix products.
 """
 import chainer
 import chainer.functions as F
 import chainer.links as L
 from chainer import initializers
+
+
+def _sigmoid(x):
+    """Chainer's LSTM sigmoid, ``tanh(x / 2) / 2 + 1 / 2``, in place on ``x``."""
+    half = x.dtype.type(0.5)
+    x *= half
+    xp = chainer.backend.get_array_module(x)
+    xp.tanh(x, out=x)
+    x *= half
+    x += half
+    return x
+
+
+def lstm_arrays(c, gates):
+    """``F.lstm(c, gates)`` on arrays, without a graph: (c (B, H), gates (B, 4H)) -> (c_new, h_new).
+
+    ``gates`` is overwritten. Same formulas and gate order as Chainer's
+    (cell input, input, forget, output gates interleaved by four).
+    """
+    xp = chainer.backend.get_array_module(gates)
+    split = gates.reshape(len(gates), gates.shape[1] // 4, 4)
+    a = xp.tanh(split[:, :, 0])
+    i, f, o = (_sigmoid(split[:, :, k]) for k in (1, 2, 3))
+    c_new = a * i + f * c
+    return c_new, o * xp.tanh(c_new)
 
 
 class ActionLSTM(chainer.Chain):
@@ -55,10 +86,29 @@ class ActionLSTM(chainer.Chain):
         Returns:
             ``(h, (c, h))`` with h (batch, hidden_size).
         """
+        if not chainer.config.enable_backprop:
+            return self._step_arrays(encoding, actions, state)
         c, h = state
         factors = self.hidden_factor(h) * self.action_factor(actions)
         gates = self.factor_to_gates(factors)
         if encoding is not None:
             gates = gates + self.encoding_to_gates(encoding)
         c_new, h_new = F.lstm(c, gates)
+        return h_new, (c_new, h_new)
+
+    def _step_arrays(self, encoding, actions, state):
+        """:meth:`forward` on arrays (no backprop); outputs wrapped in Variables without a graph."""
+        c, h = (chainer.as_array(v) for v in state)
+        actions = chainer.as_array(actions)
+        factors = h.dot(self.hidden_factor.W.array.T)
+        factors += self.hidden_factor.b.array
+        factors *= self.action_factor.W.array[actions]
+        gates = factors.dot(self.factor_to_gates.W.array.T)
+        if self.factor_to_gates.b is not None:
+            gates += self.factor_to_gates.b.array
+        if encoding is not None:
+            encoded = chainer.as_array(encoding).dot(self.encoding_to_gates.W.array.T)
+            encoded += self.encoding_to_gates.b.array
+            gates += encoded
+        c_new, h_new = (chainer.Variable(v, requires_grad=False) for v in lstm_arrays(c, gates))
         return h_new, (c_new, h_new)
