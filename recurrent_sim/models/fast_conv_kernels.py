@@ -142,7 +142,8 @@ def weight_gradient(images, grad_out, layout, images_mask=None, grad_mask=None, 
     """
     batch = len(images)
     n_taps = len(layout.shifts)
-    per_cell = layout.block * (1 if layout.per_tap else n_taps) + layout.out_channels
+    block, out_ch, lead = layout.block, layout.out_channels, layout.shifts[-1]
+    per_cell = block + (n_taps + 1) * out_ch if layout.per_tap else block * n_taps + out_ch
     step = layout.chunk(batch, images.itemsize, per_cell)
 
     def run(start):
@@ -151,12 +152,14 @@ def weight_gradient(images, grad_out, layout, images_mask=None, grad_mask=None, 
         image_chunk = masked(images, images_mask, start, stop)
         grad_chunk = masked(grad_out, grad_mask, start, stop)
         blocks = layout.to_blocks(image_chunk)
-        grid = layout.to_grid(grad_chunk)
-        n = len(grid) - layout.shifts[-1]
         if layout.per_tap:
-            part = np.stack([blocks[shift : shift + n].T @ grid[:n] for shift in layout.shifts])
+            # Tap t sums blocks[r + shift]^T grid[r] = blocks[r]^T grid[r - shift]:
+            # the grid's shifted copies side by side, one wide product for all taps.
+            columns = layout.gather_back(layout.to_grid(grad_chunk, lead=lead), lead)  # (cells, taps * Co)
+            part = (blocks.T @ columns).reshape(block, n_taps, out_ch).transpose(1, 0, 2)
         else:
-            part = (layout.gather(blocks).T @ grid[:n]).reshape(n_taps, layout.block, layout.out_channels)
+            grid = layout.to_grid(grad_chunk)
+            part = (layout.gather(blocks).T @ grid[: len(grid) - lead]).reshape(n_taps, block, out_ch)
         if sums is None:
             return part, None
         summed = image_chunk if sums == "images" else grad_chunk
