@@ -20,7 +20,14 @@ or three matrix products.
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy as np
 from chainer import initializers
+
+from recurrent_sim.utils.cpu_pool import map_chunks, worker_count
+
+# Multiply-adds of a step's gate product (batch x factors x 4 hidden) from
+# which a step without backprop is split over the worker threads.
+SPLIT_PRODUCT_SIZE = 2**24
 
 
 def _sigmoid(x):
@@ -97,18 +104,45 @@ class ActionLSTM(chainer.Chain):
         return h_new, (c_new, h_new)
 
     def _step_arrays(self, encoding, actions, state):
-        """:meth:`forward` on arrays (no backprop); outputs wrapped in Variables without a graph."""
+        """:meth:`forward` on arrays (no backprop); outputs wrapped in Variables without a graph.
+
+        On the CPU with several worker threads (:mod:`recurrent_sim.utils.cpu_pool`)
+        and enough work, the products are split by output columns over the
+        threads: first the factors, then the gates and cells of groups of units.
+        """
         c, h = (chainer.as_array(v) for v in state)
         actions = chainer.as_array(actions)
-        factors = h.dot(self.hidden_factor.W.array.T)
-        factors += self.hidden_factor.b.array
-        factors *= self.action_factor.W.array[actions]
-        gates = factors.dot(self.factor_to_gates.W.array.T)
-        if self.factor_to_gates.b is not None:
-            gates += self.factor_to_gates.b.array
-        if encoding is not None:
-            encoded = chainer.as_array(encoding).dot(self.encoding_to_gates.W.array.T)
-            encoded += self.encoding_to_gates.b.array
-            gates += encoded
-        c_new, h_new = (chainer.Variable(v, requires_grad=False) for v in lstm_arrays(c, gates))
+        encoding = None if encoding is None else chainer.as_array(encoding)
+        hidden_factor, to_gates = self.hidden_factor, self.factor_to_gates
+        factor_size = hidden_factor.W.shape[0]
+        xp = self.xp
+        parts = 1
+        if xp is np and len(h) * factor_size * 4 * self.hidden_size >= SPLIT_PRODUCT_SIZE:
+            parts = 2 * worker_count() if worker_count() > 1 else 1
+        factors = xp.empty((len(h), factor_size), dtype=h.dtype)
+        action_rows = self.action_factor.W.array[actions]
+
+        def factor_columns(i):
+            lo, hi = factor_size * i // parts, factor_size * (i + 1) // parts
+            out = factors[:, lo:hi]
+            out[...] = h.dot(hidden_factor.W.array[lo:hi].T)
+            out += hidden_factor.b.array[lo:hi]
+            out *= action_rows[:, lo:hi]
+
+        c_new, h_new = xp.empty_like(c), xp.empty_like(h)
+
+        def units(i):
+            lo, hi = self.hidden_size * i // parts, self.hidden_size * (i + 1) // parts
+            gates = factors.dot(to_gates.W.array[4 * lo : 4 * hi].T)
+            if to_gates.b is not None:
+                gates += to_gates.b.array[4 * lo : 4 * hi]
+            if encoding is not None:
+                encoded = encoding.dot(self.encoding_to_gates.W.array[4 * lo : 4 * hi].T)
+                encoded += self.encoding_to_gates.b.array[4 * lo : 4 * hi]
+                gates += encoded
+            c_new[:, lo:hi], h_new[:, lo:hi] = lstm_arrays(c[:, lo:hi], gates)
+
+        map_chunks(factor_columns, parts)
+        map_chunks(units, parts)
+        c_new, h_new = (chainer.Variable(v, requires_grad=False) for v in (c_new, h_new))
         return h_new, (c_new, h_new)

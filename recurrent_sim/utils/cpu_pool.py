@@ -94,6 +94,20 @@ def single_blas_thread():
             set_(before)
 
 
+def fast_path_threads(active=True):
+    """Context for a whole step of the fast CPU path: OpenBLAS held to one thread when ``active``
+    and several worker threads are configured (else nothing happens).
+
+    The chunked kernels and the split LSTM step bring their own
+    parallelism; what remains (small products, fully connected layers) costs
+    more on OpenBLAS's threads, which spin and wait for each other, than it
+    gains, above all on a machine shared with other jobs.
+    """
+    if active and worker_count() > 1:
+        return single_blas_thread()
+    return contextlib.nullcontext()
+
+
 def _executor(workers):
     global _pool
     with _lock:

@@ -74,3 +74,21 @@ def test_single_blas_thread_restores_the_count():
     finally:
         set_(before)
 
+
+
+@pytest.mark.parametrize("active, threads, expected", [(True, "2", 1), (False, "2", 2), (True, "1", 2)])
+def test_fast_path_threads_hold_blas_only_on_the_fast_path_with_workers(active, threads, expected, two_cpus,
+                                                                         monkeypatch):
+    blas = cpu_pool._openblas()
+    if blas is None:
+        pytest.skip("numpy is not linked with OpenBLAS here")
+    get, set_ = blas
+    before = get()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", threads)
+    set_(2)
+    try:
+        with cpu_pool.fast_path_threads(active):
+            assert get() == expected
+        assert get() == 2
+    finally:
+        set_(before)
