@@ -13,9 +13,9 @@ prediction-independent simulator.
 
 Without backprop (``chainer.no_backprop_mode``: inference, warm-ups, the
 simulated games) a step runs on the arrays directly, the same operations in
-the same order as the graph-building step (so the same values) without
-building function nodes: the cost of a step of many games is then its two
-or three matrix products.
+the same order as the graph-building step (so the same values; split over
+threads, the same up to float rounding) without building function nodes:
+the cost of a step of many games is then its two or three matrix products.
 """
 import chainer
 import chainer.functions as F
