@@ -32,7 +32,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_pool = None
+_pool = None  # (process id, ThreadPoolExecutor)
 _inside = threading.local()  # .active: this thread is running chunks of a map_chunks call
 _blas = None  # (get_num_threads, set_num_threads) of numpy's OpenBLAS, False when not found
 
@@ -109,11 +109,14 @@ def fast_path_threads(active=True):
 
 
 def _executor(workers):
+    """The shared thread pool, (re)made when too small or inherited through a fork (whose child has
+    none of the parent's threads)."""
     global _pool
     with _lock:
-        if _pool is None or _pool._max_workers < workers:
-            _pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="recurrent_sim_chunks")
-        return _pool
+        if _pool is None or _pool[0] != os.getpid() or _pool[1]._max_workers < workers:
+            executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="recurrent_sim_chunks")
+            _pool = (os.getpid(), executor)
+        return _pool[1]
 
 
 def map_chunks(function, count, workers=None):

@@ -92,3 +92,15 @@ def test_fast_path_threads_hold_blas_only_on_the_fast_path_with_workers(active, 
         assert get() == 2
     finally:
         set_(before)
+
+
+def test_a_forked_child_gets_threads_of_its_own(two_cpus):
+    import os
+
+    assert cpu_pool.map_chunks(lambda i: i, 4, workers=2) == [0, 1, 2, 3]  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # child: the parent's pool threads are not here; a hang would fail the test by timeout
+        ok = cpu_pool.map_chunks(lambda i: i + 1, 4, workers=2) == [1, 2, 3, 4]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
