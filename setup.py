@@ -23,7 +23,9 @@ setup(
         "tensorboardX>=2.6",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        # mpi4py (with an MPI: Open MPI from Debian's packages, see scripts/setup_venv.sh) for
+        # `mpiexec -n N recurrent-sim train` and its tests.
+        "test": ["pytest>=7", "hypothesis>=6", "mpi4py>=3.1"],
         # CuPy 13 (the last with the cuDNN that chainer 7 uses, and numpy 1) and,
         # as NVIDIA's wheels, the CUDA 12 libraries it loads: a CUDA 12 machine
         # needs only its driver (recurrent_sim.utils.cuda loads them).
@@ -39,7 +41,7 @@ setup(
             "nvidia-cusolver-cu12>=11.4,<12",
             "nvidia-cudnn-cu12>=8.9,<9",
         ],
-        "mpi": ["mpi4py"],
+        "mpi": ["mpi4py>=3.1"],
     },
     entry_points={"console_scripts": ["recurrent-sim=recurrent_sim.cli:main"]},
 )
