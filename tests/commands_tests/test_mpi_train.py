@@ -41,6 +41,11 @@ def run(command, timeout=240):
     return result.returncode, result.stdout, result.stderr
 
 
+def new_run(data, out, *flags, ranks=2):
+    """``mpiexec -n RANKS recurrent-sim train DATA --out OUT`` with the small settings and batch 2."""
+    return run(mpiexec(ranks, "train", data, "--out", out, *FLAGS, "--batch-size", 2, *flags))
+
+
 def train_rows(folder):
     with open(os.path.join(folder, "log.csv")) as f:
         return [row for row in csv.DictReader(f)]
@@ -86,7 +91,7 @@ def test_two_ranks_of_batch_8_follow_one_process_of_batch_16(blockworld, tmp_pat
 
 def test_train_then_resume_with_two_ranks(blockworld, tmp_path):
     out = tmp_path / "run"
-    code, stdout, err = run(mpiexec(2, "train", blockworld, "--out", out, *FLAGS, "--batch-size", 2, "--updates", 2))
+    code, stdout, err = new_run(blockworld, out, "--updates", 2)
     assert code == 0 and "trained to update 2" in stdout, err
     code, stdout, err = run(mpiexec(2, "train", "--out", out, "--resume", "--updates", 4))
     assert code == 0 and stdout.count("trained to update 4") == 1, err
@@ -99,8 +104,7 @@ def test_train_then_resume_with_two_ranks(blockworld, tmp_path):
 @pytest.mark.slow
 def test_train_resume_with_two_then_one_then_three_ranks(blockworld, tmp_path):
     out = tmp_path / "run"
-    code, stdout, err = run(mpiexec(2, "train", blockworld, "--out", out, *FLAGS, "--batch-size", 2,
-                                    "--updates", 4, "--checkpoint-every", 2))
+    code, stdout, err = new_run(blockworld, out, "--updates", 4, "--checkpoint-every", 2)
     assert code == 0 and "trained to update 4" in stdout, err
     state = load_checkpoint(list_checkpoints(out / "checkpoints")[-1][1]).metadata["state"]["sampler"]
     assert len(state["other_ranks"]) == 1  # rank 1's stream is saved beside rank 0's
@@ -120,9 +124,9 @@ def test_train_resume_with_two_then_one_then_three_ranks(blockworld, tmp_path):
 @pytest.mark.slow
 def test_resume_with_the_same_ranks_is_exact(blockworld, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    code, _, err = run(mpiexec(2, "train", blockworld, "--out", straight, *FLAGS, "--batch-size", 2, "--updates", 4))
+    code, _, err = new_run(blockworld, straight, "--updates", 4)
     assert code == 0, err
-    code, _, err = run(mpiexec(2, "train", blockworld, "--out", resumed, *FLAGS, "--batch-size", 2, "--updates", 2))
+    code, _, err = new_run(blockworld, resumed, "--updates", 2)
     assert code == 0, err
     code, _, err = run(mpiexec(2, "train", "--out", resumed, "--resume", "--updates", 4))
     assert code == 0, err
@@ -171,8 +175,7 @@ def test_a_signal_to_one_rank_stops_every_rank_at_the_same_update(blockworld, tm
 @pytest.mark.slow
 def test_time_budget_stops_every_rank(blockworld, tmp_path):
     out = tmp_path / "run"
-    code, stdout, err = run(mpiexec(2, "train", blockworld, "--out", out, *FLAGS, "--batch-size", 2,
-                                    "--updates", 100000, "--max-minutes", 0.02))
+    code, stdout, err = new_run(blockworld, out, "--updates", 100000, "--max-minutes", 0.02)
     assert code == 0 and "time budget spent" in stdout, err
     assert list_checkpoints(out / "checkpoints")
 
