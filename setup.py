@@ -9,11 +9,15 @@ setup(
         "(Chiappa et al., ICLR 2017) in Chainer and ChainerRL"
     ),
     packages=find_packages(include=["recurrent_sim", "recurrent_sim.*"]),
+    # the shipped simulators: checkpoint, evaluation and the commands that made them
+    package_data={"recurrent_sim": ["pretrained/*/*.npz", "pretrained/*/*.json", "pretrained/*/*.md"]},
     python_requires=">=3.11,<3.12",
     install_requires=[
         "chainer==7.8.1",
         "chainerrl==0.8.0",
         "gym==0.22.0",
+        # the gymnasium API of the simulated game (recurrent_sim.envs.gymnasium_game), for agents outside chainerrl
+        "gymnasium>=1.0,<2",
         "numpy>=1.24,<2",
         "ale-py>=0.12,<0.13",
         "opencv-python-headless>=4.8",

@@ -98,8 +98,9 @@ def collect_buffer(n_episodes, seed=0, frame_size=FRAME_SIZE, env_id=BLOCKWORLD)
     return buffer
 
 
-def small_simulator(hidden_size=16, encoding_size=32, n_actions=N_ACTIONS, frame_size=FRAME_SIZE, seed=0):
-    """A small simulator with weights drawn from ``seed`` (numpy's global state is restored)."""
+def small_simulator(hidden_size=16, encoding_size=32, n_actions=N_ACTIONS, frame_size=FRAME_SIZE, seed=0, heads=False):
+    """A small simulator with weights drawn from ``seed`` (numpy's global state is restored);
+    ``heads``: with reward, episode-end and error heads."""
     saved = np.random.get_state()
     np.random.seed(seed)
     try:
@@ -109,6 +110,7 @@ def small_simulator(hidden_size=16, encoding_size=32, n_actions=N_ACTIONS, frame
                 n_actions=n_actions,
                 hidden_size=hidden_size,
                 encoding_size=encoding_size,
+                heads=heads,
             )
         )
     finally:

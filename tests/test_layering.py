@@ -1,4 +1,4 @@
-"""Imports flow one way: utils -> models -> data -> training -> envs / agents / evaluation
+"""Imports flow one way: utils (and the shipped pretrained simulators) -> models -> data -> training -> envs / agents / evaluation
 -> benchmark -> commands -> examples.
 
 Every module of recurrent_sim/ and examples/ is parsed (ast, nothing is
@@ -14,6 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Rank of each layer; layers of the same rank (envs, agents, evaluation) may import each other.
 RANKS = {
     "utils": 0,
+    "pretrained": 0,
     "models": 1,
     "data": 2,
     "training": 3,

@@ -22,6 +22,12 @@ from the real game running alongside)::
     python examples/mygym/train_a3c_gym.py 1 --env Breakout-v0 --loadtosim break \\
         --demo --render-b2w --chain_period 100 --eval-n-runs 1
 
+Training an agent only inside a simulator with heads, scored on the real
+game (reward and episode end come from the simulator's heads)::
+
+    python examples/mygym/train_a3c_gym.py 1 --env BlockWorld-v1 --agent a3c --train-in-sim \
+        --pretrained-sim blockworld --steps 40000 --eval-interval 40000 --eval-n-runs 50
+
 Errors a user can cause are reported in one line (exit status 2), and so
 are failures of the machine (disk full, read-only folder: exit status 1).
 Every check runs before anything is written: a refused run leaves no
@@ -41,7 +47,7 @@ import time
 
 from recurrent_sim.commands.validation import one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
-from recurrent_sim.models import ARCHITECTURE, HIDDEN_SIZE, architecture_names
+from recurrent_sim.models import ARCHITECTURE, HEADS, HIDDEN_SIZE, architecture_names
 from recurrent_sim.training.optimizers import LR, OPTIMIZER
 from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
@@ -102,6 +108,19 @@ def build_parser():
     p.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="A3C weight decay")
     p.add_argument("--demo", action="store_true",
                    help="play --eval-n-runs episodes inside the simulator loaded with --loadtosim")
+    p.add_argument("--train-in-sim", action="store_true",
+                   help="train the A3C agent (--agent a3c) only inside the simulated game of --loadtosim (a "
+                        "simulator with heads gives reward and episode end; no emulator after each warm-up) and "
+                        "score it on the real game every --eval-interval steps and at the end")
+    p.add_argument("--sim-warmup-data", default=None, metavar="DATASET",
+                   help="with --train-in-sim: dataset folder (recurrent-sim collect) whose episodes warm the "
+                        "simulated game up at each reset (default: --sim-warmup-steps random steps of the real game)")
+    p.add_argument("--sim-episode-len", type=positive_int, default=50,
+                   help="with --train-in-sim: steps after which a simulated episode ends if the episode-end head "
+                        "has not ended it")
+    p.add_argument("--sim-reward", default="class", choices=["class", "expected"],
+                   help="with --train-in-sim: the reward the agent gets, the reward head's first class (-1, 0, +1) "
+                        "or its expected sign p(positive) - p(negative)")
     p.add_argument("--load", default="", help="agent folder to load (model.npz, written by a previous run)")
     p.add_argument("--logger-level", type=int, default=logging.INFO,
                    help="logging level, 10 = DEBUG, 20 = INFO (changed: was 10, DEBUG)")
@@ -125,6 +144,10 @@ def build_parser():
                         "negative reward; now no reward is changed unless this is given)")
     p.add_argument("--loadtosim", default=None,
                    help="simulator folder to load: continues its training, or is played in --demo")
+    p.add_argument("--pretrained-sim", default=None, metavar="NAME",
+                   help="a simulator shipped with the package (blockworld) in place of --loadtosim")
+    HEADS.add_to(p, "--sim-heads", dest="sim_heads", help="a new simulator gets reward, episode-end and error heads, "
+                 "trained online with the frame loss (default weights of recurrent-sim train)", show_default=False)
     p.add_argument("--savesim", default=None,
                    help="folder for the best simulator so far, simulator.npz (changed: created when missing)")
     for setting in (UNROLL_DEP, OBS_DEP, PRED_DEP):
@@ -164,11 +187,18 @@ def build_parser():
 
 def check_args(args):
     """Refuse flag combinations that cannot work, in one line (single values are checked by the parser)."""
+    if args.pretrained_sim is not None:
+        from recurrent_sim.pretrained import pretrained_path
+
+        if args.loadtosim:
+            raise UserError("give --loadtosim or --pretrained-sim, not both")
+        args.loadtosim = pretrained_path(args.pretrained_sim)
     if args.processes < 1:
         raise UserError(f"processes must be at least 1 (got {args.processes})")
-    if args.demo and args.processes > 1:
-        raise UserError(f"processes must be 1 with --demo (got {args.processes}): the demo plays one game")
-    if not args.demo:  # the training split, before any folder is made
+    if (args.demo or args.train_in_sim) and args.processes > 1:
+        raise UserError(f"processes must be 1 with {'--demo' if args.demo else '--train-in-sim'} "
+                        f"(got {args.processes}): it plays one game")
+    if not args.demo and not args.train_in_sim:  # the training split, before any folder is made
         from recurrent_sim.training import SequenceSchedule
         from recurrent_sim.training.schemes import training_split
 
@@ -177,6 +207,8 @@ def check_args(args):
                            args.bptt_chunks, args.curriculum)
         except ValueError as e:
             raise UserError(str(e)) from None
+    if args.train_in_sim and (args.demo or not args.loadtosim or args.agent != "a3c" or args.savesim):
+        raise UserError("--train-in-sim needs --loadtosim DIR and --agent a3c, and takes neither --demo nor --savesim")
     if args.demo and not args.loadtosim:
         raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
     if args.demo and args.eval_n_runs < 1:
@@ -349,6 +381,53 @@ def run_demo(args, outdir, prepared):
     return 0
 
 
+def run_training_in_sim(args, outdir, prepared):
+    """Train the A3C agent inside the simulated game only; score it on the real game."""
+    from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
+    from recurrent_sim.envs.simulated_game import SimulatedGame
+    from recurrent_sim.envs.warmup_sources import DatasetWarmups, LiveWarmups
+    from recurrent_sim.utils.signals import StopRequest
+
+    simulator = prepared["simulator"]
+    warmup = args.unroll_dep if args.sim_warmup_steps is None else args.sim_warmup_steps
+    warmup = max(1, warmup)
+    if args.sim_warmup_data:
+        from recurrent_sim.data.episodes import EpisodeDataset
+
+        source = DatasetWarmups(EpisodeDataset([args.sim_warmup_data]).episodes, warmup, seed=args.seed)
+        origin = f"windows of {args.sim_warmup_data}"
+    else:
+        source = LiveWarmups(make_game(args, args.seed + 2), warmup, seed=args.seed)
+        origin = "random steps of the real game"
+    game = SimulatedGame(simulator, n_frames=args.frame_buffer_length, max_episode_steps=args.sim_episode_len,
+                         warmup_source=source, reward_mode=args.sim_reward)
+    agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
+    scores_file = Scores(outdir, agent)
+    eval_game = make_game(args, args.seed + 1)
+
+    def evaluate(step):
+        returns = run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation on the real game")
+        scores_file.record(step, returns)
+        print_stats(summarize(returns), prefix=f"evaluation on the real game at step {step}: ")
+
+    heads = (f"reward ({args.sim_reward}) and episode end from its heads" if simulator.has_heads
+             else "no heads: reward 0")
+    print(f"training in the simulated game: {args.steps} steps ({heads}; warm-ups of {warmup} frames from "
+          f"{origin}; simulated episodes of at most {args.sim_episode_len} steps)", flush=True)
+    with StopRequest() as stop:
+        returns = train(game, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
+                        evaluate=evaluate if args.eval_n_runs and args.eval_interval else None,
+                        eval_interval=args.eval_interval, stop=stop)
+    if returns:
+        print_stats(summarize(returns), prefix="returns inside the simulated game: ")
+    if args.eval_n_runs and not (args.eval_interval and args.steps % args.eval_interval == 0):
+        evaluate(args.steps)
+    agent_dir = os.path.join(outdir, f"{args.steps}_{'except' if stop.requested else 'finish'}")
+    agent.save(agent_dir)
+    print(f"agent saved in {agent_dir}")
+    return stop.exit_code
+
+
 def prepare_training(args) -> dict:
     """Every check of a training run, before anything is written: the simulator (loaded or new, its
     memory estimated first), its optimizer, the sample buffer's size and what --savesim may replace."""
@@ -378,7 +457,8 @@ def prepare_training(args) -> dict:
         size = args.frame_size or FRAME_SIZE.default
         try:
             config = simulator_config(args.sim_architecture, frame_shape=(size, size), n_actions=n_actions,
-                                      hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default)
+                                      hidden_size=args.num_output_channels_sim or HIDDEN_SIZE.default,
+                                      heads=args.sim_heads)
         except ValueError as e:
             raise UserError(str(e)) from None
     h, w = config.frame_shape
@@ -532,11 +612,11 @@ def run(args, argv):
         if args.savesim and not args.demo:
             folder = os.path.dirname(os.path.abspath(args.savesim)) if args.savesim.endswith(".npz") else args.savesim
             locks.enter_context(FolderLock(folder, "--savesim"))
-        prepared = prepare_demo(args) if args.demo else prepare_training(args)
+        prepared = prepare_demo(args) if args.demo or args.train_in_sim else prepare_training(args)
         outdir = prepare_outdir(args, argv)
         locks.enter_context(FolderLock(outdir, "--outdir"))
         print(f"outputs in {outdir}", flush=True)
-        run_mode = run_demo if args.demo else run_training
+        run_mode = run_demo if args.demo else run_training_in_sim if args.train_in_sim else run_training
         if not args.profile:
             return run_mode(args, outdir, prepared)
         profiler = cProfile.Profile()

@@ -4,6 +4,8 @@ Plays the real game with an agent, records held-out sequences, warms the
 simulator up on the first ``--warmup`` real frames of each and lets it
 predict ``--horizon`` frames from the recorded actions alone. Writes, in
 ``--out``: ``metrics.csv`` (per-step errors of the model and two
+baselines; for a simulator with heads also reward accuracy, episode-end
+precision/recall and the drift signal's rank correlation, beside their
 baselines), ``summary.json``, ``error_curve.png``, ``rollout.gif`` and
 ``rollout_frames.png``.
 """
@@ -41,8 +43,11 @@ def add_parser(subparsers):
         help="measure a saved simulator: per-step error over a horizon against baselines",
         description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
-    parser.add_argument("--loadtosim", required=True, metavar="DIR",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--loadtosim", metavar="DIR",
                         help="simulator folder (its simulator.npz) or checkpoint file to evaluate")
+    source.add_argument("--pretrained", metavar="NAME",
+                        help="a simulator shipped with the package, by name (blockworld) instead of --loadtosim")
     one_line_errors(parser)
     ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
     parser.add_argument("--load", default=None, metavar="DIR",
@@ -157,6 +162,7 @@ def run(args) -> int:
         accurate_horizon,
         build_summary,
         evaluate_simulator,
+        head_lines,
         plot_error_curve,
         record_sequences,
         report_steps,
@@ -168,6 +174,10 @@ def run(args) -> int:
     from recurrent_sim.utils.progress import Progress
 
     check_arguments(args)
+    if args.pretrained is not None:
+        from recurrent_sim.pretrained import pretrained_path
+
+        args.loadtosim = pretrained_path(args.pretrained)
     checkpoint, simulator = load_simulator(args)
     env_id, game = make_evaluation_game(args, checkpoint)
     frame_size = checkpoint.config.frame_shape[0]
@@ -187,7 +197,8 @@ def run(args) -> int:
 
     started = time.time()
     sequences = record_sequences(
-        game, agent.act, args.sequences, args.warmup + args.horizon, seed=gap_seed, max_gap=args.max_gap
+        game, agent.act, args.sequences, args.warmup + args.horizon, seed=gap_seed, max_gap=args.max_gap,
+        keep_ended=args.warmup if simulator.has_heads else None,
     )
     progress = Progress(args.sequences * args.horizon, "evaluate", unit="frames")
     try:
@@ -229,7 +240,7 @@ def run(args) -> int:
         "metadata": checkpoint.metadata,
     }
     write_run_config(args.out, run_settings(args))
-    write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves)
+    write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves, evaluation.heads)
     plot_error_curve(
         os.path.join(args.out, "error_curve.png"), curves, threshold=threshold, accurate_horizon=horizon_step,
         title=f"{env_id}: prediction error after {args.warmup} warm-up frames, {curves.n_sequences} sequences",
@@ -241,6 +252,7 @@ def run(args) -> int:
     summary = build_summary(
         curves, threshold, fraction, horizon_step, settings, checkpoint_info,
         timing={"evaluation": round(evaluated, 3), "total": round(time.time() - started, 3)},
+        heads=evaluation.heads,
     )
     write_summary_json(os.path.join(args.out, "summary.json"), summary)
 
@@ -252,6 +264,8 @@ def run(args) -> int:
             curves.mean("mean_frame")[step - 1], curves.psnr("model")[step - 1],
             curves.ratio_to_best_baseline()[step - 1],
         )
+    for line in head_lines(evaluation.heads, report_steps(curves.horizon)):
+        logger.info("%s", line)
     if horizon_step is None:
         logger.info("accurate horizon: the model stays under MSE %.6g for all %d steps", threshold, curves.horizon)
     else:

@@ -18,7 +18,8 @@ import os
 
 from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, SimulatorConfig
+from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEADS, SimulatorConfig
+from recurrent_sim.training.heads_loss import DONE_WEIGHT, ERROR_WEIGHT, REWARD_WEIGHT
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
 from recurrent_sim.training.checkpoint import load_checkpoint
 from recurrent_sim.training.data_parallel import COMMUNICATOR, connect
@@ -63,7 +64,8 @@ logger = logging.getLogger(__name__)
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
                 "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss",
-                "scheme", "bptt_chunks", "curriculum", "architecture_options")
+                "scheme", "bptt_chunks", "curriculum", "architecture_options", "heads", "reward_weight",
+                "done_weight", "error_weight")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
                "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes", "rank_batches")
 
@@ -102,6 +104,9 @@ def add_parser(subparsers):
     ARCHITECTURE.add_to(parser, default=TRAIN_ARCHITECTURE,
                         default_text=f"{TRAIN_ARCHITECTURE}, with --loadtosim: the loaded simulator's")
     ARCHITECTURE_OPTIONS.add_to(parser, default_text="none")
+    HEADS.add_to(parser, default_text="no heads; with --loadtosim: as the loaded simulator")
+    for setting in (REWARD_WEIGHT, DONE_WEIGHT, ERROR_WEIGHT):
+        setting.add_to(parser)
     LOSS.add_to(parser)
     for setting in (UPDATES, CHECKPOINT_EVERY, KEEP_CHECKPOINTS):
         setting.add_to(parser)
@@ -141,8 +146,12 @@ def _check_resume_flags(args, settings):
 def _new_settings(args, init) -> OfflineSettings:
     values = {name: args.run_defaults[name] for name in RUN_SETTINGS}
     if init is not None:
-        values.update(hidden_size=init.config.hidden_size, architecture=init.config.architecture)
+        values.update(hidden_size=init.config.hidden_size, architecture=init.config.architecture,
+                      heads=init.config.heads)
     given = _given(args)
+    if init is not None and given.get("heads", init.config.heads) != init.config.heads:
+        raise UserError(f"--heads: the simulator of --loadtosim {args.loadtosim} has no heads; drop --heads "
+                        "or train a new simulator")
     if init is not None and given.get("hidden_size", init.config.hidden_size) != init.config.hidden_size:
         raise UserError(
             f"--hidden-size {given['hidden_size']} differs from the {init.config.hidden_size} LSTM units of "

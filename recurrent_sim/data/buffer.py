@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -47,12 +47,17 @@ class SequenceBatch(NamedTuple):
             ``frames[b, t]`` and led to ``frames[b, t + 1]``.
         rewards: ``(batch, seq_len - 1)`` float32, the reward of that transition.
         starts: ``(batch,)`` int64 logical start positions (0 = oldest stored).
+        episode_ends: ``(batch, seq_len - 1)`` bool, true where the transition
+            ended the episode (what the episode-end head learns). Sequences
+            of the ring buffer never hold one (the frame an episode ends on
+            is not stored), those of recorded episodes may on their last step.
     """
 
     frames: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     starts: np.ndarray
+    episode_ends: Optional[np.ndarray] = None
 
 
 class SampleBuffer:
@@ -225,6 +230,7 @@ class SampleBuffer:
             actions=self._actions[phys[:, :-1]],
             rewards=self._rewards[phys[:, :-1]],
             starts=starts,
+            episode_ends=self._episode_ends[phys[:, :-1]],
         )
 
     def first_frames(self, n: int) -> np.ndarray:

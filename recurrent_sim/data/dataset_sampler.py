@@ -78,20 +78,23 @@ def _window_table(episodes, indices, sequence_length):
 def gather(episodes, windows, sequence_length) -> SequenceBatch:
     """The sequences at ``windows`` ((B, 2) int64 (episode, offset) pairs).
 
-    Returns a :class:`SequenceBatch`: frames (B, L, H, W) uint8, actions and
-    rewards (B, L - 1), ``starts`` the window offsets in their episodes.
+    Returns a :class:`SequenceBatch`: frames (B, L, H, W) uint8, actions,
+    rewards and episode ends (B, L - 1), ``starts`` the window offsets in
+    their episodes.
     """
-    frames, actions, rewards = [], [], []
+    frames, actions, rewards, ends = [], [], [], []
     for episode_index, offset in windows:
         episode = episodes[episode_index]
         frames.append(episode.frames[offset : offset + sequence_length])
         actions.append(episode.actions[offset : offset + sequence_length - 1])
         rewards.append(episode.rewards[offset : offset + sequence_length - 1])
+        ends.append(episode.episode_ends[offset : offset + sequence_length - 1])
     return SequenceBatch(
         frames=np.stack(frames),
         actions=np.stack(actions).astype(np.int32, copy=False),
         rewards=np.stack(rewards),
         starts=np.asarray(windows, dtype=np.int64)[:, 1].copy(),
+        episode_ends=np.stack(ends),
     )
 
 

@@ -75,7 +75,7 @@ class MultiGameBuffer:
         per_game = np.bincount(self._rng.choice(len(self.games), size=batch_size, p=counts / counts.sum()),
                                minlength=len(self.games))
         parts = [game.sample(int(k), seq_len) for game, k in zip(self.games, per_game) if k]
-        return SequenceBatch(*(np.concatenate(arrays) for arrays in zip(*parts)))
+        return SequenceBatch(*(None if arrays[0] is None else np.concatenate(arrays) for arrays in zip(*parts)))
 
     def first_frames(self, n: int) -> np.ndarray:
         """Up to ``n`` of the oldest stored frames, an equal share from each game, ``(k, H, W)`` uint8."""

@@ -20,6 +20,8 @@ from recurrent_sim.envs.registration import (  # NOQA
     make_game,
     register_atari_envs,
 )
+from recurrent_sim.envs.batched_simulated_game import BatchedSimulatedGame  # NOQA
+from recurrent_sim.envs.simulated_game import SimulatedGame  # NOQA
 from recurrent_sim.envs.synthetic import BlockWorldEnv, register_synthetic_envs  # NOQA
 
 register_atari_envs()

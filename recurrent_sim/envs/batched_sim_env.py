@@ -198,11 +198,29 @@ class BatchedSimEnv:
         self._hidden = None
         self._real = np.ones(self.num_games, dtype=bool)
 
+    def snapshot(self):
+        """A copy of everything that defines the games now, for :meth:`restore` (branching)."""
+        copy = _copy_array
+        return (tuple(copy(s) for s in self.state) if self.state is not None else None, copy(self._current),
+                copy(self._real), copy(self._hidden))
+
+    def restore(self, snapshot):
+        """Go back to a :meth:`snapshot`; the snapshot stays valid for further restores."""
+        state, current, real, hidden = snapshot
+        copy = _copy_array
+        self.state = tuple(copy(s) for s in state) if state is not None else None
+        self._current, self._real, self._hidden = copy(current), copy(real), copy(hidden)
+
     @property
     def frames(self) -> np.ndarray:
         """(N, H, W) uint8 current frames, on the host (decoded now if they were left undecoded)."""
         self._decode_pending()
         return chainer.backends.cuda.to_cpu(self.simulator.to_uint8(self._current[:, 0]))
+
+
+def _copy_array(array):
+    """A copy of a numpy or cupy array (None stays None)."""
+    return None if array is None else array.copy()
 
 
 def _merge_rows(xp, rows, outputs):

@@ -6,6 +6,12 @@ on its own. Frames are RGB (size, size, 3) uint8 like Atari screens, so
 the whole pipeline (preprocessing, buffers, simulator) runs on it
 unchanged, in seconds. An episode lasts ``episode_steps`` steps; the reward
 is 1 when the square touches the ball.
+
+``BlockWorld-v1`` is the same game with a 4-pixel ball and a bottom wall
+the player defends: when the ball reaches it (and the square does not touch
+it) the reward is -1 and the episode ends. So the reward takes all three signs' classes and
+episodes end where the frames show why, which is what the simulator's
+reward and episode-end heads learn (:mod:`recurrent_sim.models.heads`).
 """
 import gym
 import numpy as np
@@ -21,13 +27,16 @@ class BlockWorldEnv(gym.Env):
         size: frame height and width, pixels.
         block: side of the player's square, pixels.
         speed: pixels moved per step by the square.
-        episode_steps: steps per episode.
+        episode_steps: steps per episode (at most, with ``bottom_ends``).
+        bottom_ends: the ball reaching the bottom wall ends the episode with reward -1.
+        ball: side of the ball, pixels.
     """
 
     metadata = {"render.modes": ["rgb_array"]}
 
-    def __init__(self, size=32, block=6, speed=2, episode_steps=100):
+    def __init__(self, size=32, block=6, speed=2, episode_steps=100, bottom_ends=False, ball=2):
         self.size, self.block, self.speed, self.episode_steps = size, block, speed, episode_steps
+        self.bottom_ends, self.ball = bool(bottom_ends), int(ball)
         self.action_space = spaces.Discrete(len(ACTIONS))
         self.observation_space = spaces.Box(0, 255, (size, size, 3), dtype=np.uint8)
         self.np_random = np.random.RandomState()
@@ -47,7 +56,7 @@ class BlockWorldEnv(gym.Env):
         high = self.size - self.block
         self._t = 0
         self._player = self.np_random.randint(0, high + 1, size=2)
-        self._ball = self.np_random.randint(0, self.size - 2, size=2)
+        self._ball = self.np_random.randint(0, self.size - self.ball, size=2)
         self._velocity = self.np_random.choice([-1, 1], size=2)
         return self._render_frame()
 
@@ -58,12 +67,14 @@ class BlockWorldEnv(gym.Env):
         self._player = np.clip(self._player + move, 0, self.size - self.block)
         self._ball = self._ball + self._velocity
         for axis in range(2):
-            if self._ball[axis] <= 0 or self._ball[axis] >= self.size - 2:
+            if self._ball[axis] <= 0 or self._ball[axis] >= self.size - self.ball:
                 self._velocity[axis] *= -1
-                self._ball[axis] = np.clip(self._ball[axis], 0, self.size - 2)
+                self._ball[axis] = np.clip(self._ball[axis], 0, self.size - self.ball)
         self._t += 1
-        overlap = np.all(self._ball + 2 > self._player) and np.all(self._ball < self._player + self.block)
+        overlap = np.all(self._ball + self.ball > self._player) and np.all(self._ball < self._player + self.block)
         done = self._t >= self.episode_steps
+        if self.bottom_ends and not overlap and self._ball[0] >= self.size - self.ball:
+            return self._render_frame(), -1.0, True, {}
         return self._render_frame(), float(overlap), done, {}
 
     def _render_frame(self):
@@ -71,7 +82,7 @@ class BlockWorldEnv(gym.Env):
         y, x = self._player
         frame[y : y + self.block, x : x + self.block] = (200, 200, 200)
         by, bx = self._ball
-        frame[by : by + 2, bx : bx + 2] = (255, 255, 0)
+        frame[by : by + self.ball, bx : bx + self.ball] = (255, 255, 0)
         return frame
 
     def render(self, mode="rgb_array"):
@@ -79,12 +90,15 @@ class BlockWorldEnv(gym.Env):
 
 
 def register_synthetic_envs():
-    """Register ``BlockWorld-v0`` (32x32 frames, 100-step episodes) with gym."""
+    """Register ``BlockWorld-v0`` (32x32 frames, 100-step episodes) and ``BlockWorld-v1``
+    (a 4-pixel ball and a bottom wall that ends episodes) with gym."""
     from gym.envs.registration import register, registry
 
-    if "BlockWorld-v0" not in registry.env_specs:
-        register(
-            id="BlockWorld-v0",
-            entry_point="recurrent_sim.envs.synthetic:BlockWorldEnv",
-            max_episode_steps=100,
-        )
+    for env_id, kwargs in (("BlockWorld-v0", {}), ("BlockWorld-v1", {"bottom_ends": True, "ball": 4})):
+        if env_id not in registry.env_specs:
+            register(
+                id=env_id,
+                entry_point="recurrent_sim.envs.synthetic:BlockWorldEnv",
+                kwargs=kwargs,
+                max_episode_steps=100,
+            )

@@ -21,6 +21,7 @@ from recurrent_sim.evaluation.metrics import (  # NOQA
 from recurrent_sim.evaluation.plots import plot_error_curve  # NOQA
 from recurrent_sim.evaluation.report import (  # NOQA
     build_summary,
+    head_lines,
     write_metrics_csv,
     write_rollout,
     write_summary_json,

@@ -8,12 +8,14 @@ number of sequences.
 import dataclasses
 import itertools
 import logging
-from typing import List
+from typing import List, Optional
 
 import chainer
 import numpy as np
 
+from recurrent_sim.evaluation.head_metrics import head_figures
 from recurrent_sim.evaluation.metrics import PREDICTORS, ErrorCurves, baseline_errors, per_step_mse
+from recurrent_sim.models.heads import reward_classes
 from recurrent_sim.evaluation.rollouts import predict_rollouts
 
 logger = logging.getLogger(__name__)
@@ -28,13 +30,17 @@ class Evaluation:
         example_real: (horizon, H, W) uint8 real frames of the first sequence
             after its warm-up.
         example_predicted: (horizon, H, W) uint8 the model's predictions of them.
-        origins: (episode, start step) of every sequence, in order.
+        origins: (episode, start step) of every complete sequence, in order.
+        heads: for a simulator with heads, the figures of
+            :func:`~recurrent_sim.evaluation.head_metrics.head_figures` over
+            every sequence (those cut short by an episode end too); else None.
     """
 
     curves: ErrorCurves
     example_real: np.ndarray
     example_predicted: np.ndarray
     origins: List[tuple]
+    heads: Optional[dict] = None
 
 
 def _batches(iterable, size):
@@ -52,7 +58,8 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
     Args:
         simulator: a :class:`recurrent_sim.models.Simulator` with its mean image.
         sequences: iterable of :class:`~recurrent_sim.evaluation.rollouts.HeldOutSequence`
-            of equal length ``warmup + horizon``.
+            of equal length ``warmup + horizon``; the frame errors use the
+            complete ones, the heads' figures all.
         warmup: real frames the simulator sees before predicting (>= 1).
         batch_size: sequences predicted together.
         progress: optional Progress advanced by predicted frames.
@@ -65,18 +72,48 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
     errors = {name: [] for name in PREDICTORS}
     origins = []
     example = None
+    head_parts = []
     for batch in _batches(sequences, batch_size):
         frames = np.stack([s.frames for s in batch])
         actions = np.stack([s.actions for s in batch])
-        predictions = predict_rollouts(simulator, frames, actions, warmup, progress=progress)
-        errors["model"].append(per_step_mse(predictions, frames[:, warmup:]))
-        for name, value in baseline_errors(frames, warmup, mean_image).items():
-            errors[name].append(value)
-        origins.extend((s.episode, s.start_step) for s in batch)
-        if example is None:
-            example = (frames[0, warmup:].copy(), predictions[0].copy())
+        heads = {} if simulator.has_heads else None
+        predictions = predict_rollouts(simulator, frames, actions, warmup, progress=progress, heads=heads)
+        model_errors = per_step_mse(predictions, frames[:, warmup:])
+        complete = np.array([s.complete for s in batch])
+        if complete.any():
+            errors["model"].append(model_errors[complete])
+            for name, value in baseline_errors(frames[complete], warmup, mean_image).items():
+                errors[name].append(value)
+            origins.extend((s.episode, s.start_step) for s in batch if s.complete)
+            if example is None:
+                first = int(np.flatnonzero(complete)[0])
+                example = (frames[first, warmup:].copy(), predictions[first].copy())
+        if heads is not None:
+            head_parts.append(_head_arrays(batch, warmup, heads, model_errors))
         logger.debug("evaluated %d sequences", len(origins))
     if example is None:
         raise ValueError("no sequence to evaluate")
     curves = ErrorCurves({name: np.concatenate(values) for name, values in errors.items()})
-    return Evaluation(curves=curves, example_real=example[0], example_predicted=example[1], origins=origins)
+    figures = None
+    if head_parts:
+        arrays = {name: np.concatenate([part[name] for part in head_parts]) for name in head_parts[0]}
+        figures = head_figures(**arrays)
+    return Evaluation(curves=curves, example_real=example[0], example_predicted=example[1], origins=origins,
+                      heads=figures)
+
+
+def _head_arrays(batch, warmup, heads, model_errors) -> dict:
+    """The arguments of :func:`head_figures` for one batch: step k of the horizon is transition
+    ``warmup - 1 + k`` of each sequence, valid when that transition happened."""
+    horizon = model_errors.shape[1]
+    transition = warmup - 1 + np.arange(horizon)
+    valid = transition[None, :] < np.array([s.transitions for s in batch])[:, None]
+    return dict(
+        valid=valid,
+        true_rewards=reward_classes(np.stack([s.rewards[transition] for s in batch])),
+        predicted_rewards=heads["reward_classes"],
+        true_ends=np.stack([s.episode_ends[transition] for s in batch]),
+        done_probabilities=heads["done_probabilities"],
+        error_estimates=heads["error_estimates"],
+        true_errors=model_errors,
+    )

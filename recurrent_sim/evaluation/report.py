@@ -36,9 +36,18 @@ def _number(value):
     return value if math.isfinite(value) else None
 
 
-def write_metrics_csv(path, curves):
-    """One row per step 1..horizon with the columns of ``ErrorCurves.table``."""
-    table = curves.table()
+def head_columns(heads) -> dict:
+    """The per-step columns of the heads' figures (``head_steps``, ``reward_accuracy`` ...), or {}."""
+    if not heads:
+        return {}
+    return {("head_steps" if name == "steps" else name): values for name, values in heads["per_step"].items()}
+
+
+def write_metrics_csv(path, curves, heads=None):
+    """One row per step 1..horizon with the columns of ``ErrorCurves.table``, then those of
+    :func:`head_columns` for a simulator with heads (``heads``: the figures of
+    :func:`~recurrent_sim.evaluation.head_metrics.head_figures`)."""
+    table = dict(curves.table(), **head_columns(heads))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(list(table))
@@ -56,7 +65,7 @@ def step_values(curves, steps):
     }
 
 
-def build_summary(curves, threshold, threshold_fraction, horizon_step, settings, checkpoint, timing=None):
+def build_summary(curves, threshold, threshold_fraction, horizon_step, settings, checkpoint, timing=None, heads=None):
     """The content of ``summary.json`` (a JSON-able dict).
 
     Args:
@@ -68,10 +77,12 @@ def build_summary(curves, threshold, threshold_fraction, horizon_step, settings,
         settings: the evaluation's settings (flags).
         checkpoint: {"path", "config", "metadata"} of the simulator used.
         timing: optional {name: seconds}.
+        heads: the heads' figures (see :func:`write_metrics_csv`), or None;
+            summarised under ``"heads"``: over all steps, and at the reported steps.
     """
     steps = report_steps(curves.horizon)
     means = {name: curves.mean(name) for name in PREDICTORS}
-    return {
+    summary = {
         "n_sequences": curves.n_sequences,
         "horizon": curves.horizon,
         "steps": step_values(curves, steps),
@@ -90,6 +101,42 @@ def build_summary(curves, threshold, threshold_fraction, horizon_step, settings,
         "checkpoint": checkpoint,
         "timing_s": timing or {},
     }
+    if heads:
+        columns = head_columns(heads)
+        summary["heads"] = {
+            "overall": {name: value if isinstance(value, (list, dict)) else _number(value)
+                        for name, value in heads["overall"].items()},
+            "steps": {str(step): {name: _number(column[step - 1]) for name, column in columns.items()}
+                      for step in steps},
+        }
+    return summary
+
+
+def head_lines(heads, steps):
+    """Lines that report the heads' figures at ``steps`` (1-based) and over all steps ([] without heads)."""
+    if not heads:
+        return []
+    per_step, overall = heads["per_step"], heads["overall"]
+    lines = [
+        f"step {step:3d}: reward accuracy {per_step['reward_accuracy'][step - 1]:.3f} (majority class "
+        f"{per_step['reward_baseline_accuracy'][step - 1]:.3f}), episode end precision "
+        f"{per_step['done_precision'][step - 1]:.3f} recall {per_step['done_recall'][step - 1]:.3f} "
+        f"(majority class 0 / 0), drift rank correlation {per_step['drift_spearman'][step - 1]:.3f} "
+        f"({per_step['steps'][step - 1]} sequences)"
+        for step in steps
+    ]
+    confusion = overall["reward_confusion"]
+    lines.append(
+        f"all {overall['steps']} steps: reward accuracy {overall['reward_accuracy']:.4f} (majority class "
+        f"{overall['reward_baseline_accuracy']:.4f}; confusion true x predicted over negative/zero/positive "
+        f"{confusion}), episode end precision {overall['done_precision']:.3f} recall {overall['done_recall']:.3f} "
+        f"F1 {overall['done_f1']:.3f} ({overall['done_counts']['true']} true ends; majority class 0 / 0 / 0)"
+    )
+    if "drift_spearman" in overall:
+        lines.append(f"drift signal: Spearman rank correlation with the true per-step error "
+                     f"{overall['drift_spearman']:.3f} over all steps, {overall['drift_spearman_mean_over_steps']:.3f} "
+                     "averaged over steps (0: unrelated)")
+    return lines
 
 
 def write_summary_json(path, summary):

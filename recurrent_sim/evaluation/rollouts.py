@@ -8,8 +8,12 @@ actions alone, feeding back its own predictions.
 """
 import dataclasses
 import logging
+from typing import Optional
 
+import chainer
+import chainer.functions as F
 import numpy as np
+from chainer.backends.cuda import to_cpu
 
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
 from recurrent_sim.utils.errors import UserError
@@ -26,15 +30,50 @@ class HeldOutSequence:
         actions: (length - 1,) int32; ``actions[t]`` was taken on ``frames[t]``.
         episode: index of the episode it comes from (0 = first played).
         start_step: step of that episode at which ``frames[0]`` was seen.
+        rewards: (length - 1,) float32 rewards of the transitions.
+        episode_ends: (length - 1,) bool, true where the transition ended the episode.
+        transitions: transitions that happened (``length - 1``, fewer for a
+            sequence cut short by its episode's end: the rest is padding, the
+            last frame repeated, action 0, reward 0).
     """
 
     frames: np.ndarray
     actions: np.ndarray
     episode: int
     start_step: int
+    rewards: Optional[np.ndarray] = None
+    episode_ends: Optional[np.ndarray] = None
+    transitions: Optional[int] = None
+
+    def __post_init__(self):
+        steps = len(self.actions)
+        if self.rewards is None:
+            self.rewards = np.zeros(steps, dtype=np.float32)
+        if self.episode_ends is None:
+            self.episode_ends = np.zeros(steps, dtype=bool)
+        if self.transitions is None:
+            self.transitions = steps
+
+    @property
+    def complete(self) -> bool:
+        """True unless the episode ended before the sequence's last frame."""
+        return self.transitions == len(self.actions)
 
 
-def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_failed_episodes=20):
+def _padded(frames, actions, rewards, ends, length, episode, start_step):
+    """A :class:`HeldOutSequence` of ``length`` frames from a shorter one cut by its episode's end."""
+    missing = length - len(frames)
+    return HeldOutSequence(
+        frames=np.concatenate([np.stack(frames), np.repeat(frames[-1][None], missing, axis=0)]),
+        actions=np.concatenate([np.asarray(actions, dtype=np.int32), np.zeros(missing, dtype=np.int32)]),
+        episode=episode, start_step=start_step,
+        rewards=np.concatenate([np.asarray(rewards, dtype=np.float32), np.zeros(missing, dtype=np.float32)]),
+        episode_ends=np.concatenate([np.asarray(ends, dtype=bool), np.zeros(missing, dtype=bool)]),
+        transitions=len(actions),
+    )
+
+
+def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_failed_episodes=20, keep_ended=None):
     """Play ``game`` with ``act`` and yield ``n_sequences`` sequences of ``length`` frames.
 
     Before each sequence a random number of steps in ``0..max_gap`` is
@@ -54,6 +93,10 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
         max_gap: largest number of unrecorded steps before a sequence.
         max_failed_episodes: episodes in a row allowed to end before a
             single sequence fits in them; then UserError is raised.
+        keep_ended: when a number k, a sequence cut short by its episode's
+            end after more than k frames is yielded too, padded (see
+            :class:`HeldOutSequence`; not counted in ``n_sequences``): what the
+            episode-end head is measured on.
     Yields:
         :class:`HeldOutSequence`.
     Raises:
@@ -77,14 +120,18 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
                 break
             start_step = step
             frames = [game.last_frame]
-            actions = []
+            actions, rewards, ends = [], [], []
             while len(frames) < length and not done:
                 action = int(act(obs))
-                obs, _, done, _ = game.step(action)
+                obs, reward, done, _ = game.step(action)
                 step += 1
                 actions.append(action)
+                rewards.append(reward)
+                ends.append(done)
                 frames.append(game.last_frame)
             if len(frames) < length:
+                if keep_ended is not None and len(frames) > keep_ended:
+                    yield _padded(frames, actions, rewards, ends, length, episode, start_step)
                 logger.debug("episode %d ended %d frames into a sequence; dropped", episode, len(frames))
                 break
             yield HeldOutSequence(
@@ -92,6 +139,8 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
                 actions=np.asarray(actions, dtype=np.int32),
                 episode=episode,
                 start_step=start_step,
+                rewards=np.asarray(rewards, dtype=np.float32),
+                episode_ends=np.asarray(ends, dtype=bool),
             )
             produced += 1
             yielded_here = True
@@ -106,7 +155,7 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
             )
 
 
-def predict_rollouts(simulator, frames, actions, warmup, progress=None) -> np.ndarray:
+def predict_rollouts(simulator, frames, actions, warmup, progress=None, heads=None) -> np.ndarray:
     """The simulator's open-loop predictions on recorded sequences, all at once.
 
     The simulator is warmed up on ``frames[:, :warmup]`` (and the actions
@@ -123,6 +172,9 @@ def predict_rollouts(simulator, frames, actions, warmup, progress=None) -> np.nd
         warmup: real frames seen before predicting, 1 <= warmup < length.
         progress: optional :class:`recurrent_sim.utils.progress.Progress`,
             advanced by N predicted frames after each step.
+        heads: optional dict, filled for a simulator with heads with
+            ``reward_classes`` (N, horizon) int, ``done_probabilities`` and
+            ``error_estimates`` (N, horizon) float32, step k as the frames.
     Returns:
         (N, horizon, H, W) uint8 predicted frames; ``[:, k - 1]`` predicts
         ``frames[:, warmup - 1 + k]``.
@@ -136,8 +188,19 @@ def predict_rollouts(simulator, frames, actions, warmup, progress=None) -> np.nd
     env = BatchedSimEnv(simulator)
     env.reset(frames[:, :warmup], actions[:, : warmup - 1])
     predictions = np.empty((n, horizon) + frames.shape[2:], dtype=np.uint8)
+    read_heads = heads is not None and simulator.has_heads
+    if read_heads:
+        heads.update(reward_classes=np.zeros((n, horizon), dtype=np.int32),
+                     done_probabilities=np.zeros((n, horizon), dtype=np.float32),
+                     error_estimates=np.zeros((n, horizon), dtype=np.float32))
     for k in range(horizon):
         predictions[:, k] = env.step(actions[:, warmup - 1 + k])
+        if read_heads:
+            with chainer.no_backprop_mode(), chainer.using_config("train", False):
+                outputs = simulator.heads(env.state)
+                heads["reward_classes"][:, k] = to_cpu(outputs.reward_logits.array).argmax(axis=1)
+                heads["done_probabilities"][:, k] = to_cpu(F.sigmoid(outputs.done_logit).array)
+                heads["error_estimates"][:, k] = to_cpu(outputs.error_estimate.array)
         if progress is not None:
             progress.update(n)
     return predictions

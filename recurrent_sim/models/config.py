@@ -18,6 +18,8 @@ ARCHITECTURE = Setting("architecture", PAPER_ARCHITECTURE,
                        "registered simulator architecture (see recurrent_sim.models.registry; paper, original, skip)")
 ARCHITECTURE_OPTIONS = Setting("architecture_options", None, "JSON object of the architecture's options, e.g. "
                                "'{\"skips\": false}' for the skip architecture (see docs/fidelity.md)", json_object)
+HEADS = Setting("heads", False, "give the simulator reward, episode-end and self-error heads on its state "
+                "(trained with the frame loss; see docs/simulated_game.md)", bool)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -45,6 +47,10 @@ class SimulatorConfig:
             with paddings chosen so that 84x84 maps to 5x5.
         options: further JSON-able settings of another architecture
             (name -> number, string or list); empty for the paper's.
+        heads: True when the simulator has reward, episode-end and
+            self-error heads on its state (:mod:`recurrent_sim.models.heads`);
+            checkpoints saved before heads existed lack the key and load
+            without them.
     """
 
     frame_shape: Tuple[int, int] = (84, 84)
@@ -58,6 +64,7 @@ class SimulatorConfig:
     conv_pads: Tuple[int, ...] = (3, 2, 2, 1)
     conv_strides: Tuple[int, ...] = (2, 2, 2, 2)
     options: dict = dataclasses.field(default_factory=dict)
+    heads: bool = HEADS.field()
 
     def __post_init__(self):
         if self.factor_size is None:
@@ -65,6 +72,7 @@ class SimulatorConfig:
         for name in ("frame_shape", "conv_channels", "conv_kernels", "conv_pads", "conv_strides"):
             object.__setattr__(self, name, tuple(int(s) for s in getattr(self, name)))
         object.__setattr__(self, "options", dict(self.options))
+        object.__setattr__(self, "heads", bool(self.heads))
         for name in ("n_actions", "hidden_size", "factor_size", "encoding_size"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -25,6 +25,7 @@ import chainer.functions as F
 import numpy as np
 
 from recurrent_sim.models.config import SimulatorConfig
+from recurrent_sim.models.heads import StateHeads
 
 
 class SimulatorBase(chainer.Chain):
@@ -53,6 +54,9 @@ class SimulatorBase(chainer.Chain):
         self.add_persistent("mean_image", np.zeros(config.frame_shape, dtype=np.float32))
         self.add_persistent("mean_image_ready", np.zeros((), dtype=np.bool_))
         self.state = None
+        if config.heads:
+            with self.init_scope():
+                self.state_heads = StateHeads(config.hidden_size)
 
     # ----- normalisation -------------------------------------------------
     def set_mean_image(self, frames):
@@ -144,6 +148,12 @@ class SimulatorBase(chainer.Chain):
         (T * B, 1, H, W) Variable, time-major (rows t * B .. (t + 1) * B - 1
         are step t), and the new state.
         """
+        predictions, _, state = self.observe_steps(frames, actions, state)
+        return predictions, state
+
+    def observe_steps(self, frames, actions, state):
+        """:meth:`observe` that also returns the transition outputs: ``(predictions, hiddens, state)``,
+        hiddens (T * B, features) time-major, what the heads read at each step."""
         batch, steps = frames.shape[:2]
         codes = self.encode(F.reshape(frames, (batch * steps,) + tuple(frames.shape[2:])))
         codes = F.reshape(codes, (batch, steps, -1))
@@ -151,7 +161,41 @@ class SimulatorBase(chainer.Chain):
         for t in range(steps):
             hidden, state = self.transition(codes[:, t], actions[:, t], state)
             hiddens.append(hidden)
-        return self.decode(F.concat(hiddens, axis=0)), state
+        hiddens = F.concat(hiddens, axis=0)
+        return self.decode(hiddens), hiddens, state
+
+    # ----- reward, episode-end and self-error heads -------------------------
+    @property
+    def has_heads(self) -> bool:
+        """True when the simulator predicts reward, episode end and its own error (``config.heads``)."""
+        return bool(self.config.heads)
+
+    def head_features(self, state):
+        """(batch, hidden_size) features of a state that the heads read: the LSTM output ``h``.
+
+        An architecture whose state is not ``(c, h)`` overrides it.
+        """
+        return state[1]
+
+    def heads(self, state):
+        """Reward, episode-end and error predictions of the transition that produced ``state``.
+
+        Args:
+            state: a state returned by :meth:`predict`, :meth:`observe` or
+                :meth:`advance` (the step that predicted frame t + 1 from
+                frame t and action t).
+        Returns:
+            None without heads, else a :class:`~recurrent_sim.models.heads.HeadOutputs`
+            of Variables: reward_logits (B, 3), done_logit (B,), error_estimate (B,).
+        """
+        if not self.has_heads:
+            return None
+        return self.state_heads.outputs(self.head_features(state))
+
+    def heads_of_hidden(self, hiddens):
+        """:class:`~recurrent_sim.models.heads.HeadOutputs` of (N, features) transition outputs
+        (what :meth:`observe_steps` returns; the ``h`` of the state). Needs heads."""
+        return self.state_heads.outputs(hiddens)
 
     # ----- action-only steps (prediction-independent architectures) ---------
     #: True when, after the warm-up on real frames, the state advances from

@@ -159,10 +159,11 @@ class SkipSimulator(SimulatorBase):
             "use predict() or observe()"
         )
 
-    def observe(self, frames, actions, state):
+    def observe_steps(self, frames, actions, state):
         """Observation-dependent steps on (B, T, 1, H, W) real frames.
 
-        Returns predictions (T * B, 1, H, W), time-major, and the new state.
+        Returns predictions (T * B, 1, H, W) and transition outputs (T * B,
+        hidden_size), both time-major, and the new state.
         """
         batch, steps = frames.shape[:2]
         merged = F.reshape(F.transpose(frames, (1, 0, 2, 3, 4)), (steps * batch,) + tuple(frames.shape[2:]))
@@ -174,8 +175,9 @@ class SkipSimulator(SimulatorBase):
             )
             hiddens.append(hidden)
         time_major_actions = self.xp.ascontiguousarray(actions.T).reshape(-1)
-        predictions = self._decode(F.concat(hiddens, axis=0), maps, time_major_actions, merged)
-        return predictions, state
+        hiddens = F.concat(hiddens, axis=0)
+        predictions = self._decode(hiddens, maps, time_major_actions, merged)
+        return predictions, hiddens, state
 
     def predict(self, frames, actions, state):
         """One step from (B, 1, H, W) frames and (B,) actions: prediction and new state."""

@@ -158,6 +158,8 @@ def describe(config: SimulatorConfig) -> str:
         text = f"architecture {config.architecture}, " + text
     if config.options:
         text += f", options {config.options}"
+    if config.heads:
+        text += ", reward/episode-end/error heads"
     return text
 
 

@@ -28,7 +28,14 @@ step at a time, what the tests check it against.
 import chainer
 import chainer.functions as F
 
-from recurrent_sim.training.sequence_loss import SequenceLoss, detach, errors_to_loss, plan_runs, start_sequences
+from recurrent_sim.training.sequence_loss import (
+    SequenceLoss,
+    detach,
+    errors_to_loss,
+    head_steps,
+    plan_runs,
+    start_sequences,
+)
 from recurrent_sim.utils.errors import UserError
 
 
@@ -40,7 +47,7 @@ def _require_independent(simulator):
         )
 
 
-def independent_loss(simulator, frames, actions, split) -> SequenceLoss:
+def independent_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss:
     """Batched loss of a prediction-independent simulator.
 
     Args:
@@ -49,10 +56,13 @@ def independent_loss(simulator, frames, actions, split) -> SequenceLoss:
         actions: (batch, sequence_length - 1) int32.
         split: a :class:`~recurrent_sim.training.SequenceSchedule` or a
             :class:`~recurrent_sim.training.schemes.StepPlan`.
+        heads: :class:`~recurrent_sim.training.heads_loss.HeadTargets` to
+            train the heads of a simulator that has them (None: frames only).
     """
     _require_independent(simulator)
     plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
     warm = plan.warmup
+    steps = head_steps(simulator, heads)
     inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
     if warm:
         with chainer.no_backprop_mode():
@@ -65,17 +75,20 @@ def independent_loss(simulator, frames, actions, split) -> SequenceLoss:
             state = detach(state)
         first, last = warm + start, warm + end
         if letter == "O":
-            decoded, state = simulator.observe(inputs[:, first:last], actions[:, first:last], state)
+            decoded, hiddens, state = simulator.observe_steps(inputs[:, first:last], actions[:, first:last], state)
         else:
             hiddens = []
             for t in range(first, last):
                 hidden, state = simulator.advance(actions[:, t], state)
                 hiddens.append(hidden)
-            decoded = simulator.decode(F.concat(hiddens, axis=0))  # ((last - first) * B, 1, H, W), time-major
+            hiddens = F.concat(hiddens, axis=0)
+            decoded = simulator.decode(hiddens)  # ((last - first) * B, 1, H, W), time-major
         targets = inputs[:, first + 1 : last + 1].transpose(1, 0, 2, 3, 4)
         targets = targets.reshape(((last - first) * batch, 1, height, width))
         errors[letter] = errors[letter] + F.sum(F.squared_difference(decoded, targets))
-    return errors_to_loss(errors, plan, batch * height * width)
+        if steps is not None:
+            steps.add(hiddens, decoded, targets, first, batch)
+    return errors_to_loss(errors, plan, batch * height * width).add_heads(simulator, steps, heads)
 
 
 def reference_independent_loss(simulator, frames, actions, split) -> SequenceLoss:

@@ -29,11 +29,14 @@ through :class:`PlannedLoss`, so curricula change the plan as training goes::
 ``recurrent-sim train --loss sequence_l1`` then trains with it.
 """
 import dataclasses
+import inspect
 from typing import Callable, Tuple
 
+from recurrent_sim.training.heads_loss import HeadTargets, HeadWeights
 from recurrent_sim.training.independent_loss import independent_loss, reference_independent_loss
 from recurrent_sim.training.reference_loss import reference_sequence_loss
 from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.settings import Setting
 
 DEFAULT_LOSS = "sequence_mse"
@@ -52,9 +55,15 @@ class RegisteredLoss:
     make: Callable
     metric_names: Tuple[str, ...]
 
-    def function(self, schedule: SequenceSchedule):
-        """The loss function for sequences split by ``schedule``."""
-        return self.make(schedule)
+    def function(self, schedule: SequenceSchedule, head_weights=None):
+        """The loss function for sequences split by ``schedule``; ``head_weights``
+        (:class:`~recurrent_sim.training.heads_loss.HeadWeights`) weigh the heads of simulators that have them."""
+        if head_weights is None:
+            return self.make(schedule)
+        if "head_weights" not in inspect.signature(self.make).parameters:
+            raise UserError(f"the loss {self.name} does not train the reward, episode-end and error heads; "
+                            f"use {DEFAULT_LOSS} or {INDEPENDENT_LOSS} for a simulator with heads")
+        return self.make(schedule, head_weights=head_weights)
 
 
 _LOSSES = {}
@@ -105,12 +114,15 @@ class PlannedLoss:
         split: anything with ``plan(update) -> StepPlan`` (a
             :class:`SequenceSchedule`, a :class:`~recurrent_sim.training.schemes.Scheme`).
         current_update: ``() -> int``, the number of updates made so far.
+        head_weights: :class:`~recurrent_sim.training.heads_loss.HeadWeights` of a simulator with heads
+            (None: the defaults).
     """
 
-    def __init__(self, entry: RegisteredLoss, split, current_update):
+    def __init__(self, entry: RegisteredLoss, split, current_update, head_weights=None):
         self.entry = entry
         self.split = split
         self.current_update = current_update
+        self.head_weights = head_weights
         self.plan = None
         self.function = None
 
@@ -121,18 +133,34 @@ class PlannedLoss:
         """The loss function for update number ``update`` (0-based); rebuilt when the plan changes."""
         plan = self.split.plan(update)
         if plan != self.plan:
-            self.plan, self.function = plan, self.entry.function(plan)
+            self.plan, self.function = plan, self.entry.function(plan, self.head_weights)
         return self.function
 
 
-def sequence_metrics_loss(compute):
-    """A loss maker from ``compute(simulator, frames, actions, schedule) -> SequenceLoss``,
-    reporting ``error`` (the loss), ``obs_mse`` and ``pred_mse`` (per pixel, pixels in [0, 1])."""
+def sequence_metrics_loss(compute, trains_heads=True):
+    """A loss maker from ``compute(simulator, frames, actions, schedule[, heads]) -> SequenceLoss``,
+    reporting ``error`` (the frame loss), ``obs_mse`` and ``pred_mse`` (per pixel, pixels in [0, 1]).
 
-    def make(schedule):
+    With ``trains_heads``, a simulator with heads also trains them on the
+    batch's rewards and episode ends (:mod:`recurrent_sim.training.heads_loss`),
+    and the metrics add the heads' figures; otherwise such a simulator is refused.
+    """
+
+    def make(schedule, head_weights=None):
+        weights = head_weights if head_weights is not None else HeadWeights()
+
         def loss_function(simulator, batch):
-            result = compute(simulator, batch.frames, batch.actions, schedule)
-            metrics = {"error": float(result.loss.array), "obs_mse": result.obs_mse, "pred_mse": result.pred_mse}
+            if not simulator.has_heads:
+                result = compute(simulator, batch.frames, batch.actions, schedule)
+            elif trains_heads:
+                heads = HeadTargets(batch.rewards, getattr(batch, "episode_ends", None), weights)
+                result = compute(simulator, batch.frames, batch.actions, schedule, heads=heads)
+            else:
+                raise UserError("this loss does not train the reward, episode-end and error heads of the simulator; "
+                                f"use {DEFAULT_LOSS} or {INDEPENDENT_LOSS}")
+            error = result.frame_error if result.frame_error is not None else float(result.loss.array)
+            metrics = {"error": error, "obs_mse": result.obs_mse, "pred_mse": result.pred_mse}
+            metrics.update(result.head_metrics)
             return result.loss, metrics
 
         return loss_function
@@ -142,7 +170,8 @@ def sequence_metrics_loss(compute):
 
 # The paper's loss, batched (the fast path), and its step-by-step reference.
 register_loss(DEFAULT_LOSS, sequence_metrics_loss(sequence_loss), SEQUENCE_METRICS)
-register_loss(REFERENCE_LOSS, sequence_metrics_loss(reference_sequence_loss), SEQUENCE_METRICS)
+register_loss(REFERENCE_LOSS, sequence_metrics_loss(reference_sequence_loss, trains_heads=False), SEQUENCE_METRICS)
 # The prediction-independent simulator's loss (predicted steps from actions alone) and its reference.
 register_loss(INDEPENDENT_LOSS, sequence_metrics_loss(independent_loss), SEQUENCE_METRICS)
-register_loss(INDEPENDENT_REFERENCE_LOSS, sequence_metrics_loss(reference_independent_loss), SEQUENCE_METRICS)
+register_loss(INDEPENDENT_REFERENCE_LOSS, sequence_metrics_loss(reference_independent_loss, trains_heads=False),
+              SEQUENCE_METRICS)

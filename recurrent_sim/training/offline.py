@@ -42,6 +42,7 @@ from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
 from recurrent_sim.training.schemes import FINAL_UPDATE
 from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RunState, saved_best_error, settings_of
+from recurrent_sim.training.heads_loss import HEAD_METRICS
 from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
 from recurrent_sim.training.update_step import UpdateStep, metric_sums
@@ -92,6 +93,7 @@ class OfflineTrainer(RunCheckpoints):
                 hidden_size=settings.hidden_size,
                 encoding_size=settings.encoding_size,
                 options=settings.architecture_options or {},
+                heads=settings.heads,
             )
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
@@ -122,12 +124,13 @@ class OfflineTrainer(RunCheckpoints):
         self.optimizer = make_optimizer(self.simulator, settings.optimizer, settings.lr, settings.grad_clip)
         ensure_mean_image(self.simulator, (dataset.episodes[i].frames for i in self.train_indices))
         self.loss = get_loss(settings.loss)
-        self.metric_names = self.loss.metric_names
+        self.metric_names = self.loss.metric_names + (HEAD_METRICS if self.config.heads else ())
         # Training follows the split's plan of each update (curricula move
         # on); validation always uses its final plan, so its errors compare
         # across the whole run.
-        self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates)
-        self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE))
+        head_weights = settings.head_weights if self.config.heads else None
+        self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates, head_weights)
+        self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE), head_weights)
         self.step = (UpdateStep(self.simulator, self.optimizer, self.planned) if self.ranks.size == 1
                      else DataParallelStep(self.simulator, self.optimizer, self.planned, self.ranks))
         self.state = RunState()

@@ -30,9 +30,12 @@ over all trained steps.
 """
 import dataclasses
 
+from typing import Optional
+
 import chainer
 import chainer.functions as F
 
+from recurrent_sim.training.heads_loss import HeadSteps
 from recurrent_sim.training.schemes import StepPlan
 from recurrent_sim.utils.settings import Setting, non_negative_int
 
@@ -73,11 +76,32 @@ class SequenceSchedule:
 
 @dataclasses.dataclass
 class SequenceLoss:
-    """Loss Variable plus its observation- and prediction-dependent parts (floats)."""
+    """Loss Variable plus its observation- and prediction-dependent parts (floats).
+
+    With heads trained (:mod:`recurrent_sim.training.heads_loss`), ``loss``
+    also holds the weighted heads loss, ``frame_error`` is the frame loss
+    alone and ``head_metrics`` the heads' own figures.
+    """
 
     loss: chainer.Variable
     obs_mse: float
     pred_mse: float
+    frame_error: Optional[float] = None
+    head_metrics: dict = dataclasses.field(default_factory=dict)
+
+    def add_heads(self, simulator, steps, heads):
+        """Add the heads loss of the recorded :class:`HeadSteps` (nothing when ``steps`` is None)."""
+        if steps is None:
+            return self
+        self.frame_error = float(self.loss.array)
+        head_loss, self.head_metrics = steps.loss(simulator, heads)
+        self.loss = self.loss + head_loss
+        return self
+
+
+def head_steps(simulator, heads):
+    """A :class:`HeadSteps` to fill when ``heads`` targets are given for a simulator with heads, else None."""
+    return HeadSteps() if heads is not None and simulator.has_heads else None
 
 
 def as_plan(split) -> StepPlan:
@@ -130,7 +154,7 @@ def start_sequences(simulator, frames, actions, split):
     return plan, batch, frames.shape[2], frames.shape[3], actions, simulator.initial_state(batch)
 
 
-def sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
+def sequence_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss:
     """Compute the simulator's loss on sequences.
 
     Args:
@@ -138,6 +162,8 @@ def sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
         frames: (batch, sequence_length, H, W) uint8 (numpy or cupy).
         actions: (batch, sequence_length - 1) int32.
         split: a :class:`StepPlan`, or a :class:`SequenceSchedule`.
+        heads: :class:`~recurrent_sim.training.heads_loss.HeadTargets` to
+            train the heads of a simulator that has them (None: frames only).
     """
     plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
     warm = plan.warmup
@@ -153,21 +179,26 @@ def sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     state, previous = detach(state), detach(previous)
 
     errors = {"O": 0, "P": 0}
+    steps = head_steps(simulator, heads)
     for start, end, letter in plan_runs(plan):
         if start and start % plan.chunk == 0:
             state, previous = detach(state), detach(previous)
         step = warm + start
         if letter == "O":
             count = end - start
-            predictions, state = simulator.observe(
+            predictions, hiddens, state = simulator.observe_steps(
                 inputs[:, step : step + count], actions[:, step : step + count], state
             )
             targets = inputs[:, step + 1 : step + count + 1].transpose(1, 0, 2, 3, 4)
             targets = targets.reshape((count * batch, 1, height, width))
             errors["O"] = errors["O"] + F.sum(F.squared_difference(predictions, targets))
             previous = predictions[(count - 1) * batch :]
+            if steps is not None:
+                steps.add(hiddens, predictions, targets, step, batch)
         else:
             for t in range(step, warm + end):
                 previous, state = simulator.predict(previous, actions[:, t], state)
                 errors["P"] = errors["P"] + F.sum(F.squared_difference(previous, inputs[:, t + 1]))
-    return errors_to_loss(errors, plan, batch * height * width)
+                if steps is not None:
+                    steps.add(simulator.head_features(state), previous, inputs[:, t + 1], t, batch)
+    return errors_to_loss(errors, plan, batch * height * width).add_heads(simulator, steps, heads)

@@ -140,7 +140,7 @@ def checksum(path):
         (("--horizon", 0), "--horizon must be a positive integer, got 0"),
         (("--sequences", -3), "--sequences must be a positive integer, got -3"),
         (("--warmup", 0), "--warmup must be a positive integer"),
-        (("--env", "BlockWorld-v9"), "did you mean: BlockWorld-v0"),
+        (("--env", "BlockWorld-v9"), "did you mean: BlockWorld-v1, BlockWorld-v0?"),
         (("--frame-size", 84), "--frame-size 84 does not match the 32x32 frames"),
         (("--threshold", -1), "argument --threshold: expected a positive finite number, got '-1'"),
         (("--threshold", "inf"), "argument --threshold: expected a positive finite number, got 'inf'"),

@@ -1,0 +1,116 @@
+"""The heads learn from the trained steps of a sequence, with their own weights beside the frame loss."""
+import numpy as np
+import pytest
+
+from recurrent_sim.data.buffer import SequenceBatch
+from recurrent_sim.models import build_simulator, simulator_config
+from recurrent_sim.training.heads_loss import HeadWeights
+from recurrent_sim.training.losses import DEFAULT_LOSS, INDEPENDENT_LOSS, REFERENCE_LOSS, get_loss
+from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+from recurrent_sim.utils.errors import UserError
+
+SIZE = 32
+SPLIT = SequenceSchedule(1, 2, 2)
+
+
+def simulator(architecture="paper", heads=True):
+    np.random.seed(0)
+    sim = build_simulator(simulator_config(architecture, frame_shape=(SIZE, SIZE), n_actions=3, hidden_size=8,
+                                           encoding_size=16, heads=heads))
+    sim.set_mean_image(np.zeros((1, SIZE, SIZE), dtype=np.uint8))
+    return sim
+
+
+def batch(rewards=None, ends=None):
+    rng = np.random.RandomState(0)
+    frames = rng.randint(0, 255, (2, SPLIT.sequence_length, SIZE, SIZE)).astype(np.uint8)
+    actions = rng.randint(0, 3, (2, SPLIT.sequence_length - 1)).astype(np.int32)
+    if rewards is None:
+        rewards = np.array([[0, 1, 0, -1, 0], [0, 0, 2, 0, 1]], dtype=np.float32)
+    if ends is None:
+        ends = np.zeros((2, 5), dtype=bool)
+        ends[1, 4] = True
+    return SequenceBatch(frames, actions, rewards, np.zeros(2, dtype=np.int64), ends)
+
+
+def loss_of(sim, weights=HeadWeights(1.0, 1.0, 1.0), name=DEFAULT_LOSS, data=None):
+    sim.cleargrads()
+    loss, metrics = get_loss(name).function(SPLIT, weights)(sim, data or batch())
+    loss.backward()
+    return loss, metrics
+
+
+@pytest.mark.parametrize("architecture,name", [("paper", DEFAULT_LOSS), ("skip", DEFAULT_LOSS),
+                                               ("independent", INDEPENDENT_LOSS)])
+def test_heads_get_gradients_and_report_their_metrics(architecture, name):
+    sim = simulator(architecture)
+    loss, metrics = loss_of(sim, name=name)
+    for key in ("reward_loss", "done_loss", "error_loss", "reward_accuracy"):
+        assert np.isfinite(metrics[key])
+    for link in (sim.state_heads.reward, sim.state_heads.done, sim.state_heads.log_error):
+        assert np.abs(link.W.grad).sum() > 0
+    # "error" stays the frame loss alone: the heads add to the optimised loss only.
+    assert float(loss.array) > metrics["error"]
+
+
+def test_zero_weights_leave_the_heads_untrained_and_the_frame_loss_unchanged():
+    sim = simulator()
+    loss, metrics = loss_of(sim, HeadWeights(0.0, 0.0, 0.0))
+    assert float(loss.array) == pytest.approx(metrics["error"], rel=1e-6)
+    assert np.abs(sim.state_heads.reward.W.grad).sum() == 0
+    data = batch()
+    frames_only = sequence_loss(sim, data.frames, data.actions, SPLIT)  # no head targets: the frame loss
+    assert float(frames_only.loss.array) == pytest.approx(metrics["error"], rel=1e-6)
+    _, plain_metrics = loss_of(simulator(heads=False))
+    assert "reward_loss" not in plain_metrics
+
+
+def test_targets_are_the_trained_steps_rewards_and_ends():
+    sim = simulator()
+    weights = HeadWeights(1.0, 0.0, 0.0)
+    # warm-up step 0 has a huge reward that must not count: only steps 1..4 are trained
+    _, base = loss_of(sim, weights, data=batch(rewards=np.array([[9, 0, 0, 0, 0], [9, 0, 0, 0, 0]], np.float32)))
+    _, same = loss_of(sim, weights, data=batch(rewards=np.array([[-9, 0, 0, 0, 0], [0, 0, 0, 0, 0]], np.float32)))
+    assert base["reward_loss"] == pytest.approx(same["reward_loss"], rel=1e-6)
+    _, other = loss_of(sim, weights, data=batch(rewards=np.array([[0, 0, 0, 0, 1], [0, 0, 0, 0, 0]], np.float32)))
+    assert other["reward_loss"] != pytest.approx(same["reward_loss"], rel=1e-4)
+    # the episode-end loss is the sigmoid cross-entropy of the trained steps' flags
+    _, no_end = loss_of(sim, HeadWeights(0.0, 1.0, 0.0), data=batch(ends=np.zeros((2, 5), bool)))
+    _, an_end = loss_of(sim, HeadWeights(0.0, 1.0, 0.0))
+    assert an_end["done_loss"] != pytest.approx(no_end["done_loss"], rel=1e-4)
+
+
+def test_training_the_heads_lowers_their_loss():
+    from recurrent_sim.training.optimizers import make_optimizer
+
+    sim = simulator()
+    optimizer = make_optimizer(sim, "adam", lr=1e-2)
+    function = get_loss(DEFAULT_LOSS).function(SPLIT, HeadWeights(1.0, 1.0, 1.0))
+    data = batch()
+    first = None
+    for _ in range(150):
+        sim.cleargrads()
+        loss, metrics = function(sim, data)
+        loss.backward()
+        optimizer.update()
+        first = first or metrics
+    assert metrics["reward_loss"] < 0.5 * first["reward_loss"]
+    assert metrics["done_loss"] < 0.5 * first["done_loss"]
+    assert metrics["reward_accuracy"] > first["reward_accuracy"]
+
+
+def test_reference_losses_refuse_simulators_with_heads():
+    with pytest.raises(UserError, match="heads"):
+        loss_of(simulator(), name=REFERENCE_LOSS)
+
+
+def test_ring_buffer_sequences_carry_episode_ends_and_weights_are_checked():
+    from recurrent_sim.data import SampleBuffer
+
+    buffer = SampleBuffer(20, (SIZE, SIZE), seed=0)
+    for t in range(10):
+        buffer.append(np.zeros((SIZE, SIZE), np.uint8), 0, float(t), t == 9)
+    sampled = buffer.sample(3, 4)
+    assert sampled.episode_ends.shape == (3, 3) and not sampled.episode_ends.any()
+    with pytest.raises(ValueError):
+        HeadWeights(-1.0, 0.0, 0.0)
