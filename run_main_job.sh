@@ -12,27 +12,30 @@
 # motion with the paper's 33% scheme (10 warm-up frames, then 10 observed and
 # 5 predicted steps), then goes on from that simulator with 67% of
 # prediction-dependent steps over truncated BPTT(15, 4) so that long
-# rollouts stay stable. With the sizes below the training takes about 15
-# minutes on 2 CPU cores. The original script's own defaults are still the
-# paper's network and split.
+# rollouts stay stable; phase 2 plays 2 500 steps before it trains, so that
+# its buffer holds varied play. With the sizes below the training takes
+# 13 processor-minutes on one thread (under 15 minutes on 2 CPU cores). The
+# original script's own defaults are still the paper's network and split.
 set -euo pipefail
 
-PHASE1_STEPS=2200       # environment steps of phase 1 (motion)
-PHASE2_STEPS=960        # environment steps of phase 2 (long rollouts)
-WARM_UP_STEPS=600       # steps played before the simulator starts training, in each phase
-TRAINING_STEPS=4        # steps between simulator updates (each transition is reused in many batches)
-PHASE2_TRAINING_STEPS=4 # the same in phase 2 (its sequences are 71 frames, 3x the cost of phase 1's)
-SAVING_STEPS=200        # steps between saves of the best simulator so far
-BATCH_SIZE=16           # sequences per simulator update
-UNROLL_DEP=10           # warm-up frames of a training sequence (no backprop)
-ARCHITECTURE=skip       # --sim-architecture
-LR_SIM=5e-4             # Adam step size of phase 1
-LR_SIM2=2.5e-4          # Adam step size of phase 2
-LSTM_SIZE=512           # --num_output_channels_sim, as in the original training script
-EVAL_SEQUENCES=50       # held-out sequences of 10 warm-up + 100 predicted frames measured at the end
-DEMO_EPISODES=1         # episodes played inside the simulator
-DEMO_MAX_STEPS=1000     # bound on a demo episode's length
-CHAIN_PERIOD=100        # demo: predicted steps between re-synchronisations with the real game
+# Every size below can be set from the environment, e.g. PHASE2_UPDATES=200 bash run_main_job.sh
+PHASE1_UPDATES="${PHASE1_UPDATES:-200}"    # simulator updates of phase 1 (motion: 10 observed + 5 predicted steps)
+PHASE2_UPDATES="${PHASE2_UPDATES:-68}"     # simulator updates of phase 2 (long rollouts: 20 observed + 40 predicted steps)
+WARM_UP_STEPS="${WARM_UP_STEPS:-1000}"     # game steps played before phase 1's first update (fills the sample buffer)
+PHASE2_WARM_UP_STEPS="${PHASE2_WARM_UP_STEPS:-2500}"  # the same for phase 2: its 71-frame sequences need varied play
+TRAINING_STEPS="${TRAINING_STEPS:-4}"      # game steps between simulator updates (each transition is reused in many batches)
+SAVING_STEPS="${SAVING_STEPS:-200}"        # game steps between saves of the best simulator so far
+BATCH_SIZE="${BATCH_SIZE:-16}"             # sequences per simulator update, phase 1
+PHASE2_BATCH_SIZE="${PHASE2_BATCH_SIZE:-32}"  # the same, phase 2 (per processor-second, larger batches made long rollouts steadier)
+UNROLL_DEP="${UNROLL_DEP:-10}"             # warm-up frames of a training sequence (no backprop)
+ARCHITECTURE="${ARCHITECTURE:-skip}"       # --sim-architecture
+LR_SIM="${LR_SIM:-5e-4}"                   # Adam step size of phase 1
+LR_SIM2="${LR_SIM2:-2.5e-4}"               # Adam step size of phase 2
+LSTM_SIZE="${LSTM_SIZE:-512}"              # --num_output_channels_sim, as in the original training script
+EVAL_SEQUENCES="${EVAL_SEQUENCES:-50}"     # held-out sequences of 10 warm-up + 100 predicted frames measured at the end
+DEMO_EPISODES="${DEMO_EPISODES:-1}"        # episodes played inside the simulator
+DEMO_MAX_STEPS="${DEMO_MAX_STEPS:-1000}"   # bound on a demo episode's length
+CHAIN_PERIOD="${CHAIN_PERIOD:-100}"        # demo: predicted steps between re-synchronisations with the real game
 OUT="${MAIN_JOB_OUT:-runs/main_job}"  # everything this job writes, relative to the repository root
 
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/job_setup.sh"
@@ -45,18 +48,18 @@ common=(1 --env Breakout-v0 --outdir "$OUT/outdir" --t-max 5 --lr 7e-4 --min_rew
         --num_output_channels_sim "$LSTM_SIZE")
 
 phase1_dir="$OUT/break_phase1"
-updates1=$(( (PHASE1_STEPS - WARM_UP_STEPS) / TRAINING_STEPS ))
-updates2=$(( (PHASE2_STEPS - WARM_UP_STEPS) / PHASE2_TRAINING_STEPS ))
-echo "== 2/4 training the simulator: $PHASE1_STEPS + $PHASE2_STEPS steps, $updates1 + $updates2 updates (log: $OUT/train.log)"
+phase1_steps=$(( WARM_UP_STEPS + PHASE1_UPDATES * TRAINING_STEPS ))
+phase2_steps=$(( PHASE2_WARM_UP_STEPS + PHASE2_UPDATES * TRAINING_STEPS ))
+echo "== 2/4 training the simulator: $phase1_steps + $phase2_steps game steps, $PHASE1_UPDATES + $PHASE2_UPDATES updates (log: $OUT/train.log)"
 t0=$(date +%s)
 "$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --savesim "$phase1_dir" --overwrite \
   --sim-architecture "$ARCHITECTURE" --scheme 33 --unroll_dep "$UNROLL_DEP" --lr-sim "$LR_SIM" \
-  --steps "$PHASE1_STEPS" --warm_up_steps "$WARM_UP_STEPS" --training_steps "$TRAINING_STEPS" \
+  --steps "$phase1_steps" --warm_up_steps "$WARM_UP_STEPS" --training_steps "$TRAINING_STEPS" \
   --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" 2>&1 | tee "$OUT/train.log"
 "$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --loadtosim "$phase1_dir" \
   --savesim "$simulator_dir" --overwrite --scheme 67 --bptt-chunks 4 --unroll_dep "$UNROLL_DEP" \
-  --lr-sim "$LR_SIM2" --steps "$PHASE2_STEPS" --warm_up_steps "$WARM_UP_STEPS" \
-  --training_steps "$PHASE2_TRAINING_STEPS" --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" \
+  --lr-sim "$LR_SIM2" --steps "$phase2_steps" --warm_up_steps "$PHASE2_WARM_UP_STEPS" \
+  --training_steps "$TRAINING_STEPS" --saving_steps "$SAVING_STEPS" --batch_size "$PHASE2_BATCH_SIZE" \
   --seed 1 2>&1 | tee -a "$OUT/train.log"
 train_dir=$(sed -n 's/^outputs in //p' "$OUT/train.log" | tail -1)
 train_s=$(( $(date +%s) - t0 ))

@@ -8,6 +8,9 @@ per pixel of the frame that step predicted. The heads loss is then
 ``reward_weight * CE(reward) + done_weight * BCE(episode end)
 + error_weight * (log_error - log(error + 1e-6))^2``,
 
+the episode-end term weighing the steps that end an episode
+``done_positive_weight`` times (1: plain cross-entropy),
+
 each term a mean over the trained steps of the batch: the reward is a class
 over its sign (negative, zero, positive; softmax cross-entropy), the episode
 end a sigmoid cross-entropy, and the error head regresses the logarithm of
@@ -33,6 +36,10 @@ REWARD_WEIGHT = Setting("reward_weight", 0.01, "weight of the reward head's cros
                         "(simulators with heads)", non_negative_float)
 DONE_WEIGHT = Setting("done_weight", 0.01, "weight of the episode-end head's cross-entropy in the loss "
                       "(simulators with heads)", non_negative_float)
+DONE_POSITIVE_WEIGHT = Setting("done_positive_weight", 1.0, "weight of the steps that end an episode in the "
+                               "episode-end head's cross-entropy, against 1 for the others: above 1 for rare "
+                               "episode ends, so that the head's probability passes 0.5 where an end is likely "
+                               "rather than only where it is certain", non_negative_float)
 ERROR_WEIGHT = Setting("error_weight", 0.01, "weight of the self-error head's squared log error in the loss "
                        "(simulators with heads)", non_negative_float)
 HEAD_METRICS = ("reward_loss", "done_loss", "error_loss", "reward_accuracy")
@@ -45,9 +52,10 @@ class HeadWeights:
     reward_weight: float = REWARD_WEIGHT.field()
     done_weight: float = DONE_WEIGHT.field()
     error_weight: float = ERROR_WEIGHT.field()
+    done_positive_weight: float = DONE_POSITIVE_WEIGHT.field()
 
     def __post_init__(self):
-        for name in ("reward_weight", "done_weight", "error_weight"):
+        for name in ("reward_weight", "done_weight", "error_weight", "done_positive_weight"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -99,9 +107,11 @@ class HeadSteps:
         reward_logits, done_logit, log_error = simulator.state_heads(F.concat(self.hiddens, axis=0))
         errors = xp.concatenate(self.errors)
         reward_loss = F.softmax_cross_entropy(reward_logits, reward_classes)
-        done_loss = F.sigmoid_cross_entropy(done_logit, xp.asarray(ends))
-        error_loss = F.mean_squared_error(log_error, xp.log(errors + ERROR_FLOOR).astype(np.float32))
         weights = targets.weights
+        ends = xp.asarray(ends)
+        step_weights = (1.0 + (weights.done_positive_weight - 1.0) * ends).astype(np.float32)
+        done_loss = F.sum(F.sigmoid_cross_entropy(done_logit, ends, reduce="no") * step_weights) / float(len(ends))
+        error_loss = F.mean_squared_error(log_error, xp.log(errors + ERROR_FLOOR).astype(np.float32))
         total = weights.reward_weight * reward_loss + weights.done_weight * done_loss + weights.error_weight * error_loss
         metrics = dict(reward_loss=float(reward_loss.array), done_loss=float(done_loss.array),
                        error_loss=float(error_loss.array),

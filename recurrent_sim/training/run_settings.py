@@ -10,7 +10,13 @@ from recurrent_sim.models import (
     HIDDEN_SIZE,
     architecture_names,
 )
-from recurrent_sim.training.heads_loss import DONE_WEIGHT, ERROR_WEIGHT, REWARD_WEIGHT, HeadWeights
+from recurrent_sim.training.heads_loss import (
+    DONE_POSITIVE_WEIGHT,
+    DONE_WEIGHT,
+    ERROR_WEIGHT,
+    REWARD_WEIGHT,
+    HeadWeights,
+)
 from recurrent_sim.training.losses import LOSS, loss_names
 from recurrent_sim.training.optimizers import GRAD_CLIP, LR, OPTIMIZER
 from recurrent_sim.training.rank_sampling import RANK_BATCHES
@@ -63,7 +69,7 @@ class OfflineSettings:
         architecture_options: the network's ``SimulatorConfig.options``
             (e.g. ``{"skips": False}`` for the skip architecture), or None.
         heads: the simulator has reward, episode-end and error heads.
-        reward_weight, done_weight, error_weight: their weights in the loss
+        reward_weight, done_weight, error_weight, done_positive_weight: their weights in the loss
             (see :mod:`recurrent_sim.training.heads_loss`).
     """
 
@@ -90,6 +96,7 @@ class OfflineSettings:
     reward_weight: float = REWARD_WEIGHT.field()
     done_weight: float = DONE_WEIGHT.field()
     error_weight: float = ERROR_WEIGHT.field()
+    done_positive_weight: float = DONE_POSITIVE_WEIGHT.field()
 
     def __post_init__(self):
         object.__setattr__(self, "curriculum", tuple(int(u) for u in self.curriculum or ()))
@@ -103,14 +110,14 @@ class OfflineSettings:
         check_positive("lr", self.lr, integer=False)
         if not 0 <= self.validation_fraction < 1:
             raise SettingError("validation_fraction", f"{{flag}} must be in [0, 1), got {self.validation_fraction}")
-        for name in ("reward_weight", "done_weight", "error_weight"):
+        for name in ("reward_weight", "done_weight", "error_weight", "done_positive_weight"):
             if not 0 <= getattr(self, name) < float("inf"):
                 raise SettingError(name, f"{{flag}} must be a finite number >= 0, got {getattr(self, name)}")
 
     @property
     def head_weights(self) -> HeadWeights:
         """The weights of the heads' losses."""
-        return HeadWeights(self.reward_weight, self.done_weight, self.error_weight)
+        return HeadWeights(self.reward_weight, self.done_weight, self.error_weight, self.done_positive_weight)
 
     @property
     def split(self):

@@ -114,3 +114,17 @@ def test_ring_buffer_sequences_carry_episode_ends_and_weights_are_checked():
     assert sampled.episode_ends.shape == (3, 3) and not sampled.episode_ends.any()
     with pytest.raises(ValueError):
         HeadWeights(-1.0, 0.0, 0.0)
+
+
+def test_episode_end_steps_can_weigh_more():
+    sim = simulator()
+    _, plain = loss_of(sim, HeadWeights(0.0, 1.0, 0.0))
+    _, heavier = loss_of(sim, HeadWeights(0.0, 1.0, 0.0, done_positive_weight=10.0))
+    _, no_end = loss_of(sim, HeadWeights(0.0, 1.0, 0.0), data=batch(ends=np.zeros((2, 5), bool)))
+    _, no_end_heavier = loss_of(sim, HeadWeights(0.0, 1.0, 0.0, 10.0), data=batch(ends=np.zeros((2, 5), bool)))
+    assert no_end_heavier["done_loss"] == pytest.approx(no_end["done_loss"], rel=1e-6)
+    # 8 trained steps, one of them an end whose cross-entropy -log p counts 10 times instead of once
+    end_term = (heavier["done_loss"] - plain["done_loss"]) * 8 / 9
+    others = plain["done_loss"] * 8 - end_term
+    p = np.exp(-end_term)  # that step's predicted probability of an end
+    assert no_end["done_loss"] * 8 == pytest.approx(others - np.log(1 - p), rel=1e-4)
