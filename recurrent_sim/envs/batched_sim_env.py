@@ -20,8 +20,22 @@ runs K steps without decoding any frame, and :meth:`decode` (or
 :attr:`frames`) decodes the current frames when they are wanted: what makes
 long rollouts cheap.
 """
+import contextlib
+
 import chainer
 import numpy as np
+
+from recurrent_sim.models import fast_conv
+from recurrent_sim.utils.cpu_pool import fast_path_threads
+
+
+@contextlib.contextmanager
+def _inference(simulator):
+    """No backprop, test mode, and on the fast CPU path OpenBLAS held to one thread
+    (the kernels and the LSTM step spread their work over threads of their own)."""
+    with chainer.no_backprop_mode(), chainer.using_config("train", False):
+        with fast_path_threads(fast_conv.fast_path(simulator.xp)):
+            yield
 
 
 class BatchedSimEnv:
@@ -110,7 +124,7 @@ class BatchedSimEnv:
         actions = xp.asarray(actions)
         state = sim.initial_state(n)
         if warmup > 1:
-            with chainer.no_backprop_mode(), chainer.using_config("train", False):
+            with _inference(sim):
                 state = sim.warm_up(inputs[:, :-1], actions, state)
         return tuple(chainer.as_array(s) for s in state), inputs[:, -1]
 
@@ -159,7 +173,7 @@ class BatchedSimEnv:
         actions = xp.asarray(np.asarray(actions, dtype=np.int32).reshape(-1))
         if len(actions) != self.num_games:
             raise ValueError(f"step needs {self.num_games} actions, got {len(actions)}")
-        with chainer.no_backprop_mode(), chainer.using_config("train", False):
+        with _inference(sim):
             if not sim.prediction_independent:  # each prediction is the next input
                 prediction, state = sim.predict(self._current, actions, self.state)
                 self._current = prediction.array
@@ -185,7 +199,7 @@ class BatchedSimEnv:
         """Decode the newest transition output into the current frames, if one is waiting."""
         if self._hidden is None:
             return
-        with chainer.no_backprop_mode(), chainer.using_config("train", False):
+        with _inference(self.simulator):
             self._current = chainer.as_array(self.simulator.decode(self._hidden))
         self._hidden = None
 

@@ -117,8 +117,25 @@ class _ChannelsLastNode(function_node.FunctionNode):
             self.retain_outputs((0,))
         return (self._compute(x, weight, self.layout, bias, self.relu),)
 
+    def _backward_arrays(self, indexes, x, weight, grad_out, mask):
+        """Gradients as arrays, ``mask`` the retained ReLU output or None."""
+        grads = []
+        if 0 in indexes:
+            grads.append(self._input_gradient_array(grad_out, weight, mask))
+        if 1 in indexes or 2 in indexes:
+            weight_grad, bias_grad = self._parameter_gradients_array(x, grad_out, mask)
+            grads += [weight_grad] if 1 in indexes else []
+            grads += [bias_grad] if 2 in indexes else []
+        return grads
+
     def backward(self, indexes, grad_outputs):
         x, weight = self.get_retained_inputs()
+        if not chainer.config.enable_backprop:
+            # No graph of the gradient wanted (no double backprop): one pass on
+            # arrays, the ReLU's mask and the bias gradient taken chunk by chunk.
+            mask = self.get_retained_outputs()[0].array if self.relu else None
+            grads = self._backward_arrays(indexes, x.array, weight.array, grad_outputs[0].array, mask)
+            return tuple(chainer.Variable(grad, requires_grad=False) for grad in grads)
         grad_out = _mask_relu(self, grad_outputs[0])
         grads = []
         if 0 in indexes:
@@ -142,6 +159,12 @@ class ConvolutionNHWC(_ChannelsLastNode):
         return BlockLayout(kernel, self.stride, self.pad, image, out, weight_shape[1], weight_shape[0])
 
     _compute = staticmethod(convolve)
+
+    def _input_gradient_array(self, grad_out, weight, mask):
+        return convolve_backward(grad_out, weight, self.layout, mask=mask)
+
+    def _parameter_gradients_array(self, x, grad_out, mask):
+        return weight_gradient(x, grad_out, self.layout, grad_mask=mask, sums="grad")
 
     def _input_gradient(self, grad_out, weight):
         return DeconvolutionNHWC(self.stride, self.pad, self.layout.image).apply((grad_out, weight))[0]
@@ -176,6 +199,13 @@ class DeconvolutionNHWC(_ChannelsLastNode):
         return BlockLayout(kernel, self.stride, self.pad, image, size, weight_shape[1], weight_shape[0])
 
     _compute = staticmethod(convolve_backward)
+
+    def _input_gradient_array(self, grad_out, weight, mask):
+        return convolve(grad_out, weight, self.layout, mask=mask)
+
+    def _parameter_gradients_array(self, x, grad_out, mask):
+        # The convolution's weight gradient with image grad_out and output x.
+        return weight_gradient(grad_out, x, self.layout, images_mask=mask, sums="images")
 
     def _input_gradient(self, grad_out, weight):
         return ConvolutionNHWC(self.stride, self.pad).apply((grad_out, weight))[0]

@@ -6,6 +6,27 @@ nodes of :mod:`recurrent_sim.models.fast_conv` call them.
 """
 import numpy as np
 
+from recurrent_sim.utils.cpu_pool import map_chunks
+
+
+def masked(arrays, mask, start, stop):
+    """``arrays[start:stop]``, zero where ``mask[start:stop]`` is not positive (``mask`` None: unchanged).
+
+    The gradient through a fused ReLU whose output is ``mask``, made on one
+    chunk while it is in cache instead of over the whole batch.
+    """
+    chunk = arrays[start:stop]
+    if mask is None:
+        return chunk
+    return np.multiply(chunk, mask[start:stop] > 0)
+
+
+def _run_chunks(run, batch, step):
+    """``run(start)`` for the chunks of ``step`` items of a batch, spread over the worker threads."""
+    starts = range(0, batch, step)
+    return map_chunks(lambda i: run(starts[i]), len(starts))
+
+
 def _finish(outputs, bias, relu):
     """Add the bias and apply the ReLU in place, on a chunk still in cache."""
     if bias is not None:
@@ -14,9 +35,10 @@ def _finish(outputs, bias, relu):
         np.maximum(outputs, 0, out=outputs)
 
 
-def convolve(images, weight, layout, bias=None, relu=False):
+def convolve(images, weight, layout, bias=None, relu=False, mask=None):
     """Convolution on arrays: (B, H, W, C) -> (B, out_h, out_w, Co), plus
-    ``bias`` (Co,) and a ReLU when asked.
+    ``bias`` (Co,) and a ReLU when asked; ``mask`` (B, H, W, C) zeroes the
+    images where it is not positive (see :func:`masked`).
 
     Long block vectors are multiplied once by all the taps side by side (a
     wide product, which BLAS runs faster than one narrow product per tap)
@@ -35,9 +57,10 @@ def convolve(images, weight, layout, bias=None, relu=False):
         flat_taps = taps.reshape(n_taps * block, out_ch)
         per_cell = n_taps * block + out_ch
     step = layout.chunk(batch, images.itemsize, per_cell)
-    for start in range(0, batch, step):
+
+    def run(start):
         stop = min(batch, start + step)
-        blocks = layout.to_blocks(images[start:stop])
+        blocks = layout.to_blocks(masked(images, mask, start, stop))
         n = len(blocks) - layout.shifts[-1]
         # Rows from n on are cells past the last output: never read.
         grid = np.empty((len(blocks), out_ch), dtype=images.dtype)
@@ -54,13 +77,16 @@ def convolve(images, weight, layout, bias=None, relu=False):
         else:
             np.add(grid[:, :oh, :ow], bias, out=output[start:stop])
         _finish(output[start:stop], None, relu)
+
+    _run_chunks(run, batch, step)
     return output
 
 
-def convolve_backward(grad_out, weight, layout, bias=None, relu=False):
+def convolve_backward(grad_out, weight, layout, bias=None, relu=False, mask=None):
     """Gradient of a convolution with respect to its input, i.e. the
     deconvolution: (B, out_h, out_w, Co) -> (B, H, W, C), plus ``bias``
-    (C,) and a ReLU when asked.
+    (C,) and a ReLU when asked; ``mask`` (B, out_h, out_w, Co) zeroes
+    ``grad_out`` where it is not positive.
 
     Block ``r`` receives ``grid[r - shift] @ tap`` from every tap. When the
     grid vectors are the shorter side (Co <= block), they are gathered,
@@ -82,15 +108,16 @@ def convolve_backward(grad_out, weight, layout, bias=None, relu=False):
     per_cell = n_taps * out_ch + block if gather else out_ch + n_taps * block + block
     step = layout.chunk(batch, grad_out.itemsize, per_cell)
     lead = layout.shifts[-1]
-    for start in range(0, batch, step):
+
+    def run(start):
         stop = min(batch, start + step)
         if gather:
-            grid = layout.to_grid(grad_out[start:stop], lead=lead)  # lead zero rows first
+            grid = layout.to_grid(masked(grad_out, mask, start, stop), lead=lead)  # lead zero rows first
             blocks = layout.gather_back(grid, lead) @ flat_taps
         else:
             # Channel-major, so that each shifted addition runs along rows
             # of n contiguous numbers.
-            grid = layout.to_grid(grad_out[start:stop])
+            grid = layout.to_grid(masked(grad_out, mask, start, stop))
             n = len(grid) - lead
             products = flat_taps @ grid[:n].T  # (taps * block, n)
             blocks = np.zeros((block, len(grid)), dtype=grad_out.dtype)
@@ -99,25 +126,51 @@ def convolve_backward(grad_out, weight, layout, bias=None, relu=False):
             blocks = np.ascontiguousarray(blocks.T)
         layout.from_blocks(blocks, output[start:stop])
         _finish(output[start:stop], bias, relu)
+
+    _run_chunks(run, batch, step)
     return output
 
 
-def weight_gradient(images, grad_out, layout):
-    """Weight gradient of a convolution: (Co, C, kh, kw), summed over the batch."""
+def weight_gradient(images, grad_out, layout, images_mask=None, grad_mask=None, sums=None):
+    """Weight gradient of a convolution: (Co, C, kh, kw), summed over the batch.
+
+    ``images_mask`` and ``grad_mask`` zero ``images`` and ``grad_out``
+    where they are not positive (see :func:`masked`). With ``sums``
+    ``"images"`` or ``"grad"`` it returns ``(weight gradient, channel
+    sums)``: the sum of that (masked) argument over batch, height and width,
+    (C,) or (Co,) (a bias gradient), taken from the chunks in cache.
+    """
     batch = len(images)
     n_taps = len(layout.shifts)
-    total = np.zeros((n_taps, layout.block, layout.out_channels), dtype=images.dtype)
-    flat_total = total.reshape(n_taps * layout.block, layout.out_channels)
-    per_cell = layout.block * (1 if layout.per_tap else n_taps) + layout.out_channels
+    block, out_ch, lead = layout.block, layout.out_channels, layout.shifts[-1]
+    per_cell = block + (n_taps + 1) * out_ch if layout.per_tap else block * n_taps + out_ch
     step = layout.chunk(batch, images.itemsize, per_cell)
-    for start in range(0, batch, step):
+
+    def run(start):
+        """This chunk's part of the sum, (taps, block, Co), and of the channel sums."""
         stop = min(batch, start + step)
-        blocks = layout.to_blocks(images[start:stop])
-        grid = layout.to_grid(grad_out[start:stop])
-        n = len(grid) - layout.shifts[-1]
+        image_chunk = masked(images, images_mask, start, stop)
+        grad_chunk = masked(grad_out, grad_mask, start, stop)
+        blocks = layout.to_blocks(image_chunk)
         if layout.per_tap:
-            for shift, tap_total in zip(layout.shifts, total):
-                tap_total += blocks[shift : shift + n].T @ grid[:n]
+            # Tap t sums blocks[r + shift]^T grid[r] = blocks[r]^T grid[r - shift]:
+            # the grid's shifted copies side by side, one wide product for all taps.
+            columns = layout.gather_back(layout.to_grid(grad_chunk, lead=lead), lead)  # (cells, taps * Co)
+            part = (blocks.T @ columns).reshape(block, n_taps, out_ch).transpose(1, 0, 2)
         else:
-            flat_total += layout.gather(blocks).T @ grid[:n]
-    return layout.conv_weight(total)
+            grid = layout.to_grid(grad_chunk)
+            part = (layout.gather(blocks).T @ grid[: len(grid) - lead]).reshape(n_taps, block, out_ch)
+        if sums is None:
+            return part, None
+        summed = image_chunk if sums == "images" else grad_chunk
+        return part, summed.reshape(-1, summed.shape[-1]).sum(axis=0)
+
+    parts = _run_chunks(run, batch, step)
+    total, channel_sums = parts[0]
+    for part, part_sums in parts[1:]:
+        total += part
+        if sums is not None:
+            channel_sums += part_sums
+    if sums is None:
+        return layout.conv_weight(total)
+    return layout.conv_weight(total), channel_sums

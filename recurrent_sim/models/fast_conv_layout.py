@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from recurrent_sim.utils.cpu_pool import worker_count
+
 # Target size of one chunk's block grid, bytes: the batch is split so that
 # the arrays of one chunk stay in the processor's cache.
 CHUNK_BYTES = 2 * 2**20
@@ -68,9 +70,14 @@ class BlockLayout:
         return slice(first_cell, first_cell + count), slice(first_pixel, last_pixel, stride)
 
     def chunk(self, batch, itemsize, per_cell):
-        """Batch items per chunk, for temporaries of ``per_cell`` numbers per grid cell."""
+        """Batch items per chunk, for temporaries of ``per_cell`` numbers per grid cell; with
+        several worker threads at least two chunks per thread, so that they share the work."""
         per_item = self.cells * per_cell * itemsize
-        return int(max(1, min(batch, CHUNK_BYTES // max(per_item, 1))))
+        step = min(batch, CHUNK_BYTES // max(per_item, 1))
+        workers = worker_count()
+        if workers > 1:
+            step = min(step, -(-batch // (2 * workers)))
+        return int(max(1, step))
 
     # ----- layout conversions ------------------------------------------------
     def to_blocks(self, images):

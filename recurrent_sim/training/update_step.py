@@ -13,6 +13,9 @@ import math
 
 import chainer
 
+from recurrent_sim.models import fast_conv
+from recurrent_sim.utils.cpu_pool import fast_path_threads
+
 
 def all_finite(arrays) -> bool:
     """True when every array (numpy or cupy; None entries ignored) holds only finite values."""
@@ -56,12 +59,14 @@ class UpdateStep:
         return all_finite(param.array for param in self.model.params())
 
     def __call__(self, batch) -> StepOutcome:
-        loss, metrics = self.loss_function(self.model, batch)
-        value = float(loss.array)
-        if not math.isfinite(value):
-            return StepOutcome(False, metrics, f"loss is {value}")
-        self.model.cleargrads()
-        loss.backward()
+        # On the fast CPU path the loss and its gradient bring their own threads.
+        with fast_path_threads(fast_conv.fast_path(self.model.xp)):
+            loss, metrics = self.loss_function(self.model, batch)
+            value = float(loss.array)
+            if not math.isfinite(value):
+                return StepOutcome(False, metrics, f"loss is {value}")
+            self.model.cleargrads()
+            loss.backward()
         if not all_finite(param.grad for param in self.model.params()):
             return StepOutcome(False, metrics, "gradient is not finite")
         self.optimizer.update()

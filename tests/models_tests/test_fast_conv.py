@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from chainer import gradient_check
 
-from recurrent_sim.models import fast_conv, fast_conv_layout
+from recurrent_sim.models import fast_conv, fast_conv_kernels, fast_conv_layout
+from recurrent_sim.utils import cpu_pool
 
 
 def nhwc(x):
@@ -157,3 +158,75 @@ def test_fast_path_switch():
     assert fast_conv.fast_path(np)
     with chainer.using_config(fast_conv.CONFIG_KEY, False):
         assert not fast_conv.fast_path(np)
+
+
+@pytest.fixture(params=[1, 2], ids=["one_thread", "two_threads"])
+def workers(request, monkeypatch):
+    """Run a test with the chunks in the calling thread and spread over two threads."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", str(request.param))
+    monkeypatch.setattr(cpu_pool, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(fast_conv_layout, "CHUNK_BYTES", 1)  # one image per chunk: several chunks
+    return request.param
+
+
+@pytest.mark.parametrize("double_backprop", [False, True])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_fused_relu_and_bias_gradients_match_chainer(transposed, double_backprop, workers, strategy):
+    # Array-level backward (no double backprop: mask and bias gradient taken
+    # chunk by chunk) and the graph-level one give Chainer's F.relu(conv) gradients.
+    rng = np.random.RandomState(5)
+    kernel, stride, pad, image = (6, 6), (2, 2), (2, 2), (11, 11)
+    small = tuple(fast_conv.conv_output_size(*a) for a in zip(image, kernel, stride, pad))
+    if transposed:
+        x, W = rng.randn(5, 3, *small), rng.randn(3, 4, *kernel)
+        expected_fn = lambda x, W, b: F.deconvolution_2d(x, W, b, stride, pad, outsize=image)  # NOQA
+        fast_fn = lambda x, W, b: fast_conv.deconvolution_2d_nhwc(x, W, b, stride, pad, image, relu=True)  # NOQA
+    else:
+        x, W = rng.randn(5, 3, *image), rng.randn(4, 3, *kernel)
+        expected_fn = lambda x, W, b: F.convolution_2d(x, W, b, stride, pad)  # NOQA
+        fast_fn = lambda x, W, b: fast_conv.convolution_2d_nhwc(x, W, b, stride, pad, relu=True)  # NOQA
+    b = rng.randn(4)
+    xs, Ws, bs = chainer.Variable(x), chainer.Variable(W), chainer.Variable(b)
+    expected = F.relu(expected_fn(xs, Ws, bs))
+    gy = rng.randn(*expected.shape)
+    expected.grad = gy
+    expected.backward()
+    xf, Wf, bf = chainer.Variable(nhwc(x)), chainer.Variable(W), chainer.Variable(b)
+    got = fast_fn(xf, Wf, bf)
+    got.grad = nhwc(gy)
+    got.backward(enable_double_backprop=double_backprop)
+
+    assert (expected.array == 0).any() and (expected.array > 0).any()
+    np.testing.assert_allclose(nchw(got.array), expected.array, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(nchw(xf.grad), xs.grad, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(Wf.grad, Ws.grad, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(bf.grad, bs.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_threads_give_the_same_result(monkeypatch):
+    rng = np.random.RandomState(6)
+    x = rng.randn(9, 21, 21, 8).astype(np.float32)
+    W = rng.randn(16, 8, 6, 6).astype(np.float32)
+    gy = rng.randn(9, 10, 10, 16).astype(np.float32)
+
+    def run():
+        xv, Wv = chainer.Variable(x), chainer.Variable(W)
+        y = fast_conv.convolution_2d_nhwc(xv, Wv, None, 2, 2, relu=True)
+        y.grad = gy
+        y.backward()
+        return y.array, xv.grad, Wv.grad
+
+    monkeypatch.setattr(fast_conv_layout, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(cpu_pool, "usable_cpus", lambda: 2)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    serial = run()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    threads = []
+    original = cpu_pool.map_chunks
+    monkeypatch.setattr(
+        fast_conv_kernels, "map_chunks", lambda f, n: original(lambda i: threads.append(i) or f(i), n)
+    )
+    parallel = run()
+    assert len(threads) >= 3 * 9  # forward, input and weight gradient, one image per chunk
+    for a, b in zip(serial, parallel):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
