@@ -29,9 +29,10 @@ setup(
         "aiohttp>=3.9,<4",
     ],
     extras_require={
-        # selenium drives the system's Chromium (Debian's chromium and chromium-driver,
-        # installed by scripts/setup_venv.sh) in the browser test of `recurrent-sim play`.
-        "test": ["pytest>=7", "hypothesis>=6", "selenium>=4.20,<5"],
+        # selenium drives the system's Chromium (Debian's chromium and chromium-driver) in the browser
+        # test of `recurrent-sim play`; mpi4py (with an MPI: Open MPI from Debian's packages) serves
+        # `mpiexec -n N recurrent-sim train` and its tests; scripts/setup_venv.sh installs both.
+        "test": ["pytest>=7", "hypothesis>=6", "selenium>=4.20,<5", "mpi4py>=3.1"],
         # CuPy 13 (the last with the cuDNN that chainer 7 uses, and numpy 1) and,
         # as NVIDIA's wheels, the CUDA 12 libraries it loads: a CUDA 12 machine
         # needs only its driver (recurrent_sim.utils.cuda loads them).
@@ -47,7 +48,7 @@ setup(
             "nvidia-cusolver-cu12>=11.4,<12",
             "nvidia-cudnn-cu12>=8.9,<9",
         ],
-        "mpi": ["mpi4py"],
+        "mpi": ["mpi4py>=3.1"],
     },
     entry_points={"console_scripts": ["recurrent-sim=recurrent_sim.cli:main"]},
 )

@@ -24,6 +24,21 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "[setup] creating virtual environment $venv" >&2
   "$python" -m venv "$venv"
 fi
+# Open MPI (mpiexec and libmpi, for data-parallel training and its tests) from Debian's packages,
+# only when mpiexec is missing; mpi4py comes with the test extra below.
+if ! command -v mpiexec >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Open MPI (openmpi-bin, libopenmpi-dev) with apt-get" >&2
+    apt_install() {
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        openmpi-bin libopenmpi-dev >/dev/null
+    }
+    apt_install || { apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null && apt_install; }
+  else
+    echo "[setup] mpiexec not found: install Open MPI (openmpi-bin libopenmpi-dev) for data-parallel training;" \
+      "its tests are skipped" >&2
+  fi
+fi
 stamp="$venv/.recurrent_sim_installed"
 if [ ! -f "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
   echo "[setup] installing recurrent_sim and its dependencies into $venv" >&2

@@ -9,6 +9,13 @@ its error is the best so far)::
     python examples/mygym/train_a3c_gym.py 1 --env Breakout-v0 --savesim break \\
         --num_output_channels_sim 512 --steps 3000 --warm_up_steps 200
 
+With ``processes`` N > 1, N game processes, each with its agent (A3C agents
+learn asynchronously through chainerrl's ``train_agent_async``), feed their
+transitions to this process, which trains the one simulator on all of them
+(:mod:`recurrent_sim.agents.game_processes`)::
+
+    python examples/mygym/train_a3c_gym.py 2 --env Breakout-v0 --savesim break --steps 6000
+
 Demo (the agent sees the simulator's frames; reward and episode end come
 from the real game running alongside)::
 
@@ -71,8 +78,8 @@ def build_parser():
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     ))
     p.add_argument("processes", type=int,
-                   help="number of agent processes; only 1 is supported (changed: more than 1 is refused, "
-                        "instead of silently training one simulator per process)")
+                   help="number of game processes, each with its agent, that feed the one simulator (changed: "
+                        "each process trained its own simulator); --demo plays in 1")
     ENV.add_to(p, help="gym id of a game with image frames (changed: was CartPole-v0, which has no frames)",
                show_default=False)
     p.add_argument("--arch", default="FFSoftmax", choices=["FFSoftmax"],
@@ -186,12 +193,11 @@ def check_args(args):
         if args.loadtosim:
             raise UserError("give --loadtosim or --pretrained-sim, not both")
         args.loadtosim = pretrained_path(args.pretrained_sim)
-    if args.processes > 1:
-        raise UserError(
-            f"processes must be 1 (got {args.processes}): several processes would each train their own simulator"
-        )
     if args.processes < 1:
-        raise UserError(f"processes must be 1 (got {args.processes})")
+        raise UserError(f"processes must be at least 1 (got {args.processes})")
+    if (args.demo or args.train_in_sim) and args.processes > 1:
+        raise UserError(f"processes must be 1 with {'--demo' if args.demo else '--train-in-sim'} "
+                        f"(got {args.processes}): it plays one game")
     if not args.demo and not args.train_in_sim:  # the training split, before any folder is made
         from recurrent_sim.training import SequenceSchedule
         from recurrent_sim.training.schemes import training_split
@@ -308,16 +314,26 @@ def load_simulator(args, n_actions):
     return checkpoint
 
 
-def make_agent(args, n_actions, obs_shape):
+def make_agent(args, n_actions, obs_shape, seed=None, gpu=None):
     from recurrent_sim.agents import make_acting_agent, make_learning_agent
 
     load = args.load or None
+    seed = args.seed if seed is None else seed
+    gpu = args.gpu if gpu is None else gpu
     if args.agent == "acting" or args.demo:
-        return make_acting_agent(n_actions, obs_shape, load=load, seed=args.seed, gpu=args.gpu)
+        return make_acting_agent(n_actions, obs_shape, load=load, seed=seed, gpu=gpu)
     return make_learning_agent(
-        n_actions, obs_shape, load=load, seed=args.seed, gpu=args.gpu, lr=args.lr,
+        n_actions, obs_shape, load=load, seed=seed, gpu=gpu, lr=args.lr,
         rmsprop_epsilon=args.rmsprop_epsilon, weight_decay=args.weight_decay, t_max=args.t_max, beta=args.beta,
     )
+
+
+def print_rates(steps, seconds, steps_of_game, updates):
+    """The speed of a training run: environment steps/s (all games) and simulator updates/s."""
+    seconds = max(seconds, 1e-9)
+    print(f"{steps} steps in {seconds:.1f} s ({steps / seconds:.1f} steps/s; per game: "
+          f"{', '.join(map(str, steps_of_game))}), {updates} simulator updates ({updates / seconds:.2f} updates/s)",
+          flush=True)
 
 
 def print_stats(stats, prefix=""):
@@ -431,7 +447,8 @@ def prepare_training(args) -> dict:
         schedule = TrainingSchedule(args.batch_size, args.warm_up_steps, args.training_steps, args.saving_steps)
     except ValueError as e:
         raise UserError(str(e)) from None
-    check_buffer_size(args.buffer_size_sim, sequence)
+    check_buffer_size(args.buffer_size_sim // args.processes, sequence,
+                      "--buffer_size_sim" if args.processes == 1 else f"--buffer_size_sim / processes")
     n_actions = probe_actions(args)
     checkpoint = load_simulator(args, n_actions) if args.loadtosim else None
     if checkpoint is not None:
@@ -466,23 +483,58 @@ def prepare_training(args) -> dict:
             "schedule": schedule, "plan": plan}
 
 
-def run_training(args, outdir, prepared):
-    from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
-    from recurrent_sim.data import SampleBuffer
+def make_trainer(args, outdir, prepared, buffer):
+    """The simulator trainer on ``buffer``, saving to --savesim under the plan of what it may replace."""
     from recurrent_sim.training import SimulatorTrainer
-    from recurrent_sim.training.savesim import not_saved_message
-    from recurrent_sim.utils.signals import StopRequest
 
-    simulator, sequence, plan = prepared["simulator"], prepared["sequence"], prepared["plan"]
-    game = make_game(args, args.seed, outdir)
-    buffer = SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed)
-    metadata = {"env_id": args.env, "settings": {"frame_size": game.frame_shape[0], "seed": args.seed}}
-    trainer = SimulatorTrainer(simulator, prepared["optimizer"], buffer, sequence, prepared["schedule"],
-                               savesim=args.savesim, metadata=metadata, run_log=outdir)
+    plan, size = prepared["plan"], buffer.frame_shape[0]
+    settings = {"frame_size": size, "seed": args.seed}
+    if args.processes > 1:
+        settings["processes"] = args.processes
+    metadata = {"env_id": args.env, "settings": settings}
+    trainer = SimulatorTrainer(prepared["simulator"], prepared["optimizer"], buffer, prepared["sequence"],
+                               prepared["schedule"], savesim=args.savesim, metadata=metadata, run_log=outdir)
     if plan is not None:
         trainer.best_error = plan.error_to_beat
         if plan.message:
             print(plan.message, flush=True)
+    print(f"training: {args.steps} steps of {args.env}{f' in {args.processes} games' if args.processes > 1 else ''}; "
+          f"simulator ({trainer.simulator.config.hidden_size} LSTM units, {size}x{size} frames) trains every "
+          f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
+    return trainer
+
+
+def save_simulator(args, trainer, prepared):
+    """The final save of a training run to --savesim (if it learnt and is the best), and what happened."""
+    from recurrent_sim.training.savesim import not_saved_message
+
+    plan, sequence = prepared["plan"], prepared["sequence"]
+    error = trainer.running_error
+    if trainer.updates and trainer.last_saved_path is None:
+        trainer.save_if_best(force=not plan.protected)
+    else:
+        trainer.save_if_best()
+    if trainer.last_saved_path:
+        outcome = plan.outcome()
+        print(f"simulator saved in {trainer.last_saved_path} ({trainer.updates} updates, "
+              f"best error {trainer.best_error:.6f}){'; ' + outcome if outcome else ''}")
+    elif trainer.updates:
+        print(not_saved_message(plan, error if error is not None else trainer.best_error))
+    else:
+        print(f"no simulator saved: it never trained ({trainer.steps} steps played, training starts after "
+              f"--warm_up_steps {args.warm_up_steps} once sequences of {sequence.sequence_length} frames "
+              "without an episode end are stored)")
+
+
+def run_training(args, outdir, prepared):
+    from recurrent_sim.agents.play import RewardFilter, run_episodes, summarize, train
+    from recurrent_sim.data import SampleBuffer
+    from recurrent_sim.utils.signals import StopRequest
+
+    if args.processes > 1:
+        return run_game_processes(args, outdir, prepared)
+    game = make_game(args, args.seed, outdir)
+    trainer = make_trainer(args, outdir, prepared, SampleBuffer(args.buffer_size_sim, game.frame_shape, seed=args.seed))
     agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
     scores_file = Scores(outdir, agent)
 
@@ -495,38 +547,57 @@ def run_training(args, outdir, prepared):
             scores_file.record(step, returns)
             print_stats(summarize(returns), prefix=f"evaluation at step {step}: ")
 
-    print(f"training: {args.steps} steps of {args.env}; simulator ({simulator.config.hidden_size} LSTM units, "
-          f"{simulator.config.frame_shape[0]}x{simulator.config.frame_shape[1]} frames) trains every "
-          f"{args.training_steps} steps after {args.warm_up_steps}", flush=True)
+    started = time.time()
     with StopRequest() as stop:
         returns = train(game, agent, args.steps, RewardFilter(args.min_reward, args.reward_scale_factor),
                         evaluate=evaluate, eval_interval=args.eval_interval, stop=stop, recorders=[trainer])
     interrupted = stop.requested
     trainer.close()
+    print_rates(trainer.steps, time.time() - started, [trainer.steps], trainer.updates)
     scores_file.record(trainer.steps, returns)
     if interrupted:
         print(f"{stop.name} received after {trainer.steps} steps: saving what was learnt", file=sys.stderr)
     if args.savesim:
-        error = trainer.running_error
-        if trainer.updates and trainer.last_saved_path is None:
-            trainer.save_if_best(force=not plan.protected)
-        else:
-            trainer.save_if_best()
-        if trainer.last_saved_path:
-            outcome = plan.outcome()
-            print(f"simulator saved in {trainer.last_saved_path} ({trainer.updates} updates, "
-                  f"best error {trainer.best_error:.6f}){'; ' + outcome if outcome else ''}")
-        elif trainer.updates:
-            print(not_saved_message(plan, error if error is not None else trainer.best_error))
-        else:
-            print(f"no simulator saved: it never trained ({trainer.steps} steps played, training starts after "
-                  f"--warm_up_steps {args.warm_up_steps} once sequences of {sequence.sequence_length} frames "
-                  "without an episode end are stored)")
+        save_simulator(args, trainer, prepared)
     if args.agent == "a3c":
         agent_dir = os.path.join(outdir, f"{trainer.steps}_{'except' if interrupted else 'finish'}")
         agent.save(agent_dir)
         print(f"agent saved in {agent_dir}")
     game.close()
+    return stop.exit_code
+
+
+def run_game_processes(args, outdir, prepared):
+    """Training with ``processes`` N > 1: N games, each with its agent, feed this process's simulator."""
+    from recurrent_sim.agents.game_processes import GameProcesses, train_from_games
+    from recurrent_sim.agents.play import RewardFilter
+    from recurrent_sim.data.game_buffers import MultiGameBuffer
+    from recurrent_sim.utils.signals import StopRequest
+
+    size = prepared["simulator"].config.frame_shape[0]
+    buffer = MultiGameBuffer(args.buffer_size_sim, (size, size), args.processes, seed=args.seed)
+    trainer = make_trainer(args, outdir, prepared, buffer)
+    obs_shape = (args.frame_buffer_length, size, size)
+    evaluating = args.eval_n_runs > 0 and args.eval_interval > 0
+    games = GameProcesses(
+        args.processes,
+        # game i plays with seed --seed + 1000 i (game 0 as with one process), evaluations with one more;
+        # game 0 is the one --monitor records
+        make_env=lambda i, test: make_game(args, args.seed + 1000 * i + int(test), outdir if i == 0 and not test
+                                           else None),
+        # forked game processes cannot use the CUDA context of this one: their agents run on the CPU
+        make_agent=lambda i: make_agent(args, prepared["n_actions"], obs_shape, seed=args.seed + 1000 * i, gpu=-1),
+        steps=args.steps, outdir=outdir, reward_filter=RewardFilter(args.min_reward, args.reward_scale_factor),
+        eval_interval=args.eval_interval if evaluating else None, eval_n_episodes=args.eval_n_runs,
+        save_agent=args.agent == "a3c")
+    with StopRequest() as stop:
+        rates = train_from_games(games, trainer, stop)
+    trainer.close()
+    if stop.requested:
+        print(f"{stop.name} received after {trainer.steps} steps: saving what was learnt", file=sys.stderr)
+    print_rates(rates["steps"], rates["seconds"], rates["steps_of_game"], rates["updates"])
+    if args.savesim:
+        save_simulator(args, trainer, prepared)
     return stop.exit_code
 
 

@@ -159,6 +159,9 @@ class ActingA3C(SaliencyMixin, A3C):
         act_deterministically: take the most probable action instead.
     """
 
+    # what chainerrl's train_agent_async shares between game processes (there is no optimizer)
+    shared_attributes = ("shared_model",)
+
     def __init__(self, model, seed=0, act_deterministically=False):
         super().__init__(model, None, t_max=1, gamma=0.99, phi=scale_frames,
                          act_deterministically=act_deterministically)

@@ -5,7 +5,13 @@ See :mod:`recurrent_sim.training.offline` for what the output folder holds.
 checkpoint, exactly; the settings that define a run (sequence split, batch
 size, sizes, optimizer, learning rate, validation split, seed) are then
 taken from the checkpoint, and giving a different value is an error.
+
+Started by ``mpiexec -n N``, the run is data-parallel over N processes
+(:mod:`recurrent_sim.training.data_parallel`): rank 0 locks ``--out`` and
+writes everything, a set-up error on any rank stops every rank, and
+``--resume`` works with any N (:mod:`recurrent_sim.training.rank_sampling`).
 """
+import contextlib
 import dataclasses
 import logging
 import os
@@ -15,7 +21,10 @@ from recurrent_sim.data.episodes import EpisodeDataset
 from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEADS, SimulatorConfig
 from recurrent_sim.training.heads_loss import DONE_POSITIVE_WEIGHT, DONE_WEIGHT, ERROR_WEIGHT, REWARD_WEIGHT
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
+from recurrent_sim.training.checkpoint import load_checkpoint
+from recurrent_sim.training.data_parallel import COMMUNICATOR, connect
 from recurrent_sim.training.losses import LOSS
+from recurrent_sim.training.rank_sampling import RANK_BATCHES
 from recurrent_sim.training.optimizers import GRAD_CLIP
 from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
 from recurrent_sim.utils.device import GPU, use_device
@@ -58,7 +67,7 @@ RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size"
                 "scheme", "bptt_chunks", "curriculum", "architecture_options", "heads", "reward_weight",
                 "done_weight", "error_weight", "done_positive_weight")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
-               "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes")
+               "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes", "rank_batches")
 
 # Defaults of this command: the skip simulator with the paper's 33% scheme
 # (10 warm-up frames, then 10 observed and 5 predicted steps), LSTM 512, Adam 5e-4.
@@ -104,6 +113,9 @@ def add_parser(subparsers):
     VALIDATE_EVERY.add_to(parser, default=None, default_text="--checkpoint-every")
     for setting in (LOG_EVERY, ON_NONFINITE, MAX_NONFINITE, MAX_MINUTES, MAX_CPU_MINUTES, GPU):
         setting.add_to(parser)
+    COMMUNICATOR.add_to(parser, default_text="naive on the CPU, pure_nccl with --gpu; each rank uses GPU "
+                        "--gpu + its rank on its machine")
+    RANK_BATCHES.add_to(parser)
     defaults = {name: parser.get_default(name) for name in RUN_SETTINGS + RUN_OPTIONS}
     parser.set_defaults(func=run, run_defaults=defaults, **{name: None for name in RUN_SETTINGS + RUN_OPTIONS})
     return parser
@@ -169,6 +181,11 @@ def _new_options(args) -> RunOptions:
 
 
 def run(args) -> int:
+    ranks = connect(args.communicator, args.gpu)
+    if not ranks.is_root:  # rank 0 reports the run; the others only their warnings and errors
+        logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+    if args.gpu >= 0 and ranks.size > 1:
+        args.gpu += ranks.intra_rank  # one GPU per rank of a machine
     use_device(args.gpu)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder")
@@ -176,8 +193,42 @@ def run(args) -> int:
         raise UserError(f"--resume: {args.out} does not exist; start without --resume")
     if args.data:  # read-only checks of the dataset folders, before the lock creates --out
         check_dataset_memory(args.data)
-    with FolderLock(args.out, "--out"):  # one writer per run folder, for the whole run
-        return _train(args)
+    with contextlib.ExitStack() as stack:
+        # one writer per run folder, for the whole run: rank 0; a set-up error on any rank stops all ranks
+        error, checkpoint = None, None
+        try:
+            if ranks.is_root:
+                stack.enter_context(FolderLock(args.out, "--out"))
+                checkpoint = _resume_checkpoint(args)
+        except UserError as e:
+            error = e
+        ranks.agree(error)
+        path = ranks.broadcast(checkpoint.path if checkpoint is not None else None)
+        error, trainer = None, None
+        try:
+            if path is not None and checkpoint is None:  # the other ranks load what rank 0 found
+                checkpoint = load_checkpoint(path)
+            trainer = _build_trainer(args, ranks, checkpoint)
+        except UserError as e:
+            error = e
+        ranks.agree(error)
+        if ranks.is_root:
+            _write_config(args, trainer)
+        result = trainer.run()
+        if ranks.is_root:
+            print(result.message)
+        return result.exit_code
+
+
+def _resume_checkpoint(args):
+    """The checkpoint to resume from (None for a new run), checked against the flags."""
+    if not args.resume:
+        return None
+    if args.loadtosim:
+        raise UserError("--loadtosim starts a new run; it cannot be combined with --resume")
+    checkpoint = find_resume_checkpoint(args.out)
+    _check_resume_flags(args, settings_of(checkpoint))
+    return checkpoint
 
 
 def _check_memory(settings, dataset, config=None):
@@ -190,37 +241,34 @@ def _check_memory(settings, dataset, config=None):
                            "--hidden-size or --batch-size")
 
 
-def _train(args) -> int:
+def _build_trainer(args, ranks, checkpoint):
     out = args.out
-    if args.resume:
-        if args.loadtosim:
-            raise UserError("--loadtosim starts a new run; it cannot be combined with --resume")
-        checkpoint = find_resume_checkpoint(out)
-        _check_resume_flags(args, settings_of(checkpoint))
+    if checkpoint is not None:
         folders = args.data or checkpoint.metadata["dataset"]["folders"]
         if not args.data:
             check_dataset_memory(folders)
         dataset = EpisodeDataset(folders)
         _check_memory(settings_of(checkpoint), dataset, checkpoint.config)
         options = options_of(checkpoint, gpu=args.gpu, **_given(args, RUN_OPTIONS))
-        trainer = OfflineTrainer.resume(out, dataset, checkpoint, options)
-    else:
-        if not args.data:
-            raise UserError("give at least one dataset folder (made by `recurrent-sim collect`)")
-        check_fresh_output(out)
-        dataset = EpisodeDataset(args.data)
-        init = None
-        if args.loadtosim:
-            init = load_simulator_checkpoint(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
-        settings = _new_settings(args, init)
-        _check_memory(settings, dataset, init.config if init is not None else None)
-        trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init)
+        return OfflineTrainer.resume(out, dataset, checkpoint, options, ranks=ranks)
+    if not args.data:
+        raise UserError("give at least one dataset folder (made by `recurrent-sim collect`)")
+    check_fresh_output(out)
+    dataset = EpisodeDataset(args.data)
+    init = None
+    if args.loadtosim:
+        init = load_simulator_checkpoint(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
+    settings = _new_settings(args, init)
+    _check_memory(settings, dataset, init.config if init is not None else None)
+    trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init, ranks=ranks)
+    if ranks.is_root:
         prepare_output_folder(out)
-    write_run_config(out, {
-        "data": [os.path.abspath(folder) for folder in dataset.folders], "out": os.path.abspath(out),
+    return trainer
+
+
+def _write_config(args, trainer):
+    write_run_config(args.out, {
+        "data": [os.path.abspath(folder) for folder in trainer.dataset.folders], "out": os.path.abspath(args.out),
         "resume": args.resume, "loadtosim": args.loadtosim, "simulator": trainer.config.to_dict(),
-        **trainer.settings.to_dict(), **dataclasses.asdict(trainer.options),
+        "ranks": trainer.ranks.size, **trainer.settings.to_dict(), **dataclasses.asdict(trainer.options),
     })
-    result = trainer.run()
-    print(result.message)
-    return result.exit_code

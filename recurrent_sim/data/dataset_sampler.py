@@ -131,6 +131,10 @@ class SequenceSampler:
     def sample(self, batch_size) -> SequenceBatch:
         """The next ``batch_size`` windows of the current pass (a pass ending
         mid-batch continues with the next, freshly shuffled pass)."""
+        return gather(self.episodes, self.next_windows(batch_size), self.sequence_length)
+
+    def next_windows(self, batch_size) -> np.ndarray:
+        """What :meth:`sample` draws, as (batch_size, 2) int64 (episode, offset) pairs."""
         picked = []
         while len(picked) < batch_size:
             if self.cursor == len(self._order):
@@ -139,7 +143,7 @@ class SequenceSampler:
             take = min(batch_size - len(picked), len(self._order) - self.cursor)
             picked.extend(self._order[self.cursor : self.cursor + take])
             self.cursor += take
-        return gather(self.episodes, self.windows[np.asarray(picked)], self.sequence_length)
+        return self.windows[np.asarray(picked)]
 
     def state_dict(self) -> dict:
         """Position and random state as JSON-able values."""

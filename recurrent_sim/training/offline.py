@@ -30,11 +30,13 @@ import os
 
 import numpy as np
 
-from recurrent_sim.data.dataset_sampler import SequenceSampler, split_episodes, validation_batches
+from recurrent_sim.data.dataset_sampler import split_episodes, validation_batches
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.registry import simulator_config
 from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME
+from recurrent_sim.training.data_parallel import DataParallelStep, SingleProcess
 from recurrent_sim.training.optimizers import make_optimizer
+from recurrent_sim.training.rank_sampling import RankSampler, all_ranks_mean, rank_share
 from recurrent_sim.training.run_checkpoints import RunCheckpoints
 from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
@@ -43,13 +45,13 @@ from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RunState, saved_
 from recurrent_sim.training.heads_loss import HEAD_METRICS
 from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
-from recurrent_sim.training.update_step import UpdateStep, mean_metrics
+from recurrent_sim.training.update_step import UpdateStep, metric_sums
 from recurrent_sim.utils.budget import TimeBudget
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.progress import Progress
-from recurrent_sim.utils.run_log import RunLog
+from recurrent_sim.utils.run_log import MemoryLog, RunLog
 from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
@@ -66,12 +68,18 @@ class OfflineTrainer(RunCheckpoints):
             (its architecture must match ``settings`` and the dataset).
         config: the simulator's :class:`SimulatorConfig` (default: ``init``'s,
             else the paper's layers with the sizes of ``settings``).
+        ranks: the world of a data-parallel run (``mpiexec``, see
+            :mod:`recurrent_sim.training.data_parallel`); default one process.
+            Every rank trains on its own batches (``options.rank_batches``),
+            the gradients are averaged; rank 0 alone writes files.
 
     Nothing is written before :meth:`run`. Use :meth:`resume` to continue a
     run from its newest checkpoint.
     """
 
-    def __init__(self, out, dataset, settings: OfflineSettings, options: RunOptions, init=None, config=None):
+    def __init__(self, out, dataset, settings: OfflineSettings, options: RunOptions, init=None, config=None,
+                 ranks=None):
+        self.ranks = ranks or SingleProcess()
         self.out = os.fspath(out)
         self.checkpoint_folder = os.path.join(self.out, CHECKPOINT_FOLDER)
         self.dataset = dataset
@@ -94,7 +102,8 @@ class OfflineTrainer(RunCheckpoints):
         self.train_indices, self.validation_indices = split_episodes(
             lengths, sequence_length, settings.validation_fraction, settings.seed
         )
-        self.sampler = SequenceSampler(dataset.episodes, self.train_indices, sequence_length, [settings.seed, 1])
+        self.sampler = RankSampler(dataset.episodes, self.train_indices, sequence_length, settings.seed,
+                                   self.ranks, options.rank_batches)
         self.validation = validation_batches(
             dataset.episodes, self.validation_indices, sequence_length,
             settings.validation_sequences, settings.batch_size,
@@ -122,9 +131,10 @@ class OfflineTrainer(RunCheckpoints):
         head_weights = settings.head_weights if self.config.heads else None
         self.planned = PlannedLoss(self.loss, settings.split, lambda: self.state.updates, head_weights)
         self.validation_function = self.loss.function(settings.split.plan(FINAL_UPDATE), head_weights)
-        self.step = UpdateStep(self.simulator, self.optimizer, self.planned)
+        self.step = (UpdateStep(self.simulator, self.optimizer, self.planned) if self.ranks.size == 1
+                     else DataParallelStep(self.simulator, self.optimizer, self.planned, self.ranks))
         self.state = RunState()
-        self.log = RunLog(self.out, log_fields(self.metric_names), step_field="update",
+        self.log = (RunLog if self.ranks.is_root else MemoryLog)(self.out, log_fields(self.metric_names), step_field="update",
                          curve_fields=["train_" + name for name in self.metric_names[:1]]
                          + ["validation_" + name for name in self.metric_names[:1]])
         self.last_checkpoint = None
@@ -134,8 +144,9 @@ class OfflineTrainer(RunCheckpoints):
 
     # ----- resume -------------------------------------------------------------
     @classmethod
-    def resume(cls, out, dataset, checkpoint, options: RunOptions) -> "OfflineTrainer":
-        """Rebuild the run saved in ``checkpoint`` (see :func:`find_resume_checkpoint`).
+    def resume(cls, out, dataset, checkpoint, options: RunOptions, ranks=None) -> "OfflineTrainer":
+        """Rebuild the run saved in ``checkpoint`` (see :func:`find_resume_checkpoint`), with
+        ``ranks`` (any number: see :mod:`recurrent_sim.training.rank_sampling`).
 
         Raises:
             UserError: the dataset is not the one the run started with.
@@ -146,19 +157,21 @@ class OfflineTrainer(RunCheckpoints):
                 f"--resume: the dataset differs from the one this run started with "
                 f"({', '.join(metadata['dataset']['folders'])}): resume on the same episodes, or start a new run"
             )
-        trainer = cls(out, dataset, settings_of(checkpoint), options, config=checkpoint.config)
+        trainer = cls(out, dataset, settings_of(checkpoint), options, config=checkpoint.config, ranks=ranks)
         checkpoint.restore_simulator(trainer.simulator)
         checkpoint.restore_optimizer(trainer.optimizer)
         state = dict(metadata["state"])
-        trainer.sampler.load_state_dict(state.pop("sampler"))
-        trainer.state.load_state_dict(state)
+        state.setdefault("sequences_seen", (state["updates"] + state["skipped"]) * trainer.settings.batch_size)
+        trainer.state.load_state_dict({key: value for key, value in state.items() if key != "sampler"})
+        trainer.sampler.load_state_dict(state["sampler"], trainer.state.updates)
         trainer.log.rows = list(metadata["history"])
         trainer.last_checkpoint = checkpoint.path
         best, kept = saved_best_error(trainer.out), trainer.state.best_validation_error
         if best is not None and (kept is None or best < kept):
             trainer.state.best_validation_error = best
-        for name in (CHECKPOINT_FILENAME, "log."):
-            remove_stale_temporaries(trainer.out, name)
+        if trainer.ranks.is_root:
+            for name in (CHECKPOINT_FILENAME, "log."):
+                remove_stale_temporaries(trainer.out, name)
         trainer.log.write(rewrite_csv=True)
         logger.info("resumed at update %d of %d", trainer.state.updates, options.updates)
         return trainer
@@ -167,6 +180,7 @@ class OfflineTrainer(RunCheckpoints):
     def train_step(self) -> str:
         """Sample a batch and apply one update; returns a reason to stop, or ''."""
         outcome = self.step(self.sampler.sample(self.settings.batch_size))
+        self.state.sequences_seen += self.settings.batch_size * self.ranks.size
         if not outcome.applied:
             return self.state.skip(outcome.problem, self.options)
         if outcome.parameters_damaged:
@@ -182,8 +196,10 @@ class OfflineTrainer(RunCheckpoints):
         return ""
 
     def validate(self) -> dict:
-        """Mean of each metric over the validation sequences, as ``validation_<name>``."""
-        means = mean_metrics(self.validation_function, self.simulator, self.validation)
+        """Mean of each metric over the validation sequences, as ``validation_<name>`` (each
+        rank evaluates its share of the sequences; the sums are added over the ranks)."""
+        totals, count = metric_sums(self.validation_function, self.simulator, rank_share(self.validation, self.ranks))
+        means = all_ranks_mean(totals, count, self.metric_names, self.ranks)
         return {"validation_" + name: means[name] for name in self.metric_names}
 
     # ----- the loop -------------------------------------------------------------
@@ -205,12 +221,21 @@ class OfflineTrainer(RunCheckpoints):
         row = {key: float(value) for key, value in row.items()}
         row.update(
             update=updates,
-            sequences_seen=(updates + self.state.skipped) * self.settings.batch_size,
+            sequences_seen=self.state.sequences_seen,
             skipped_batches=self.state.skipped,
             frames_per_second=frames_per_second,
             elapsed_seconds=self.elapsed,
         )
         return row
+
+    def _stop_agreed(self, stop, start) -> bool:
+        """Whether to stop now, the same on every rank: a signal any rank received, or
+        rank 0's time budget spent (a budget allows at least one update)."""
+        spent = self.ranks.is_root and self.state.updates > start and self.budget.spent()
+        signum, spent = self.ranks.max([stop.signum or 0, spent])
+        if signum and not stop.requested:
+            stop.signum = int(signum)  # received by another rank
+        return bool(signum or spent)
 
     def run(self) -> RunResult:
         """Train up to ``options.updates`` updates, or until a signal or a non-finite stop.
@@ -220,18 +245,19 @@ class OfflineTrainer(RunCheckpoints):
         unless the parameters themselves became non-finite.
         """
         self.budget.start()
-        os.makedirs(self.checkpoint_folder, exist_ok=True)
+        self.ranks.broadcast_parameters(self.simulator)  # new, --loadtosim or resumed: rank 0's weights
+        if self.ranks.is_root:
+            os.makedirs(self.checkpoint_folder, exist_ok=True)
         if self.last_checkpoint is None:  # a new run: fresh logs
             self.log.write(rewrite_csv=True)
         state = self.state
         start, target = state.updates, self.options.updates
-        frames_per_update = self.settings.batch_size * self.settings.sequence_length
+        frames_per_update = self.settings.batch_size * self.settings.sequence_length * self.ranks.size
         saved_at = state.updates if self.last_checkpoint else None
         stop_reason = ""
-        with StopRequest() as stop, Progress(max(target - start, 0), "training", unit="updates") as bar:
-            while state.updates < target and not stop.requested and not stop_reason and not (
-                state.updates > start and self.budget.spent()  # a budget allows at least one update
-            ):
+        with StopRequest() as stop, Progress(
+                max(target - start, 0), "training", unit="updates", quiet=not self.ranks.is_root) as bar:
+            while state.updates < target and not stop_reason and not self._stop_agreed(stop, start):
                 before = state.updates
                 stop_reason = self.train_step()
                 if state.updates == before:

@@ -4,8 +4,10 @@
 :class:`recurrent_sim.training.offline.OfflineTrainer`; it reads the
 trainer's ``simulator``, ``optimizer``, ``step``, ``state``, ``settings``,
 ``options``, ``dataset``, ``sampler``, ``log``, ``out``,
-``checkpoint_folder``, ``validation``, ``metric_names`` and ``elapsed``.
-Parameters that are not finite are never saved.
+``checkpoint_folder``, ``validation``, ``metric_names``, ``elapsed`` and
+``ranks``. Parameters that are not finite are never saved. In a
+data-parallel run every rank calls these at the same update (the sampler
+states are gathered) and rank 0 alone writes.
 """
 import dataclasses
 import logging
@@ -28,7 +30,7 @@ logger = logging.getLogger(__name__)
 class RunCheckpoints:
     """Checkpoints and the best simulator of a run (a base of :class:`OfflineTrainer`)."""
 
-    def _metadata(self) -> dict:
+    def _metadata(self, sampler_state) -> dict:
         return {
             "kind": RUN_KIND,
             "env_id": self.dataset.env_id,
@@ -39,7 +41,7 @@ class RunCheckpoints:
                 "folders": [os.path.abspath(folder) for folder in self.dataset.folders],
                 "fingerprint": self.dataset.fingerprint(),
             },
-            "state": dict(self.state.state_dict(), elapsed_seconds=self.elapsed, sampler=self.sampler.state_dict()),
+            "state": dict(self.state.state_dict(), elapsed_seconds=self.elapsed, sampler=sampler_state),
             "history": self.log.rows,
         }
 
@@ -48,11 +50,15 @@ class RunCheckpoints:
             raise NonFiniteError("the simulator's parameters are not finite and were not saved (try a lower --lr)")
 
     def save_checkpoint(self) -> str:
-        """Save the full state as checkpoint number ``updates``, then prune old ones."""
+        """Save the full state as checkpoint number ``updates``, then prune old ones (its path;
+        None on ranks other than 0)."""
         self._check_saveable()
+        sampler_state = self.sampler.state_dict()
+        if not self.ranks.is_root:
+            return None
         path = save_checkpoint(
             numbered_checkpoint_path(self.checkpoint_folder, self.state.updates),
-            self.simulator, self.optimizer, metadata=self._metadata(),
+            self.simulator, self.optimizer, metadata=self._metadata(sampler_state),
         )
         self.last_checkpoint = path
         prune_checkpoints(self.checkpoint_folder, self.options.keep_checkpoints)
@@ -64,6 +70,8 @@ class RunCheckpoints:
 
     def _save_simulator(self, validation_error):
         self._check_saveable()
+        if not self.ranks.is_root:
+            return
         metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
                                       self.settings.to_dict())
         save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)

@@ -19,6 +19,7 @@ from recurrent_sim.training.heads_loss import (
 )
 from recurrent_sim.training.losses import LOSS, loss_names
 from recurrent_sim.training.optimizers import GRAD_CLIP, LR, OPTIMIZER
+from recurrent_sim.training.rank_sampling import RANK_BATCHES
 from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME, training_split
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.device import GPU
@@ -158,6 +159,8 @@ class RunOptions:
             minutes of training in this invocation; 0 for no limit.
         max_cpu_minutes: the same in processor time of this process (all its
             threads), for comparisons on a shared machine; 0 for no limit.
+        rank_batches: how the ranks of a data-parallel run draw their batches
+            (see :mod:`recurrent_sim.training.rank_sampling`).
     """
 
     updates: int = UPDATES.field()
@@ -170,11 +173,15 @@ class RunOptions:
     gpu: int = GPU.field()
     max_minutes: float = MAX_MINUTES.field()
     max_cpu_minutes: float = MAX_CPU_MINUTES.field()
+    rank_batches: str = RANK_BATCHES.field()
 
     def __post_init__(self):
         for name in ("max_minutes", "max_cpu_minutes"):
             if not 0 <= getattr(self, name) < float("inf"):
                 raise SettingError(name, f"{{flag}} must be a finite number >= 0, got {getattr(self, name)}")
+        if self.rank_batches not in RANK_BATCHES.choices:
+            raise SettingError("rank_batches", f"{{flag}} must be one of {', '.join(RANK_BATCHES.choices)}, "
+                               f"got {self.rank_batches!r}")
         if self.on_nonfinite not in ON_NONFINITE.choices:
             raise SettingError("on_nonfinite", f"{{flag}} must be 'skip' or 'stop', got {self.on_nonfinite!r}")
         for name in ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every", "max_nonfinite"):

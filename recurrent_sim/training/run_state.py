@@ -38,6 +38,7 @@ class RunState:
         best_validation_error: lowest validation error so far (None before any).
         elapsed_seconds: training time of the earlier sessions of the run, s.
         window: metric values of the updates since the last training row of the log.
+        sequences_seen: training sequences drawn so far, by all ranks together.
     """
 
     updates: int = 0
@@ -46,6 +47,7 @@ class RunState:
     best_validation_error: Optional[float] = None
     elapsed_seconds: float = 0.0
     window: list = dataclasses.field(default_factory=list)
+    sequences_seen: int = 0
 
     def state_dict(self) -> dict:
         """JSON-able copy of every field."""

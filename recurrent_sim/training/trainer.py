@@ -130,7 +130,7 @@ class SimulatorTrainer:
     def sequence_length(self) -> int:
         return self.sequence.sequence_length
 
-    def observe(self, frame, action, reward, episode_end):
+    def observe(self, frame, action, reward, episode_end, game=None):
         """Record one transition and train / save when the schedule says so.
 
         Args:
@@ -138,10 +138,15 @@ class SimulatorTrainer:
             action: int action index.
             reward: float reward of the transition.
             episode_end: True when the transition ended the episode.
+            game: index of the game that made it, with a buffer fed by several
+                games (:class:`~recurrent_sim.data.game_buffers.MultiGameBuffer`).
         Returns:
             The update's loss (float) when an update happened, else None.
         """
-        self.buffer.append(frame, action, reward, episode_end)
+        if game is None:
+            self.buffer.append(frame, action, reward, episode_end)
+        else:
+            self.buffer.append(frame, action, reward, episode_end, game=game)
         self.steps += 1
         loss = None
         if (

@@ -75,9 +75,9 @@ class UpdateStep:
         return StepOutcome(True, metrics)
 
 
-def mean_metrics(loss_function, model, batches) -> dict:
-    """Each metric of ``loss_function`` averaged over ``batches``, weighted by
-    their sequences, without backprop and in test mode."""
+def metric_sums(loss_function, model, batches):
+    """Each metric of ``loss_function`` summed over ``batches``, weighted by their
+    sequences, without backprop and in test mode; returns ``(totals dict, sequences)``."""
     totals, count = {}, 0
     with chainer.no_backprop_mode(), chainer.using_config("train", False):
         for batch in batches:
@@ -85,4 +85,11 @@ def mean_metrics(loss_function, model, batches) -> dict:
             for name, value in metrics.items():
                 totals[name] = totals.get(name, 0.0) + len(batch.frames) * value
             count += len(batch.frames)
+    return totals, count
+
+
+def mean_metrics(loss_function, model, batches) -> dict:
+    """Each metric of ``loss_function`` averaged over ``batches``, weighted by
+    their sequences, without backprop and in test mode."""
+    totals, count = metric_sums(loss_function, model, batches)
     return {name: total / count for name, total in totals.items()}

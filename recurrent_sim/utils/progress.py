@@ -3,6 +3,7 @@
 On a terminal it redraws one line; otherwise (logs, CI) it prints a line
 every ``min_interval`` seconds, so long jobs stay visible without flooding.
 """
+import io
 import sys
 import time
 
@@ -17,10 +18,11 @@ class Progress:
                 bar.update(1, error=0.01)
     """
 
-    def __init__(self, total, description="", stream=None, min_interval=None, unit="it"):
+    def __init__(self, total, description="", stream=None, min_interval=None, unit="it", quiet=False):
         self.total = int(total) if total else None
         self.description = description
-        self.stream = stream or sys.stderr
+        self.quiet = quiet  # count, print nothing (e.g. the ranks but rank 0 of a data-parallel run)
+        self.stream = io.StringIO() if quiet else (stream or sys.stderr)
         self.is_tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.min_interval = min_interval if min_interval is not None else (0.2 if self.is_tty else 10.0)
         self.unit = unit
@@ -63,6 +65,8 @@ class Progress:
 
     def _print(self):
         self._printed_count = self.count
+        if self.quiet:
+            return
         if self.is_tty:
             self.stream.write("\r" + self.line() + "\033[K")
         else:
@@ -71,6 +75,8 @@ class Progress:
 
     def close(self):
         """Print the final state (unless just printed) and end the line."""
+        if self.quiet:
+            return
         if self._printed_count != self.count:
             self._print()
         if self.is_tty:

@@ -147,3 +147,23 @@ class RunLog:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class MemoryLog(RunLog):
+    """A :class:`RunLog` that keeps its rows in memory and writes nothing: the log of every rank
+    but rank 0 in a data-parallel run (rank 0 writes the run's files)."""
+
+    def open(self):
+        return self
+
+    def write(self, rewrite_csv=False):
+        pass
+
+    def append(self, row):
+        self.rows.append(row)
+
+    def draw(self):
+        pass
+
+    def close(self):
+        pass

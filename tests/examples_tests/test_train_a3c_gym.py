@@ -47,7 +47,8 @@ def test_help_lists_every_original_flag_and_the_changed_defaults(script):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["2"], "processes must be 1"),
+    (["0"], "processes must be at least 1"),
+    (["2", "--demo", "--loadtosim", "/nonexistent/sim"], "processes must be 1 with --demo"),
     (["1", "--demo"], "--demo needs --loadtosim"),
     (["1", "--steps", "0"], "argument --steps: expected a positive integer"),
     (["1", "--env", "Breakout-v9"], "Breakout"),
@@ -126,10 +127,10 @@ def test_learning_agent_saves_itself_and_reloads(script, capsys, tmp_path):
 
 def test_script_runs_as_a_program(tmp_path):
     """The script as users start it: a subprocess, a user error gives one line and status 2."""
-    result = subprocess.run([sys.executable, SCRIPT, "3", "--outdir", str(tmp_path)], capture_output=True,
+    result = subprocess.run([sys.executable, SCRIPT, "0", "--outdir", str(tmp_path)], capture_output=True,
                             text=True, cwd=str(tmp_path), timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("train_a3c_gym.py: error: processes must be 1")
+    assert result.stderr.strip().splitlines()[-1].startswith("train_a3c_gym.py: error: processes must be at least 1")
 
 
 def test_breakout_train_then_demo(script, capsys, tmp_path):
