@@ -16,7 +16,9 @@ import time
 import numpy as np
 
 from recurrent_sim.commands.common import run_settings
-from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
+from recurrent_sim.commands.validation import (
+    check_mean_image, check_simulator_memory, check_square_frames, one_line_errors,
+)
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.settings import positive_float
@@ -107,9 +109,7 @@ def load_simulator(args):
     from recurrent_sim.utils.memory import check_fits
 
     checkpoint = load_checkpoint(args.loadtosim)
-    height, width = checkpoint.config.frame_shape
-    if height != width:
-        raise CheckpointError(f"{checkpoint.path} predicts {height}x{width} frames; only square frames are supported")
+    height = width = check_square_frames(checkpoint)
     if args.frame_size is not None and args.frame_size != height:
         raise CheckpointError(
             f"--frame-size {args.frame_size} does not match the {height}x{width} frames of {checkpoint.path}; "
@@ -120,8 +120,7 @@ def load_simulator(args):
     check_fits(recorded, f"{args.sequences} recorded sequences of {args.warmup + args.horizon + 1} frames",
                "lower --sequences, --warmup or --horizon")
     simulator = checkpoint.build_simulator()
-    if not simulator.has_mean_image:
-        raise CheckpointError(f"{checkpoint.path} has no mean image: it was saved before any training update")
+    check_mean_image(checkpoint, simulator)
     return checkpoint, simulator
 
 

@@ -76,15 +76,13 @@ def simulator_folder(args):
 
 def load_simulator(path):
     """The checkpoint at ``path`` and its simulator (square frames and a mean image checked)."""
-    from recurrent_sim.training import CheckpointError, load_checkpoint
+    from recurrent_sim.commands.validation import check_mean_image, check_square_frames
+    from recurrent_sim.training import load_checkpoint
 
     checkpoint = load_checkpoint(path)
-    height, width = checkpoint.config.frame_shape
-    if height != width:
-        raise CheckpointError(f"{checkpoint.path} predicts {height}x{width} frames; only square frames are supported")
+    check_square_frames(checkpoint)
     simulator = checkpoint.build_simulator()
-    if not simulator.has_mean_image:
-        raise CheckpointError(f"{checkpoint.path} has no mean image: it was saved before any training update")
+    check_mean_image(checkpoint, simulator)
     return checkpoint, simulator
 
 

@@ -62,6 +62,20 @@ def load_simulator_checkpoint(path, flag="--loadtosim", frame_shape=None, n_acti
     return checkpoint
 
 
+def check_square_frames(checkpoint) -> int:
+    """The side of ``checkpoint``'s frames, pixels; CheckpointError when they are not square."""
+    height, width = checkpoint.config.frame_shape
+    if height != width:
+        raise CheckpointError(f"{checkpoint.path} predicts {height}x{width} frames; only square frames are supported")
+    return height
+
+
+def check_mean_image(checkpoint, simulator):
+    """CheckpointError when ``simulator`` (built from ``checkpoint``) has no mean image yet."""
+    if not simulator.has_mean_image:
+        raise CheckpointError(f"{checkpoint.path} has no mean image: it was saved before any training update")
+
+
 def check_savesim_folder(path, config, flag="--savesim") -> str:
     """Prepare the folder the best simulator will be saved in.
 
