@@ -4,7 +4,7 @@ import os
 import platform
 import resource
 
-from recurrent_sim.utils.blas_core import openblas_core
+from recurrent_sim.utils.openblas import openblas_core
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
