@@ -15,8 +15,9 @@ blocks, one per worker thread (:func:`recurrent_sim.utils.cpu_pool.map_chunks`):
 Same values as ``F.linear`` up to float rounding. With one worker, on a
 GPU, off the fast CPU path (``chainer.using_config("fast_cpu_conv", False)``,
 the plain reference) or for products below :data:`SPLIT_MIN_SIZE`
-multiply-adds it is ``F.linear`` itself. The gradients are themselves differentiable (through
-``F.linear``-built graphs) when a graph of the gradient is asked for.
+multiply-adds it is ``F.linear`` itself. When a graph of the gradient is
+asked for (double backprop), the gradients are built from Chainer's own
+functions, so they are differentiable too.
 """
 import chainer
 import chainer.functions as F
@@ -46,14 +47,14 @@ class SplitLinear(function_node.FunctionNode):
         x, weight = inputs[:2]
         bias = inputs[2] if len(inputs) == 3 else None
         y = np.empty((len(x), len(weight)), dtype=x.dtype)
+        out_blocks = _blocks(len(weight), self.parts)
 
         def run(i):
-            lo, hi = blocks[i]
+            lo, hi = out_blocks[i]
             y[:, lo:hi] = x.dot(weight[lo:hi].T)
             if bias is not None:
                 y[:, lo:hi] += bias[lo:hi]
 
-        blocks = _blocks(len(weight), self.parts)
         map_chunks(run, self.parts)
         return (y,)
 
