@@ -26,6 +26,7 @@ import chainer
 import numpy as np
 
 from recurrent_sim.models import fast_conv
+from recurrent_sim.training.sequence_loss import detach
 from recurrent_sim.utils.cpu_pool import fast_path_threads
 
 
@@ -126,7 +127,7 @@ class BatchedSimEnv:
         if warmup > 1:
             with _inference(sim):
                 state = sim.warm_up(inputs[:, :-1], actions, state)
-        return tuple(chainer.as_array(s) for s in state), inputs[:, -1]
+        return detach(state), inputs[:, -1]
 
     def step(self, actions):
         """Advance every game by one step.
@@ -177,7 +178,7 @@ class BatchedSimEnv:
             if not sim.prediction_independent:  # each prediction is the next input
                 prediction, state = sim.predict(self._current, actions, self.state)
                 self._current = prediction.array
-                self.state = tuple(chainer.as_array(s) for s in state)
+                self.state = detach(state)
                 return
             if self._real.all():
                 hidden, state = sim.transition(sim.encode(self._current), actions, self.state)
@@ -192,7 +193,7 @@ class BatchedSimEnv:
                 advanced = sim.advance(actions[other], tuple(s[other] for s in self.state))
                 hidden, state = _merge_rows(xp, (real, other), (observed, advanced))
         self._hidden = chainer.as_array(hidden)
-        self.state = tuple(chainer.as_array(s) for s in state)
+        self.state = detach(state)
         self._real = np.zeros(self.num_games, dtype=bool)
 
     def _decode_pending(self):

@@ -15,13 +15,12 @@ import chainer
 
 from recurrent_sim.models import fast_conv
 from recurrent_sim.utils.cpu_pool import fast_path_threads
+from recurrent_sim.utils.finite import is_finite
 
 
 def all_finite(arrays) -> bool:
     """True when every array (numpy or cupy; None entries ignored) holds only finite values."""
-    return all(
-        bool(chainer.backend.get_array_module(array).isfinite(array).all()) for array in arrays if array is not None
-    )
+    return all(is_finite(array) for array in arrays)
 
 
 @dataclasses.dataclass
