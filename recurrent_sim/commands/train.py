@@ -19,7 +19,13 @@ import os
 from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
 from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEADS, SimulatorConfig
-from recurrent_sim.training.heads_loss import DONE_POSITIVE_WEIGHT, DONE_WEIGHT, ERROR_WEIGHT, REWARD_WEIGHT
+from recurrent_sim.training.heads_loss import (
+    DONE_POSITIVE_WEIGHT,
+    DONE_WEIGHT,
+    ERROR_WEIGHT,
+    HEADS_ONLY,
+    REWARD_WEIGHT,
+)
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
 from recurrent_sim.training.checkpoint import load_checkpoint
 from recurrent_sim.training.data_parallel import COMMUNICATOR, connect
@@ -64,8 +70,8 @@ logger = logging.getLogger(__name__)
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
                 "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss",
-                "scheme", "bptt_chunks", "curriculum", "architecture_options", "heads", "reward_weight",
-                "done_weight", "error_weight", "done_positive_weight")
+                "scheme", "bptt_chunks", "curriculum", "architecture_options", "heads", "heads_only",
+                "reward_weight", "done_weight", "error_weight", "done_positive_weight")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
                "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes", "rank_batches")
 
@@ -105,6 +111,7 @@ def add_parser(subparsers):
                         default_text=f"{TRAIN_ARCHITECTURE}, with --loadtosim: the loaded simulator's")
     ARCHITECTURE_OPTIONS.add_to(parser, default_text="none")
     HEADS.add_to(parser, default_text="no heads; with --loadtosim: as the loaded simulator")
+    HEADS_ONLY.add_to(parser, default_text="the whole simulator learns")
     for setting in (REWARD_WEIGHT, DONE_WEIGHT, DONE_POSITIVE_WEIGHT, ERROR_WEIGHT):
         setting.add_to(parser)
     LOSS.add_to(parser)

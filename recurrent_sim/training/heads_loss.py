@@ -42,6 +42,9 @@ DONE_POSITIVE_WEIGHT = Setting("done_positive_weight", 1.0, "weight of the steps
                                "rather than only where it is certain", non_negative_float)
 ERROR_WEIGHT = Setting("error_weight", 0.01, "weight of the self-error head's squared log error in the loss "
                        "(simulators with heads)", non_negative_float)
+HEADS_ONLY = Setting("heads_only", False, "train the heads alone: the frame network (encoder, LSTM, decoder) keeps "
+                     "the weights it has (from --loadtosim), while the heads learn on its states, its own "
+                     "predictions included", bool)
 HEAD_METRICS = ("reward_loss", "done_loss", "error_loss", "reward_accuracy")
 
 

@@ -121,7 +121,10 @@ class OfflineTrainer(RunCheckpoints):
         if init is not None:
             init.restore_simulator(self.simulator)
         use_device(options.gpu, self.simulator)
-        self.optimizer = make_optimizer(self.simulator, settings.optimizer, settings.lr, settings.grad_clip)
+        # With heads_only the optimiser sees the heads alone: the rest keeps its weights
+        # (its gradients are still computed, and ignored).
+        learner = self.simulator.state_heads if settings.heads_only else self.simulator
+        self.optimizer = make_optimizer(learner, settings.optimizer, settings.lr, settings.grad_clip)
         ensure_mean_image(self.simulator, (dataset.episodes[i].frames for i in self.train_indices))
         self.loss = get_loss(settings.loss)
         self.metric_names = self.loss.metric_names + (HEAD_METRICS if self.config.heads else ())

@@ -14,6 +14,7 @@ from recurrent_sim.training.heads_loss import (
     DONE_POSITIVE_WEIGHT,
     DONE_WEIGHT,
     ERROR_WEIGHT,
+    HEADS_ONLY,
     REWARD_WEIGHT,
     HeadWeights,
 )
@@ -69,6 +70,7 @@ class OfflineSettings:
         architecture_options: the network's ``SimulatorConfig.options``
             (e.g. ``{"skips": False}`` for the skip architecture), or None.
         heads: the simulator has reward, episode-end and error heads.
+        heads_only: only the heads learn; the rest of the network keeps its weights.
         reward_weight, done_weight, error_weight, done_positive_weight: their weights in the loss
             (see :mod:`recurrent_sim.training.heads_loss`).
     """
@@ -88,6 +90,7 @@ class OfflineSettings:
     encoding_size: int = ENCODING_SIZE.field()
     architecture_options: Optional[dict] = ARCHITECTURE_OPTIONS.field()
     heads: bool = HEADS.field()
+    heads_only: bool = HEADS_ONLY.field()
     # its loss and optimiser
     loss: str = LOSS.field()
     optimizer: str = OPTIMIZER.field()
@@ -110,6 +113,9 @@ class OfflineSettings:
         check_positive("lr", self.lr, integer=False)
         if not 0 <= self.validation_fraction < 1:
             raise SettingError("validation_fraction", f"{{flag}} must be in [0, 1), got {self.validation_fraction}")
+        if self.heads_only and not self.heads:
+            raise SettingError("heads_only", "{flag} needs a simulator with heads: add --heads, or --loadtosim one "
+                               "that has them")
         for name in ("reward_weight", "done_weight", "error_weight", "done_positive_weight"):
             if not 0 <= getattr(self, name) < float("inf"):
                 raise SettingError(name, f"{{flag}} must be a finite number >= 0, got {getattr(self, name)}")

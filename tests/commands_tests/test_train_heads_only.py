@@ -1,0 +1,43 @@
+"""``recurrent-sim train --heads-only``: the heads learn on a trained simulator whose other weights stay as they are."""
+import numpy as np
+
+from recurrent_sim.training.checkpoint import load_checkpoint
+from tests.helpers import SMALL_TRAIN_FLAGS
+
+
+def parameters(path):
+    return {name: param.array.copy() for name, param in load_checkpoint(path).build_simulator().namedparams()}
+
+
+def test_heads_only_changes_the_heads_and_nothing_else_and_resumes(tmp_path, cli):
+    data, first, heads = tmp_path / "data", tmp_path / "first", tmp_path / "heads"
+    code, _, err = cli("collect", "--env", "BlockWorld-v1", "--frame-size", 32, "--out", data, "--episodes", 8,
+                       "--policy", "random", "--seed", 0)
+    assert code == 0, err
+    code, out, err = cli("train", data, "--out", first, *SMALL_TRAIN_FLAGS, "--heads", "--updates", 2,
+                         "--checkpoint-every", 2)
+    assert code == 0, err
+    code, out, err = cli("train", data, "--out", heads, *SMALL_TRAIN_FLAGS, "--loadtosim", first, "--heads-only",
+                         "--reward-weight", 1, "--lr", 0.01, "--updates", 3, "--checkpoint-every", 3)
+    assert code == 0 and "trained to update 3" in out, err
+    before, after = parameters(first), parameters(heads / "checkpoints" / "checkpoint_00000003.npz")
+    changed = {name for name in before if not np.array_equal(before[name], after[name])}
+    assert changed and all(name.startswith("/state_heads/") for name in changed)
+    assert "/state_heads/reward/W" in changed
+
+    code, out, err = cli("train", "--out", heads, "--resume", "--updates", 5)  # the setting is kept
+    assert code == 0 and "trained to update 5" in out, err
+    resumed = parameters(heads / "checkpoints" / "checkpoint_00000005.npz")
+    assert all(np.array_equal(before[name], resumed[name]) for name in before if not name.startswith("/state_heads/"))
+    assert any(not np.array_equal(after[name], resumed[name]) for name in changed)
+
+
+def test_heads_only_without_heads_is_one_clear_line(tmp_path, cli):
+    data = tmp_path / "data"
+    code, _, err = cli("collect", "--env", "BlockWorld-v0", "--frame-size", 32, "--out", data, "--episodes", 2,
+                       "--policy", "random")
+    assert code == 0, err
+    code, out, err = cli("train", data, "--out", tmp_path / "run", *SMALL_TRAIN_FLAGS, "--heads-only",
+                         "--updates", 1)
+    assert code == 2 and "--heads-only needs a simulator with heads" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
