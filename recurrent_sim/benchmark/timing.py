@@ -73,7 +73,8 @@ def format_table(report: dict) -> str:
         f"game {settings['env_id']}, frames {settings['frame_size']}x{settings['frame_size']} gray, "
         f"LSTM {settings['hidden_size']}, batch {settings['batch_size']}, sequence "
         f"{schedule['unroll_dep']} warm-up + {schedule['obs_dep']} observed + {schedule['pred_dep']} predicted",
-        f"device {system['device']}, {system['cpus_usable']} usable CPUs, {threads}",
+        f"device {system['device']}, {system['cpus_usable']} usable CPUs, {threads}, "
+        f"OpenBLAS kernels {system.get('blas_core') or 'unknown'}",
         f"python {system['python']}, numpy {system['numpy']}, chainer {system['chainer']}, "
         f"chainerrl {system['chainerrl']}, gym {system['gym']}, ale-py {system['ale_py']}, "
         f"cupy {system['cupy'] or '-'}",

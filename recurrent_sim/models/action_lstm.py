@@ -16,6 +16,8 @@ simulated games) a step runs on the arrays directly, the same operations in
 the same order as the graph-building step (so the same values; split over
 threads, the same up to float rounding) without building function nodes:
 the cost of a step of many games is then its two or three matrix products.
+With backprop (training) the large products of a step are split over the
+worker threads too (:mod:`recurrent_sim.models.split_linear`).
 """
 import chainer
 import chainer.functions as F
@@ -23,6 +25,7 @@ import chainer.links as L
 import numpy as np
 from chainer import initializers
 
+from recurrent_sim.models.split_linear import split_linear
 from recurrent_sim.utils.cpu_pool import map_chunks, worker_count
 
 # Multiply-adds of a step's gate product (batch x factors x 4 hidden) from
@@ -96,10 +99,10 @@ class ActionLSTM(chainer.Chain):
         if not chainer.config.enable_backprop:
             return self._step_arrays(encoding, actions, state)
         c, h = state
-        factors = self.hidden_factor(h) * self.action_factor(actions)
-        gates = self.factor_to_gates(factors)
+        factors = split_linear(self.hidden_factor, h) * self.action_factor(actions)
+        gates = split_linear(self.factor_to_gates, factors)
         if encoding is not None:
-            gates = gates + self.encoding_to_gates(encoding)
+            gates = gates + split_linear(self.encoding_to_gates, encoding)
         c_new, h_new = F.lstm(c, gates)
         return h_new, (c_new, h_new)
 

@@ -6,6 +6,7 @@ nodes of :mod:`recurrent_sim.models.fast_conv` call them.
 """
 import numpy as np
 
+from recurrent_sim.models.fast_conv_layout import GRADIENT_CHUNK_FACTOR
 from recurrent_sim.utils.cpu_pool import map_chunks
 
 
@@ -144,7 +145,7 @@ def weight_gradient(images, grad_out, layout, images_mask=None, grad_mask=None, 
     n_taps = len(layout.shifts)
     block, out_ch, lead = layout.block, layout.out_channels, layout.shifts[-1]
     per_cell = block + (n_taps + 1) * out_ch if layout.per_tap else block * n_taps + out_ch
-    step = layout.chunk(batch, images.itemsize, per_cell)
+    step = layout.chunk(batch, images.itemsize, per_cell, GRADIENT_CHUNK_FACTOR)
 
     def run(start):
         """This chunk's part of the sum, (taps, block, Co), and of the channel sums."""

@@ -14,6 +14,9 @@ from recurrent_sim.utils.cpu_pool import worker_count
 # Target size of one chunk's block grid, bytes: the batch is split so that
 # the arrays of one chunk stay in the processor's cache.
 CHUNK_BYTES = 2 * 2**20
+# The weight gradient's chunks may be this many times larger: each ends in a
+# product summed over its cells, and longer sums run faster.
+GRADIENT_CHUNK_FACTOR = 2
 # Below this length of block vector (sy * sx * channels), taps are gathered
 # into a column matrix and multiplied once instead of one product per tap.
 MIN_BLOCK_FOR_TAPS = 32
@@ -69,11 +72,12 @@ class BlockLayout:
         last_pixel = first_pixel + stride * (count - 1) + 1
         return slice(first_cell, first_cell + count), slice(first_pixel, last_pixel, stride)
 
-    def chunk(self, batch, itemsize, per_cell):
-        """Batch items per chunk, for temporaries of ``per_cell`` numbers per grid cell; with
-        several worker threads at least two chunks per thread, so that they share the work."""
+    def chunk(self, batch, itemsize, per_cell, factor=1):
+        """Batch items per chunk, for temporaries of ``per_cell`` numbers per grid cell within ``factor``
+        times :data:`CHUNK_BYTES`; with several worker threads at least two chunks per thread, so that
+        they share the work."""
         per_item = self.cells * per_cell * itemsize
-        step = min(batch, CHUNK_BYTES // max(per_item, 1))
+        step = min(batch, factor * CHUNK_BYTES // max(per_item, 1))
         workers = worker_count()
         if workers > 1:
             step = min(step, -(-batch // (2 * workers)))

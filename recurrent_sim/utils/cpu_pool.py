@@ -22,12 +22,11 @@ thread, exactly as before.
 import concurrent.futures
 import contextlib
 import ctypes
-import glob
 import logging
 import os
 import threading
 
-import numpy as np
+from recurrent_sim.utils.openblas import openblas_function
 
 logger = logging.getLogger(__name__)
 
@@ -55,22 +54,9 @@ def _openblas():
     """(get, set) thread-count functions of the OpenBLAS numpy calls, or None."""
     global _blas
     if _blas is None:
-        _blas = False
-        folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-        for path in sorted(glob.glob(os.path.join(folder, "libopenblas*.so*"))):
-            try:
-                library = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for suffix in ("64_", "", "_64"):
-                get = getattr(library, "openblas_get_num_threads" + suffix, None)
-                set_ = getattr(library, "openblas_set_num_threads" + suffix, None)
-                if get is not None and set_ is not None:
-                    get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
-                    _blas = (get, set_)
-                    break
-            if _blas:
-                break
+        get = openblas_function("openblas_get_num_threads", ctypes.c_int)
+        set_ = openblas_function("openblas_set_num_threads", None, [ctypes.c_int])
+        _blas = (get, set_) if get is not None and set_ is not None else False
         if not _blas:
             logger.debug("numpy's OpenBLAS not found: its thread count is left alone")
     return _blas or None

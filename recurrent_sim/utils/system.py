@@ -4,6 +4,8 @@ import os
 import platform
 import resource
 
+from recurrent_sim.utils.openblas import openblas_core
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -34,7 +36,7 @@ def package_versions() -> dict:
 
 
 def system_info(gpu=-1) -> dict:
-    """Versions, thread settings and device, for the record of a run."""
+    """Versions, thread settings, the OpenBLAS kernels in use (``blas_core``) and device, for the record of a run."""
     info = package_versions()
     info.update(
         cpu_count=os.cpu_count(),
@@ -50,6 +52,7 @@ def system_info(gpu=-1) -> dict:
         ]
     except ImportError:
         info["blas"] = None
+    info["blas_core"] = openblas_core()
     return info
 
 

@@ -47,6 +47,7 @@ def test_bench_prints_table_and_writes_json(tmp_path, capsys):
     assert report["settings"]["env_id"] == "BlockWorld-v0"
     assert set(report["system"]["threads"]) >= {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}
     assert report["system"]["chainer"] and report["system"]["numpy"]
+    assert f"OpenBLAS kernels {report['system']['blas_core'] or 'unknown'}" in printed
     assert report["peak_memory_mib"] > 10
     assert "speed-up training" in printed and "OMP_NUM_THREADS" in printed
 
