@@ -21,6 +21,7 @@ runs K steps without decoding any frame, and :meth:`decode` (or
 long rollouts cheap.
 """
 import contextlib
+from typing import NamedTuple, Optional
 
 import chainer
 import numpy as np
@@ -28,6 +29,21 @@ import numpy as np
 from recurrent_sim.models import fast_conv
 from recurrent_sim.training.sequence_loss import detach
 from recurrent_sim.utils.cpu_pool import fast_path_threads
+
+
+class HeadPredictions(NamedTuple):
+    """The heads' predictions for N games (numpy, float32).
+
+    Attributes:
+        reward_probabilities: (N, 3) over the reward classes (negative, zero, positive).
+        done_probabilities: (N,) probability that the step ended the episode.
+        error_estimates: (N,) estimated mean squared error per pixel (pixels in
+            [0, 1]) of the frame just predicted: the drift signal.
+    """
+
+    reward_probabilities: np.ndarray
+    done_probabilities: np.ndarray
+    error_estimates: np.ndarray
 
 
 @contextlib.contextmanager
@@ -225,6 +241,22 @@ class BatchedSimEnv:
         copy = _copy_array
         self.state = tuple(copy(s) for s in state) if state is not None else None
         self._current, self._real, self._hidden = copy(current), copy(real), copy(hidden)
+
+    def head_predictions(self) -> Optional[HeadPredictions]:
+        """What the simulator's heads say of the step that made the current state, on the host;
+        None for a simulator without heads (see :class:`HeadPredictions`)."""
+        if not self.simulator.has_heads:
+            return None
+        if self.state is None:
+            raise RuntimeError("call reset() before head_predictions()")
+        to_cpu = chainer.backends.cuda.to_cpu
+        with _inference(self.simulator):
+            heads = self.simulator.heads(self.state)
+            return HeadPredictions(
+                reward_probabilities=to_cpu(chainer.functions.softmax(heads.reward_logits).array),
+                done_probabilities=to_cpu(chainer.functions.sigmoid(heads.done_logit).array),
+                error_estimates=to_cpu(heads.error_estimate.array).astype(np.float32),
+            )
 
     @property
     def frames(self) -> np.ndarray:

@@ -24,11 +24,10 @@ Where warm-ups come from: :meth:`warm_up` takes them explicitly; for
 :mod:`recurrent_sim.envs.warmup_sources`); without one the last warm-up of
 each game is replayed.
 """
-import chainer
 import numpy as np
 
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
-from recurrent_sim.models.heads import class_rewards
+from recurrent_sim.models.heads import NEGATIVE, POSITIVE, class_rewards
 
 REWARD_MODES = ("class", "expected")
 
@@ -185,16 +184,11 @@ class BatchedSimulatedGame:
         dones = np.zeros(self.num_games, dtype=bool)
         info = dict(frames=frames, drift=None, reward_probabilities=None, done_probabilities=None)
         if self.has_heads:
-            with chainer.no_backprop_mode(), chainer.using_config("train", False):
-                heads = self.simulator.heads(self.sim_env.state)
-                to_cpu = chainer.backends.cuda.to_cpu
-                reward_probabilities = to_cpu(chainer.functions.softmax(heads.reward_logits).array)
-                done_probabilities = to_cpu(chainer.functions.sigmoid(heads.done_logit).array)
-                drift = to_cpu(heads.error_estimate.array).astype(np.float32)
+            reward_probabilities, done_probabilities, drift = self.sim_env.head_predictions()
             if self.reward_mode == "class":
                 rewards = class_rewards(reward_probabilities.argmax(axis=1))
             else:
-                rewards = (reward_probabilities[:, 2] - reward_probabilities[:, 0]).astype(np.float32)
+                rewards = (reward_probabilities[:, POSITIVE] - reward_probabilities[:, NEGATIVE]).astype(np.float32)
             dones = done_probabilities > self.done_threshold
             info.update(drift=drift, reward_probabilities=reward_probabilities, done_probabilities=done_probabilities)
         if self.max_episode_steps is not None:

@@ -10,10 +10,7 @@ import dataclasses
 import logging
 from typing import Optional
 
-import chainer
-import chainer.functions as F
 import numpy as np
-from chainer.backends.cuda import to_cpu
 
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
 from recurrent_sim.utils.errors import UserError
@@ -196,11 +193,10 @@ def predict_rollouts(simulator, frames, actions, warmup, progress=None, heads=No
     for k in range(horizon):
         predictions[:, k] = env.step(actions[:, warmup - 1 + k])
         if read_heads:
-            with chainer.no_backprop_mode(), chainer.using_config("train", False):
-                outputs = simulator.heads(env.state)
-                heads["reward_classes"][:, k] = to_cpu(outputs.reward_logits.array).argmax(axis=1)
-                heads["done_probabilities"][:, k] = to_cpu(F.sigmoid(outputs.done_logit).array)
-                heads["error_estimates"][:, k] = to_cpu(outputs.error_estimate.array)
+            outputs = env.head_predictions()
+            heads["reward_classes"][:, k] = outputs.reward_probabilities.argmax(axis=1)
+            heads["done_probabilities"][:, k] = outputs.done_probabilities
+            heads["error_estimates"][:, k] = outputs.error_estimates
         if progress is not None:
             progress.update(n)
     return predictions

@@ -29,7 +29,7 @@ import chainer
 import chainer.functions as F
 import numpy as np
 
-from recurrent_sim.models.heads import ERROR_FLOOR
+from recurrent_sim.models.heads import ERROR_FLOOR, reward_classes
 from recurrent_sim.utils.settings import Setting, non_negative_float
 
 REWARD_WEIGHT = Setting("reward_weight", 0.01, "weight of the reward head's cross-entropy in the loss "
@@ -103,13 +103,13 @@ class HeadSteps:
         xp = simulator.xp
         positions = np.asarray(self.positions)
         rewards = np.asarray(chainer.backends.cuda.to_cpu(targets.rewards))[:, positions].T.reshape(-1)
-        reward_classes = xp.asarray(np.sign(rewards).astype(np.int32) + 1)
+        classes = xp.asarray(reward_classes(rewards))
         ends = targets.episode_ends
         ends = np.zeros_like(rewards, dtype=np.int32) if ends is None else (
             np.asarray(chainer.backends.cuda.to_cpu(ends))[:, positions].T.reshape(-1).astype(np.int32))
         reward_logits, done_logit, log_error = simulator.state_heads(F.concat(self.hiddens, axis=0))
         errors = xp.concatenate(self.errors)
-        reward_loss = F.softmax_cross_entropy(reward_logits, reward_classes)
+        reward_loss = F.softmax_cross_entropy(reward_logits, classes)
         weights = targets.weights
         ends = xp.asarray(ends)
         step_weights = (1.0 + (weights.done_positive_weight - 1.0) * ends).astype(np.float32)
@@ -118,5 +118,5 @@ class HeadSteps:
         total = weights.reward_weight * reward_loss + weights.done_weight * done_loss + weights.error_weight * error_loss
         metrics = dict(reward_loss=float(reward_loss.array), done_loss=float(done_loss.array),
                        error_loss=float(error_loss.array),
-                       reward_accuracy=float((reward_logits.array.argmax(axis=1) == reward_classes).mean()))
+                       reward_accuracy=float((reward_logits.array.argmax(axis=1) == classes).mean()))
         return total, metrics
