@@ -25,12 +25,8 @@ import chainer.links as L
 import numpy as np
 from chainer import initializers
 
-from recurrent_sim.models.split_linear import split_linear
+from recurrent_sim.models.split_linear import SPLIT_MIN_SIZE, column_blocks, split_linear
 from recurrent_sim.utils.cpu_pool import map_chunks, worker_count
-
-# Multiply-adds of a step's gate product (batch x factors x 4 hidden) from
-# which a step without backprop is split over the worker threads.
-SPLIT_PRODUCT_SIZE = 2**24
 
 
 def _sigmoid(x):
@@ -120,13 +116,14 @@ class ActionLSTM(chainer.Chain):
         factor_size = hidden_factor.W.shape[0]
         xp = self.xp
         parts = 1
-        if xp is np and len(h) * factor_size * 4 * self.hidden_size >= SPLIT_PRODUCT_SIZE:
+        if xp is np and len(h) * factor_size * 4 * self.hidden_size >= SPLIT_MIN_SIZE:  # the gate product
             parts = 2 * worker_count() if worker_count() > 1 else 1
+        factor_blocks, unit_blocks = column_blocks(factor_size, parts), column_blocks(self.hidden_size, parts)
         factors = xp.empty((len(h), factor_size), dtype=h.dtype)
         action_rows = self.action_factor.W.array[actions]
 
         def factor_columns(i):
-            lo, hi = factor_size * i // parts, factor_size * (i + 1) // parts
+            lo, hi = factor_blocks[i]
             out = factors[:, lo:hi]
             out[...] = h.dot(hidden_factor.W.array[lo:hi].T)
             out += hidden_factor.b.array[lo:hi]
@@ -135,7 +132,7 @@ class ActionLSTM(chainer.Chain):
         c_new, h_new = xp.empty_like(c), xp.empty_like(h)
 
         def units(i):
-            lo, hi = self.hidden_size * i // parts, self.hidden_size * (i + 1) // parts
+            lo, hi = unit_blocks[i]
             gates = factors.dot(to_gates.W.array[4 * lo : 4 * hi].T)
             if to_gates.b is not None:
                 gates += to_gates.b.array[4 * lo : 4 * hi]

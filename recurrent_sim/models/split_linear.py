@@ -27,12 +27,14 @@ from chainer import function_node
 from recurrent_sim.models.fast_conv import fast_path
 from recurrent_sim.utils.cpu_pool import map_chunks, worker_count
 
-#: Multiply-adds (batch x in x out) from which a product is split over the threads.
+#: Multiply-adds (batch x in x out) from which a product is split over the threads (here and in
+#: the steps without backprop of :class:`recurrent_sim.models.action_lstm.ActionLSTM`).
 SPLIT_MIN_SIZE = 2**24
 
 
-def _blocks(size, parts):
-    """``parts`` (start, stop) ranges covering ``range(size)``."""
+def column_blocks(size, parts):
+    """``parts`` (start, stop) ranges of nearly equal length covering ``range(size)``: how a product's
+    columns are cut over the worker threads."""
     return [(size * i // parts, size * (i + 1) // parts) for i in range(parts)]
 
 
@@ -47,7 +49,7 @@ class SplitLinear(function_node.FunctionNode):
         x, weight = inputs[:2]
         bias = inputs[2] if len(inputs) == 3 else None
         y = np.empty((len(x), len(weight)), dtype=x.dtype)
-        out_blocks = _blocks(len(weight), self.parts)
+        out_blocks = column_blocks(len(weight), self.parts)
 
         def run(i):
             lo, hi = out_blocks[i]
@@ -69,7 +71,7 @@ class SplitLinear(function_node.FunctionNode):
         out = {}
         if 0 in indexes:
             gx = np.empty_like(x)
-            in_blocks = _blocks(x.shape[1], self.parts)
+            in_blocks = column_blocks(x.shape[1], self.parts)
 
             def input_gradient(i):
                 lo, hi = in_blocks[i]
@@ -80,7 +82,7 @@ class SplitLinear(function_node.FunctionNode):
         if 1 in indexes or 2 in indexes:
             gw = np.empty_like(weight)
             gb = np.empty(len(weight), dtype=gy.dtype)
-            out_blocks = _blocks(len(weight), self.parts)
+            out_blocks = column_blocks(len(weight), self.parts)
 
             def parameter_gradients(i):
                 lo, hi = out_blocks[i]

@@ -15,7 +15,7 @@ def test_step_without_backprop_gives_the_values_of_the_graph_step(in_size, threa
     # With two threads the step is split over them (by columns of its products).
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", str(threads))
     monkeypatch.setattr(cpu_pool, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(action_lstm, "SPLIT_PRODUCT_SIZE", 1)
+    monkeypatch.setattr(action_lstm, "SPLIT_MIN_SIZE", 1)
     calls = []
     monkeypatch.setattr(action_lstm, "map_chunks", lambda f, n: calls.append(n) or cpu_pool.map_chunks(f, n))
     np.random.seed(0)
