@@ -24,6 +24,25 @@ def add_env_arguments(parser, default_env=ENV.default):
     GPU.add_to(parser)
 
 
+def add_simulator_source(parser, what="the simulator"):
+    """--loadtosim DIR or --pretrained NAME, exactly one of them; ``what`` the simulator is for, in their help."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--loadtosim", metavar="DIR",
+                        help=f"simulator folder (its simulator.npz) or checkpoint file: {what}")
+    source.add_argument("--pretrained", metavar="NAME",
+                        help="a simulator shipped with the package, by name (blockworld), instead of --loadtosim")
+
+
+def simulator_path(args) -> str:
+    """The checkpoint of :func:`add_simulator_source`'s flags: --loadtosim, or the shipped simulator
+    --pretrained names (UserError for an unknown name)."""
+    if args.loadtosim is not None:
+        return args.loadtosim
+    from recurrent_sim.pretrained import pretrained_path
+
+    return pretrained_path(args.pretrained)
+
+
 def add_sequence_arguments(parser, **defaults):
     """--unroll-dep, --obs-dep, --pred-dep (training sequence split); ``defaults`` changes some defaults."""
     for setting in (UNROLL_DEP, OBS_DEP, PRED_DEP):

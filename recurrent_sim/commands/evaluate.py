@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from recurrent_sim.commands.common import run_settings
+from recurrent_sim.commands.common import add_simulator_source, run_settings, simulator_path
 from recurrent_sim.commands.validation import (
     check_mean_image, check_simulator_memory, check_square_frames, one_line_errors,
 )
@@ -45,11 +45,7 @@ def add_parser(subparsers):
         help="measure a saved simulator: per-step error over a horizon against baselines",
         description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--loadtosim", metavar="DIR",
-                        help="simulator folder (its simulator.npz) or checkpoint file to evaluate")
-    source.add_argument("--pretrained", metavar="NAME",
-                        help="a simulator shipped with the package, by name (blockworld) instead of --loadtosim")
+    add_simulator_source(parser, "the one to evaluate")
     one_line_errors(parser)
     ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
     parser.add_argument("--load", default=None, metavar="DIR",
@@ -173,10 +169,7 @@ def run(args) -> int:
     from recurrent_sim.utils.progress import Progress
 
     check_arguments(args)
-    if args.pretrained is not None:
-        from recurrent_sim.pretrained import pretrained_path
-
-        args.loadtosim = pretrained_path(args.pretrained)
+    args.loadtosim = simulator_path(args)
     checkpoint, simulator = load_simulator(args)
     env_id, game = make_evaluation_game(args, checkpoint)
     frame_size = checkpoint.config.frame_shape[0]

@@ -9,6 +9,7 @@ the agent play, save the session as a GIF (in ``--out``).
 import logging
 import sys
 
+from recurrent_sim.commands.common import add_simulator_source, simulator_path
 from recurrent_sim.commands.validation import one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH
 from recurrent_sim.utils.device import GPU
@@ -27,9 +28,7 @@ def add_parser(subparsers):
         description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
     one_line_errors(parser)
-    model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument("--loadtosim", metavar="DIR", help="simulator folder (its simulator.npz) or checkpoint file")
-    model.add_argument("--pretrained", metavar="NAME", help="a simulator shipped with the package, e.g. blockworld")
+    add_simulator_source(parser, "the one to play")
     ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; any other "
@@ -65,15 +64,6 @@ def check_arguments(args):
         raise UserError(f"--scale must be in 1..64, got {args.scale}")
 
 
-def simulator_folder(args):
-    """The checkpoint path: --loadtosim, or the shipped simulator --pretrained names."""
-    if args.loadtosim is not None:
-        return args.loadtosim
-    from recurrent_sim.pretrained import pretrained_path
-
-    return pretrained_path(args.pretrained)
-
-
 def load_simulator(path):
     """The checkpoint at ``path`` and its simulator (square frames and a mean image checked)."""
     from recurrent_sim.commands.validation import check_mean_image, check_square_frames
@@ -107,7 +97,7 @@ def run(args) -> int:
     from recurrent_sim.play.server import is_loopback
 
     check_arguments(args)
-    checkpoint, simulator = load_simulator(simulator_folder(args))
+    checkpoint, simulator = load_simulator(simulator_path(args))
     session = build_session(args, checkpoint, simulator)
     frame_size = checkpoint.config.frame_shape[0]
     scale = args.scale or max(1, 320 // frame_size)
