@@ -4,6 +4,7 @@ import chainer.functions as F
 import chainer.links as L
 
 from recurrent_sim.models import fast_conv
+from recurrent_sim.models.split_linear import split_linear
 
 
 class FrameDecoder(chainer.Chain):
@@ -39,7 +40,7 @@ class FrameDecoder(chainer.Chain):
                 in_channels = out_ch
 
     def forward(self, hidden):
-        h = F.relu(self.fc(hidden))
+        h = F.relu(split_linear(self.fc, hidden))
         h = F.reshape(h, (h.shape[0],) + self.top_shape)
         channels_last = fast_conv.fast_path(self.xp)
         if channels_last:

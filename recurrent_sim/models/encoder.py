@@ -4,6 +4,7 @@ import chainer.functions as F
 import chainer.links as L
 
 from recurrent_sim.models import fast_conv
+from recurrent_sim.models.split_linear import split_linear
 
 
 class FrameEncoder(chainer.Chain):
@@ -45,4 +46,4 @@ class FrameEncoder(chainer.Chain):
         for conv in self.convs:
             h = fast_conv.convolution_2d_nhwc(h, conv.W, conv.b, conv.stride, conv.pad, relu=True)
         # The fully connected layer reads the features in (C, H, W) order.
-        return F.relu(self.fc(F.transpose(h, (0, 3, 1, 2))))
+        return F.relu(split_linear(self.fc, F.transpose(h, (0, 3, 1, 2))))

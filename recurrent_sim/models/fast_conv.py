@@ -39,8 +39,9 @@ from chainer import function_node
 from chainer import functions as F
 from chainer.utils import type_check
 
+from recurrent_sim.models import deferred_gradients
 from recurrent_sim.models.config import conv_output_size  # NOQA (part of this module's interface)
-from recurrent_sim.models.fast_conv_kernels import convolve, convolve_backward, weight_gradient
+from recurrent_sim.models.fast_conv_kernels import WeightGradient, convolve, convolve_backward, weight_gradient
 from recurrent_sim.models.fast_conv_layout import BlockLayout, pair
 
 CONFIG_KEY = "fast_cpu_conv"
@@ -90,6 +91,21 @@ def _mask_relu(node, grad_out):
     return grad_out * (output.array > 0).astype(output.dtype)
 
 
+class _DeferredConvGradient(deferred_gradients.DeferredGradient):
+    """The weight and bias gradients of one application of a convolution or deconvolution, deferred."""
+
+    def __init__(self, job, parameters):
+        self.job, self.parameters = job, parameters  # a WeightGradient; {1: weight, 2: bias}
+        self.chunk_count = len(job.chunks)
+
+    def part(self, index):
+        return self.job.part(index)
+
+    def results(self, parts):
+        weight_grad, bias_grad = self.job.combine(parts)
+        return [(parameter, weight_grad if i == 1 else bias_grad) for i, parameter in self.parameters.items()]
+
+
 class _ChannelsLastNode(function_node.FunctionNode):
     """What the convolution and the deconvolution share: their settings, the
     checks, the fused bias and ReLU, and a backward pass made of the other
@@ -123,19 +139,29 @@ class _ChannelsLastNode(function_node.FunctionNode):
         if 0 in indexes:
             grads.append(self._input_gradient_array(grad_out, weight, mask))
         if 1 in indexes or 2 in indexes:
-            weight_grad, bias_grad = self._parameter_gradients_array(x, grad_out, mask)
+            weight_grad, bias_grad = self._weight_gradient_job(x, grad_out, mask).run()
             grads += [weight_grad] if 1 in indexes else []
             grads += [bias_grad] if 2 in indexes else []
         return grads
 
+    def _backward_without_graph(self, indexes, x, weight, grad_out):
+        """Gradients when no graph of them is wanted (no double backprop): one pass on arrays, the
+        ReLU's mask and the bias gradient taken chunk by chunk; the parameters' gradients are
+        deferred inside a :func:`deferred_gradients.deferred_parameter_gradients` block."""
+        mask = self.get_retained_outputs()[0].array if self.relu else None
+        computed = indexes
+        parameters = deferred_gradients.leaf_parameters(self, [i for i in indexes if i > 0])
+        if parameters:
+            job = self._weight_gradient_job(x, grad_out, mask)
+            deferred_gradients.defer(_DeferredConvGradient(job, parameters))
+            computed = [i for i in indexes if i == 0]
+        grads = dict(zip(computed, self._backward_arrays(computed, x, weight, grad_out, mask)))
+        return tuple(chainer.Variable(grads[i], requires_grad=False) if i in grads else None for i in indexes)
+
     def backward(self, indexes, grad_outputs):
         x, weight = self.get_retained_inputs()
         if not chainer.config.enable_backprop:
-            # No graph of the gradient wanted (no double backprop): one pass on
-            # arrays, the ReLU's mask and the bias gradient taken chunk by chunk.
-            mask = self.get_retained_outputs()[0].array if self.relu else None
-            grads = self._backward_arrays(indexes, x.array, weight.array, grad_outputs[0].array, mask)
-            return tuple(chainer.Variable(grad, requires_grad=False) for grad in grads)
+            return self._backward_without_graph(indexes, x.array, weight.array, grad_outputs[0].array)
         grad_out = _mask_relu(self, grad_outputs[0])
         grads = []
         if 0 in indexes:
@@ -163,8 +189,8 @@ class ConvolutionNHWC(_ChannelsLastNode):
     def _input_gradient_array(self, grad_out, weight, mask):
         return convolve_backward(grad_out, weight, self.layout, mask=mask)
 
-    def _parameter_gradients_array(self, x, grad_out, mask):
-        return weight_gradient(x, grad_out, self.layout, grad_mask=mask, sums="grad")
+    def _weight_gradient_job(self, x, grad_out, mask):
+        return WeightGradient(x, grad_out, self.layout, grad_mask=mask, sums="grad")
 
     def _input_gradient(self, grad_out, weight):
         return DeconvolutionNHWC(self.stride, self.pad, self.layout.image).apply((grad_out, weight))[0]
@@ -203,9 +229,9 @@ class DeconvolutionNHWC(_ChannelsLastNode):
     def _input_gradient_array(self, grad_out, weight, mask):
         return convolve(grad_out, weight, self.layout, mask=mask)
 
-    def _parameter_gradients_array(self, x, grad_out, mask):
+    def _weight_gradient_job(self, x, grad_out, mask):
         # The convolution's weight gradient with image grad_out and output x.
-        return weight_gradient(grad_out, x, self.layout, images_mask=mask, sums="images")
+        return WeightGradient(grad_out, x, self.layout, images_mask=mask, sums="images")
 
     def _input_gradient(self, grad_out, weight):
         return ConvolutionNHWC(self.stride, self.pad).apply((grad_out, weight))[0]

@@ -132,46 +132,68 @@ def convolve_backward(grad_out, weight, layout, bias=None, relu=False, mask=None
     return output
 
 
-def weight_gradient(images, grad_out, layout, images_mask=None, grad_mask=None, sums=None):
-    """Weight gradient of a convolution: (Co, C, kh, kw), summed over the batch.
+class WeightGradient:
+    """Weight gradient of a convolution, (Co, C, kh, kw) summed over the batch, as chunks of the batch.
 
     ``images_mask`` and ``grad_mask`` zero ``images`` and ``grad_out``
     where they are not positive (see :func:`masked`). With ``sums``
-    ``"images"`` or ``"grad"`` it returns ``(weight gradient, channel
-    sums)``: the sum of that (masked) argument over batch, height and width,
-    (C,) or (Co,) (a bias gradient), taken from the chunks in cache.
+    ``"images"`` or ``"grad"`` the result also holds the sum of that
+    (masked) argument over batch, height and width, (C,) or (Co,) (a bias
+    gradient), taken from the chunks in cache. :meth:`part` computes one
+    chunk's share (any thread, any order) and :meth:`combine` sums them;
+    :func:`weight_gradient` runs them on the worker threads, and
+    :mod:`recurrent_sim.models.deferred_gradients` together with the chunks
+    of other layers.
     """
-    batch = len(images)
-    n_taps = len(layout.shifts)
-    block, out_ch, lead = layout.block, layout.out_channels, layout.shifts[-1]
-    per_cell = block + (n_taps + 1) * out_ch if layout.per_tap else block * n_taps + out_ch
-    step = layout.chunk(batch, images.itemsize, per_cell, GRADIENT_CHUNK_FACTOR)
 
-    def run(start):
-        """This chunk's part of the sum, (taps, block, Co), and of the channel sums."""
-        stop = min(batch, start + step)
-        image_chunk = masked(images, images_mask, start, stop)
-        grad_chunk = masked(grad_out, grad_mask, start, stop)
+    def __init__(self, images, grad_out, layout, images_mask=None, grad_mask=None, sums=None):
+        self.images, self.grad_out, self.layout = images, grad_out, layout
+        self.images_mask, self.grad_mask, self.sums = images_mask, grad_mask, sums
+        n_taps = len(layout.shifts)
+        block, out_ch = layout.block, layout.out_channels
+        per_cell = block + (n_taps + 1) * out_ch if layout.per_tap else block * n_taps + out_ch
+        batch = len(images)
+        step = layout.chunk(batch, images.itemsize, per_cell, GRADIENT_CHUNK_FACTOR)
+        self.chunks = [(start, min(batch, start + step)) for start in range(0, batch, step)]
+
+    def part(self, index):
+        """Chunk ``index``'s share: ((taps, block, Co) array, channel sums or None)."""
+        layout = self.layout
+        start, stop = self.chunks[index]
+        n_taps, out_ch, lead = len(layout.shifts), layout.out_channels, layout.shifts[-1]
+        image_chunk = masked(self.images, self.images_mask, start, stop)
+        grad_chunk = masked(self.grad_out, self.grad_mask, start, stop)
         blocks = layout.to_blocks(image_chunk)
         if layout.per_tap:
             # Tap t sums blocks[r + shift]^T grid[r] = blocks[r]^T grid[r - shift]:
             # the grid's shifted copies side by side, one wide product for all taps.
             columns = layout.gather_back(layout.to_grid(grad_chunk, lead=lead), lead)  # (cells, taps * Co)
-            part = (blocks.T @ columns).reshape(block, n_taps, out_ch).transpose(1, 0, 2)
+            part = (blocks.T @ columns).reshape(layout.block, n_taps, out_ch).transpose(1, 0, 2)
         else:
             grid = layout.to_grid(grad_chunk)
-            part = (layout.gather(blocks).T @ grid[: len(grid) - lead]).reshape(n_taps, block, out_ch)
-        if sums is None:
+            part = (layout.gather(blocks).T @ grid[: len(grid) - lead]).reshape(n_taps, layout.block, out_ch)
+        if self.sums is None:
             return part, None
-        summed = image_chunk if sums == "images" else grad_chunk
+        summed = image_chunk if self.sums == "images" else grad_chunk
         return part, summed.reshape(-1, summed.shape[-1]).sum(axis=0)
 
-    parts = _run_chunks(run, batch, step)
-    total, channel_sums = parts[0]
-    for part, part_sums in parts[1:]:
-        total += part
-        if sums is not None:
-            channel_sums += part_sums
-    if sums is None:
-        return layout.conv_weight(total)
-    return layout.conv_weight(total), channel_sums
+    def combine(self, parts):
+        """The weight gradient (Co, C, kh, kw) from every chunk's part, with the channel sums when asked:
+        ``(weight gradient, sums)``."""
+        total, channel_sums = parts[0]
+        for part, part_sums in parts[1:]:
+            total += part
+            if channel_sums is not None:
+                channel_sums = channel_sums + part_sums
+        return self.layout.conv_weight(total), channel_sums
+
+    def run(self):
+        """``(weight gradient, channel sums)``, the chunks on the worker threads."""
+        return self.combine(map_chunks(self.part, len(self.chunks)))
+
+
+def weight_gradient(images, grad_out, layout, images_mask=None, grad_mask=None, sums=None):
+    """Weight gradient of a convolution (see :class:`WeightGradient`), its chunks on the worker threads:
+    (Co, C, kh, kw), or ``(weight gradient, channel sums)`` with ``sums``."""
+    weight, channel_sums = WeightGradient(images, grad_out, layout, images_mask, grad_mask, sums).run()
+    return weight if sums is None else (weight, channel_sums)

@@ -33,6 +33,7 @@ from chainer import initializers
 from recurrent_sim.models import fast_conv
 from recurrent_sim.models.action_lstm import ActionLSTM
 from recurrent_sim.models.simulator_base import SimulatorBase
+from recurrent_sim.models.split_linear import split_linear
 
 SKIP_ARCHITECTURE = "skip"
 # Default layers of the skip architecture (84x84 -> 42, 21, 11, 6).
@@ -109,13 +110,13 @@ class SkipSimulator(SimulatorBase):
             else:
                 h = F.transpose(F.relu(conv(F.transpose(h, (0, 3, 1, 2)))), (0, 2, 3, 1))
             maps.append(h)
-        code = F.relu(self.encoder_fc(F.reshape(h, (n, -1))))
+        code = F.relu(split_linear(self.encoder_fc, F.reshape(h, (n, -1))))
         return code, maps
 
     def _decode(self, hidden, maps, actions, frames):
         """Prediction (N, 1, H, W) from LSTM output, skip maps, actions and input frames."""
         n = hidden.shape[0]
-        h = F.reshape(F.relu(self.decoder_fc(hidden)), (n,) + self.top_shape)
+        h = F.reshape(F.relu(split_linear(self.decoder_fc, hidden)), (n,) + self.top_shape)
         levels = len(self.decoder_deconvs)
         fast = fast_conv.fast_path(self.xp)
         for i, deconv in enumerate(self.decoder_deconvs):

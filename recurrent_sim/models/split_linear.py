@@ -1,4 +1,5 @@
-"""A fully connected layer whose products are split by columns over the worker threads (CPU, training).
+"""A fully connected layer whose products are split by columns over the worker threads (CPU, training),
+and whose parameters' gradients can be deferred to the end of a backward pass.
 
 During a training update OpenBLAS is held to one thread
 (:func:`recurrent_sim.utils.cpu_pool.fast_path_threads`), so the LSTM's
@@ -12,18 +13,23 @@ blocks, one per worker thread (:func:`recurrent_sim.utils.cpu_pool.map_chunks`):
 * input gradient: ``gx[:, i] = gy W[:, i]`` for blocks ``i`` of input units;
 * weight gradient: ``gW[j] = gy[:, j]^T x`` and ``gb[j]``, blocks of output units.
 
-Same values as ``F.linear`` up to float rounding. With one worker, on a
-GPU, off the fast CPU path (``chainer.using_config("fast_cpu_conv", False)``,
-the plain reference) or for products below :data:`SPLIT_MIN_SIZE`
-multiply-adds it is ``F.linear`` itself. When a graph of the gradient is
-asked for (double backprop), the gradients are built from Chainer's own
-functions, so they are differentiable too.
+Same values as ``F.linear`` up to float rounding. With one worker or for
+products below :data:`SPLIT_MIN_SIZE` multiply-adds each product is one
+block. Inside :func:`recurrent_sim.models.deferred_gradients.deferred_parameter_gradients`
+the weight and bias gradients of every step of a backward pass are left
+for its end, and computed there as one product over all steps' rows
+(:class:`DeferredLinearGradient`). On a GPU or off the fast CPU path
+(``chainer.using_config("fast_cpu_conv", False)``, the plain reference) it
+is the link itself. When a graph of the gradient is asked for (double
+backprop), the gradients are built from Chainer's own functions, so they
+are differentiable too.
 """
 import chainer
 import chainer.functions as F
 import numpy as np
 from chainer import function_node
 
+from recurrent_sim.models import deferred_gradients
 from recurrent_sim.models.fast_conv import fast_path
 from recurrent_sim.utils.cpu_pool import map_chunks, worker_count
 
@@ -79,31 +85,68 @@ class SplitLinear(function_node.FunctionNode):
 
             map_chunks(input_gradient, self.parts)
             out[0] = gx
-        if 1 in indexes or 2 in indexes:
-            gw = np.empty_like(weight)
-            gb = np.empty(len(weight), dtype=gy.dtype)
-            out_blocks = column_blocks(len(weight), self.parts)
+        wanted = [i for i in indexes if i > 0]
+        parameters = deferred_gradients.leaf_parameters(self, wanted)
+        if parameters:
+            deferred_gradients.defer(DeferredLinearGradient(x, gy, parameters))
+        elif wanted:
+            gradients = DeferredLinearGradient(x, gy, dict.fromkeys(wanted), self.parts)
+            gradients.prepare()
+            map_chunks(gradients.part, gradients.chunk_count)
+            out.update(zip(wanted, gradients.arrays()))
+        return tuple(chainer.Variable(out[i], requires_grad=False) if i in out else None for i in indexes)
 
-            def parameter_gradients(i):
-                lo, hi = out_blocks[i]
-                np.dot(gy[:, lo:hi].T, x, out=gw[lo:hi])
-                gb[lo:hi] = gy[:, lo:hi].sum(axis=0)
 
-            map_chunks(parameter_gradients, self.parts)
-            out[1], out[2] = gw, gb
-        return tuple(chainer.Variable(out[i], requires_grad=False) for i in indexes)
+class DeferredLinearGradient(deferred_gradients.DeferredGradient):
+    """Weight (input 1) and bias (input 2) gradients of a fully connected layer from its input ``x``
+    (rows, in) and output gradient ``gy`` (rows, out): ``gW = gy^T x`` and ``gb`` the column sums
+    of ``gy``, cut into ``parts`` blocks of output units (default: one per worker thread).
+
+    Deferred (:mod:`recurrent_sim.models.deferred_gradients`), the applications of one layer in a
+    backward pass merge into one product over all their rows.
+    """
+
+    def __init__(self, x, gy, parameters, parts=None):
+        self.x, self.gy, self.parameters = x, gy, parameters  # {1: weight, 2: bias} (or None values)
+        self.chunk_count = worker_count() if parts is None else parts
+        self.weight = self.bias = None
+        if all(p is not None for p in parameters.values()):
+            self.merge_key = (DeferredLinearGradient,) + tuple((i, id(p)) for i, p in parameters.items())
+
+    @classmethod
+    def merge(cls, records):
+        x = np.concatenate([record.x for record in records])
+        gy = np.concatenate([record.gy for record in records])
+        return cls(x, gy, records[0].parameters, records[0].chunk_count)
+
+    def prepare(self):
+        self.weight = np.empty((self.gy.shape[1], self.x.shape[1]), dtype=self.x.dtype)
+        self.bias = np.empty(self.gy.shape[1], dtype=self.gy.dtype)
+
+    def part(self, index):
+        lo, hi = column_blocks(len(self.bias), self.chunk_count)[index]
+        if 1 in self.parameters:
+            np.dot(self.gy[:, lo:hi].T, self.x, out=self.weight[lo:hi])
+        self.bias[lo:hi] = self.gy[:, lo:hi].sum(axis=0)
+
+    def arrays(self):
+        """The gradients in the order of ``parameters``."""
+        return [self.weight if i == 1 else self.bias for i in self.parameters]
+
+    def results(self, parts):
+        return list(zip(self.parameters.values(), self.arrays()))
 
 
 def split_linear(link, x):
-    """``link(x)`` for an ``L.Linear`` link (weights initialised) and (batch, in) ``x``, split over the
-    worker threads where that pays (the fast CPU path, several workers, a product of at least
-    :data:`SPLIT_MIN_SIZE`)."""
-    workers = worker_count()
+    """``link(x)`` for an ``L.Linear`` link and ``x`` (batch, ...), flattened to (batch, in) as the
+    link does. On the fast CPU path (weights initialised) it is a :class:`SplitLinear` node, so that
+    its parameters' gradients can be deferred; the products are split over the worker threads where
+    that pays (several workers, a product of at least :data:`SPLIT_MIN_SIZE` multiply-adds)."""
     weight = link.W
-    if weight.array is None or not fast_path(link.xp) or workers <= 1:
+    if weight.array is None or not fast_path(link.xp):
         return link(x)
-    batch = x.shape[0]
-    if batch * weight.shape[0] * weight.shape[1] < SPLIT_MIN_SIZE:
-        return link(x)
+    if x.ndim != 2:
+        x = F.reshape(x, (len(x), -1))
+    big = x.shape[0] * weight.shape[0] * weight.shape[1] >= SPLIT_MIN_SIZE
     inputs = (x, weight) if link.b is None else (x, weight, link.b)
-    return SplitLinear(workers).apply(inputs)[0]
+    return SplitLinear(worker_count() if big else 1).apply(inputs)[0]

@@ -4,7 +4,9 @@ A loss function is ``loss_function(model, batch) -> (loss, metrics)``:
 ``loss`` a scalar ``chainer.Variable`` to minimise, ``metrics`` a dict of
 named floats (what logs show, e.g. ``{"error": ..., "obs_mse": ...}``).
 :class:`UpdateStep` computes it, refuses a non-finite loss or gradient
-(nothing is applied), lets the optimizer update (its ``GradientClipping``
+(nothing is applied; on the fast CPU path the layers' parameter gradients are
+computed beside the backward pass, see
+:mod:`recurrent_sim.models.deferred_gradients`), lets the optimizer update (its ``GradientClipping``
 hook clips the gradient's L2 norm, see :func:`make_optimizer`) and checks
 that the parameters stayed finite.
 """
@@ -14,6 +16,7 @@ import math
 import chainer
 
 from recurrent_sim.models import fast_conv
+from recurrent_sim.models.deferred_gradients import deferred_parameter_gradients
 from recurrent_sim.utils.cpu_pool import fast_path_threads
 from recurrent_sim.utils.finite import is_finite
 
@@ -59,13 +62,15 @@ class UpdateStep:
 
     def __call__(self, batch) -> StepOutcome:
         # On the fast CPU path the loss and its gradient bring their own threads.
-        with fast_path_threads(fast_conv.fast_path(self.model.xp)):
+        fast = fast_conv.fast_path(self.model.xp)
+        with fast_path_threads(fast):
             loss, metrics = self.loss_function(self.model, batch)
             value = float(loss.array)
             if not math.isfinite(value):
                 return StepOutcome(False, metrics, f"loss is {value}")
             self.model.cleargrads()
-            loss.backward()
+            with deferred_parameter_gradients(fast):
+                loss.backward()
         if not all_finite(param.grad for param in self.model.params()):
             return StepOutcome(False, metrics, "gradient is not finite")
         self.optimizer.update()

@@ -3,6 +3,7 @@ import chainer
 from chainer import gradient_check
 import chainer.functions as F
 import chainer.links as L
+from chainer.functions.connection.linear import LinearFunction
 import numpy as np
 import pytest
 
@@ -52,11 +53,21 @@ def test_large_products_are_split_over_the_workers_small_ones_not(monkeypatch):
     np.testing.assert_allclose(y.array, link(x.array).array, rtol=1e-5, atol=1e-5)
     calls.clear()
     monkeypatch.setattr(module, "SPLIT_MIN_SIZE", 8 * 64 * 128 + 1)
-    split_linear(link, x)
-    assert calls == []
+    assert isinstance(split_linear(link, x).creator, SplitLinear)  # still a node of its own, one block
+    assert calls == [1]
+    calls.clear()
     monkeypatch.setattr(module, "SPLIT_MIN_SIZE", 1)
     with chainer.using_config("fast_cpu_conv", False):  # the plain reference stays plain
-        split_linear(link, x)
+        assert isinstance(split_linear(link, x).creator, LinearFunction)
+    assert calls == []
     monkeypatch.setattr(module, "worker_count", lambda: 1)
     split_linear(link, x)
-    assert calls == []
+    assert calls == [1]
+
+
+def test_inputs_with_more_axes_are_flattened_as_the_link_does():
+    link = L.Linear(2 * 3 * 4, 5)
+    x = np.random.RandomState(2).randn(6, 2, 3, 4).astype(np.float32)
+    y = split_linear(link, x)
+    assert isinstance(y.creator, SplitLinear)
+    np.testing.assert_allclose(y.array, link(x).array, rtol=1e-5, atol=1e-5)
