@@ -18,7 +18,7 @@ products below :data:`SPLIT_MIN_SIZE` multiply-adds each product is one
 block. Inside :func:`recurrent_sim.models.deferred_gradients.deferred_parameter_gradients`
 the weight and bias gradients of every step of a backward pass are left
 for its end, and computed there as one product over all steps' rows
-(:class:`DeferredLinearGradient`). On a GPU or off the fast CPU path
+(:class:`LinearParameterGradients`). On a GPU or off the fast CPU path
 (``chainer.using_config("fast_cpu_conv", False)``, the plain reference) it
 is the link itself. When a graph of the gradient is asked for (double
 backprop), the gradients are built from Chainer's own functions, so they
@@ -88,16 +88,16 @@ class SplitLinear(function_node.FunctionNode):
         wanted = [i for i in indexes if i > 0]
         parameters = deferred_gradients.leaf_parameters(self, wanted)
         if parameters:
-            deferred_gradients.defer(DeferredLinearGradient(x, gy, parameters))
+            deferred_gradients.defer(LinearParameterGradients(x, gy, parameters))
         elif wanted:
-            gradients = DeferredLinearGradient(x, gy, dict.fromkeys(wanted), self.parts)
+            gradients = LinearParameterGradients(x, gy, dict.fromkeys(wanted), self.parts)
             gradients.prepare()
             map_chunks(gradients.part, gradients.chunk_count)
             out.update(zip(wanted, gradients.arrays()))
         return tuple(chainer.Variable(out[i], requires_grad=False) if i in out else None for i in indexes)
 
 
-class DeferredLinearGradient(deferred_gradients.DeferredGradient):
+class LinearParameterGradients(deferred_gradients.DeferredGradient):
     """Weight (input 1) and bias (input 2) gradients of a fully connected layer from its input ``x``
     (rows, in) and output gradient ``gy`` (rows, out): ``gW = gy^T x`` and ``gb`` the column sums
     of ``gy``, cut into ``parts`` blocks of output units (default: one per worker thread).
@@ -111,7 +111,7 @@ class DeferredLinearGradient(deferred_gradients.DeferredGradient):
         self.chunk_count = worker_count() if parts is None else parts
         self.weight = self.bias = None
         if all(p is not None for p in parameters.values()):
-            self.merge_key = (DeferredLinearGradient,) + tuple((i, id(p)) for i, p in parameters.items())
+            self.merge_key = (LinearParameterGradients,) + tuple((i, id(p)) for i, p in parameters.items())
 
     @classmethod
     def merge(cls, records):

@@ -220,7 +220,7 @@ class DataParallelStep(UpdateStep):
         value = float(loss.array)
         self.model.cleargrads()
         if math.isfinite(value):
-            loss.backward()
+            self.backward(loss)
         else:
             for param in self.model.params():
                 param.grad = param.xp.full_like(param.array, np.nan)

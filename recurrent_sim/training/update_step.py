@@ -4,9 +4,7 @@ A loss function is ``loss_function(model, batch) -> (loss, metrics)``:
 ``loss`` a scalar ``chainer.Variable`` to minimise, ``metrics`` a dict of
 named floats (what logs show, e.g. ``{"error": ..., "obs_mse": ...}``).
 :class:`UpdateStep` computes it, refuses a non-finite loss or gradient
-(nothing is applied; on the fast CPU path the layers' parameter gradients are
-computed beside the backward pass, see
-:mod:`recurrent_sim.models.deferred_gradients`), lets the optimizer update (its ``GradientClipping``
+(nothing is applied), lets the optimizer update (its ``GradientClipping``
 hook clips the gradient's L2 norm, see :func:`make_optimizer`) and checks
 that the parameters stayed finite.
 """
@@ -57,20 +55,24 @@ class UpdateStep:
         self.optimizer = optimizer
         self.loss_function = loss_function
 
+    def backward(self, loss):
+        """``loss.backward()``; on the fast CPU path the layers' parameter gradients are computed
+        together at its end (:mod:`recurrent_sim.models.deferred_gradients`)."""
+        with deferred_parameter_gradients(fast_conv.fast_path(self.model.xp)):
+            loss.backward()
+
     def parameters_finite(self) -> bool:
         return all_finite(param.array for param in self.model.params())
 
     def __call__(self, batch) -> StepOutcome:
         # On the fast CPU path the loss and its gradient bring their own threads.
-        fast = fast_conv.fast_path(self.model.xp)
-        with fast_path_threads(fast):
+        with fast_path_threads(fast_conv.fast_path(self.model.xp)):
             loss, metrics = self.loss_function(self.model, batch)
             value = float(loss.array)
             if not math.isfinite(value):
                 return StepOutcome(False, metrics, f"loss is {value}")
             self.model.cleargrads()
-            with deferred_parameter_gradients(fast):
-                loss.backward()
+            self.backward(loss)
         if not all_finite(param.grad for param in self.model.params()):
             return StepOutcome(False, metrics, "gradient is not finite")
         self.optimizer.update()

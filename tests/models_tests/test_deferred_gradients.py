@@ -7,7 +7,7 @@ import pytest
 
 from recurrent_sim.models import SimulatorConfig, build_simulator, deferred_gradients, fast_conv
 from recurrent_sim.models.deferred_gradients import deferred_parameter_gradients
-from recurrent_sim.models.split_linear import DeferredLinearGradient, split_linear
+from recurrent_sim.models.split_linear import LinearParameterGradients, split_linear
 from recurrent_sim.training.losses import DEFAULT_LOSS, REFERENCE_LOSS, get_loss
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.training.update_step import UpdateStep
@@ -63,7 +63,7 @@ def test_one_layer_applied_at_many_steps_becomes_one_product():
     rng = np.random.RandomState(0)
     xs = [rng.randn(n, 4).astype(np.float32) for n in (2, 5)]
     gys = [rng.randn(n, 3).astype(np.float32) for n in (2, 5)]
-    records = [DeferredLinearGradient(x, gy, {1: link.W, 2: link.b}, parts=2) for x, gy in zip(xs, gys)]
+    records = [LinearParameterGradients(x, gy, {1: link.W, 2: link.b}, parts=2) for x, gy in zip(xs, gys)]
     merged = deferred_gradients._merged(records)
     assert len(merged) == 1 and merged[0].x.shape == (7, 4)
     sums = deferred_gradients.compute(records)
