@@ -9,12 +9,14 @@ parameter; only the optimizer does, afterwards. Inside
 :func:`deferred_parameter_gradients` the fast layers
 (:mod:`recurrent_sim.models.fast_conv`, :mod:`recurrent_sim.models.split_linear`)
 give Chainer only the gradient of their input and record what their
-parameters' gradients need. On leaving the block every recorded gradient
-is computed in one call of :func:`recurrent_sim.utils.cpu_pool.map_chunks`
-(the chunks of all layers and steps shared out over the worker threads),
-the steps of a fully connected layer as one product over all their rows,
-and each parameter's sum is added into its ``grad``: the same values as
-without the block, up to the order of float sums.
+parameters' gradients need. On leaving the block, or earlier when the
+arrays the records keep alive pass :data:`HELD_BYTES`, the recorded
+gradients are computed in one call of
+:func:`recurrent_sim.utils.cpu_pool.map_chunks` (the chunks of all layers
+and steps shared out over the worker threads), the steps of a fully
+connected layer as one product over all their rows; on leaving, each
+parameter's sum is added into its ``grad``: the same values as without
+the block, up to the order of float sums.
 
 Only gradients of leaf variables (a link's ``chainer.Parameter``) in a
 backward pass without a graph of the gradient
@@ -30,7 +32,11 @@ import threading
 
 from recurrent_sim.utils.cpu_pool import map_chunks
 
-_current = threading.local()  # .items: the gradients recorded in this thread's block, or None
+_current = threading.local()  # .block: this thread's active block, or None
+
+#: Bytes of arrays that the records of a block may hold before they are computed (each record keeps
+#: its layer's input and output gradient alive, which Chainer would otherwise free during the pass).
+HELD_BYTES = 64 * 2**20
 
 
 class DeferredGradient:
@@ -38,11 +44,13 @@ class DeferredGradient:
 
     Attributes:
         chunk_count: number of chunks (:meth:`part` is called once per index).
+        nbytes: bytes of the arrays it holds.
         merge_key: records with the same key (not None) are first merged
             into one with :meth:`merge`.
     """
 
     chunk_count = 1
+    nbytes = 0
     merge_key = None
 
     @classmethod
@@ -78,15 +86,16 @@ def _merged(records):
     return [group[0] if len(group) == 1 else type(group[0]).merge(group) for group in order]
 
 
-def compute(records):
-    """``{id(parameter): [parameter, gradient sum]}`` of ``records``, their chunks spread over the
-    worker threads in one call."""
+def compute(records, sums=None):
+    """Add the gradients of ``records`` into ``sums``, ``{id(parameter): [parameter, gradient sum]}``
+    (a new dict when None), their chunks spread over the worker threads in one call; returns ``sums``."""
+    sums = {} if sums is None else sums
     records = _merged(records)
     for record in records:
         record.prepare()
     chunks = [(record, index) for record in records for index in range(record.chunk_count)]
     parts = map_chunks(lambda k: chunks[k][0].part(chunks[k][1]), len(chunks))
-    sums, start = {}, 0
+    start = 0
     for record in records:
         for parameter, gradient in record.results(parts[start : start + record.chunk_count]):
             entry = sums.get(id(parameter))
@@ -98,21 +107,38 @@ def compute(records):
     return sums
 
 
+class _Block:
+    """The records of one :func:`deferred_parameter_gradients` block and the sums computed so far."""
+
+    def __init__(self):
+        self.records, self.held, self.sums = [], 0, {}
+
+    def add(self, record):
+        self.records.append(record)
+        self.held += record.nbytes
+        if self.held > HELD_BYTES:
+            self.flush()
+
+    def flush(self):
+        compute(self.records, self.sums)
+        self.records, self.held = [], 0
+
+
 @contextlib.contextmanager
 def deferred_parameter_gradients(active=True):
     """Context for ``loss.backward()`` in which the fast layers defer their parameters' gradients; on
     leaving it (without an exception) every gradient is in its parameter's ``grad``. With ``active``
     False, or inside another such block, nothing changes."""
-    if not active or getattr(_current, "items", None) is not None:
+    if not active or getattr(_current, "block", None) is not None:
         yield
         return
-    _current.items = []
+    block = _current.block = _Block()
     try:
         yield
-        records = _current.items
     finally:
-        _current.items = None
-    for parameter, gradient in compute(records).values():
+        _current.block = None
+    block.flush()
+    for parameter, gradient in block.sums.values():
         if parameter.grad is None:
             parameter.grad = gradient
         else:
@@ -122,7 +148,7 @@ def deferred_parameter_gradients(active=True):
 def leaf_parameters(node, indexes):
     """``{input index: parameter}`` for ``indexes`` of a function node's inputs when a deferral block
     is active in this thread and every one of them is a leaf variable; else None."""
-    if getattr(_current, "items", None) is None:
+    if getattr(_current, "block", None) is None:
         return None
     parameters = {}
     for index in indexes:
@@ -136,4 +162,4 @@ def leaf_parameters(node, indexes):
 
 def defer(record):
     """Record a :class:`DeferredGradient` in the active block (see :func:`leaf_parameters`)."""
-    _current.items.append(record)
+    _current.block.add(record)

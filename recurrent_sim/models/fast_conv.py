@@ -97,6 +97,7 @@ class _DeferredConvGradient(deferred_gradients.DeferredGradient):
     def __init__(self, job, parameters):
         self.job, self.parameters = job, parameters  # a WeightGradient; {1: weight, 2: bias}
         self.chunk_count = len(job.chunks)
+        self.nbytes = sum(a.nbytes for a in (job.images, job.grad_out, job.images_mask, job.grad_mask) if a is not None)
 
     def part(self, index):
         return self.job.part(index)

@@ -108,6 +108,7 @@ class LinearParameterGradients(deferred_gradients.DeferredGradient):
 
     def __init__(self, x, gy, parameters, parts=None):
         self.x, self.gy, self.parameters = x, gy, parameters  # {1: weight, 2: bias} (or None values)
+        self.nbytes = x.nbytes + gy.nbytes
         self.chunk_count = worker_count() if parts is None else parts
         self.weight = self.bias = None
         if all(p is not None for p in parameters.values()):
