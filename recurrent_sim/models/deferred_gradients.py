@@ -1,4 +1,4 @@
-"""Parameter gradients of the fast CPU layers gathered over a backward pass and computed once at its end.
+"""Parameter gradients of the fast CPU layers gathered over a backward pass and computed together.
 
 A simulator's layers are applied once per step of a training sequence,
 so Chainer computes each parameter's gradient many times in a backward
@@ -13,10 +13,11 @@ parameters' gradients need. On leaving the block, or earlier when the
 arrays the records keep alive pass :data:`HELD_BYTES`, the recorded
 gradients are computed in one call of
 :func:`recurrent_sim.utils.cpu_pool.map_chunks` (the chunks of all layers
-and steps shared out over the worker threads), the steps of a fully
-connected layer as one product over all their rows; on leaving, each
-parameter's sum is added into its ``grad``: the same values as without
-the block, up to the order of float sums.
+and steps shared out over the worker threads). The records of one fully
+connected layer (small arrays) wait for the end and become one product
+over all their rows. On leaving, each parameter's sum is added into its
+``grad``: the same values as without the block, up to the order of float
+sums.
 
 Only gradients of leaf variables (a link's ``chainer.Parameter``) in a
 backward pass without a graph of the gradient
@@ -117,11 +118,19 @@ class _Block:
         self.records.append(record)
         self.held += record.nbytes
         if self.held > HELD_BYTES:
-            self.flush()
+            self.flush(final=False)
 
-    def flush(self):
-        compute(self.records, self.sums)
-        self.records, self.held = [], 0
+    def flush(self, final=True):
+        """Compute the records, but for those that merge with later ones (unless ``final``, or they
+        hold :data:`HELD_BYTES` by themselves)."""
+        kept = [] if final else [record for record in self.records if record.merge_key is not None]
+        if sum(record.nbytes for record in kept) > HELD_BYTES:
+            kept = []
+        kept_ids = {id(record) for record in kept}
+        now = [record for record in self.records if id(record) not in kept_ids]
+        if now:
+            compute(now, self.sums)
+        self.records, self.held = kept, sum(record.nbytes for record in kept)
 
 
 @contextlib.contextmanager
@@ -139,10 +148,8 @@ def deferred_parameter_gradients(active=True):
         _current.block = None
     block.flush()
     for parameter, gradient in block.sums.values():
-        if parameter.grad is None:
-            parameter.grad = gradient
-        else:
-            parameter.grad += gradient
+        # A new array where Chainer left a gradient too: its array may be shared with another's.
+        parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
 
 
 def leaf_parameters(node, indexes):

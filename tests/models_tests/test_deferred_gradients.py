@@ -58,6 +58,45 @@ def test_deferred_gradients_match_chainers_and_the_reference(architecture, worke
     assert not any(inside_plain.values())
 
 
+def test_records_holding_too_much_are_computed_early(monkeypatch):
+    computed = []
+    compute = deferred_gradients.compute
+
+    def counted(records, sums):
+        computed.append(len(records))
+        return compute(records, sums)
+
+    monkeypatch.setattr(deferred_gradients, "compute", counted)
+    simulator = _simulator("paper")
+    monkeypatch.setattr(deferred_gradients, "HELD_BYTES", 10**9)
+    at_end, _ = _gradients(simulator, DEFAULT_LOSS, True, 2, monkeypatch)
+    assert len(computed) == 1 and computed[0] > 1
+    computed.clear()
+    monkeypatch.setattr(deferred_gradients, "HELD_BYTES", 0)  # every record at once
+    early, _ = _gradients(simulator, DEFAULT_LOSS, True, 2, monkeypatch)
+    assert len(computed) > 1 and set(computed) == {1}
+    for name in at_end:
+        np.testing.assert_allclose(early[name], at_end[name], rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_early_computations_leave_the_records_that_merge_for_the_end(monkeypatch):
+    computed = []
+    monkeypatch.setattr(deferred_gradients, "compute", lambda records, sums: computed.append(records))
+    monkeypatch.setattr(deferred_gradients, "HELD_BYTES", 100)
+    block = deferred_gradients._Block()
+    records = []
+    for nbytes, key in ((10, "fc"), (60, None), (10, "fc"), (60, None), (90, "fc")):
+        record = deferred_gradients.DeferredGradient()
+        record.nbytes, record.merge_key = nbytes, key
+        records.append(record)
+        block.add(record)
+    # 140 bytes held at the fourth record: the two convolution-like records go, the small ones stay;
+    # at the fifth, the ones that merge hold 110 bytes by themselves and go too.
+    assert computed == [[records[1], records[3]], [records[0], records[2], records[4]]]
+    block.flush()
+    assert len(computed) == 2 and block.records == [] and block.held == 0
+
+
 def test_one_layer_applied_at_many_steps_becomes_one_product():
     link = L.Linear(4, 3)
     rng = np.random.RandomState(0)
