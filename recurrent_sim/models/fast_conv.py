@@ -41,7 +41,7 @@ from chainer.utils import type_check
 
 from recurrent_sim.models import deferred_gradients
 from recurrent_sim.models.config import conv_output_size  # NOQA (part of this module's interface)
-from recurrent_sim.models.fast_conv_kernels import WeightGradient, convolve, convolve_backward, weight_gradient
+from recurrent_sim.models.fast_conv_kernels import DeferredWeightGradient, WeightGradient, convolve, convolve_backward
 from recurrent_sim.models.fast_conv_layout import BlockLayout, pair
 
 CONFIG_KEY = "fast_cpu_conv"
@@ -91,22 +91,6 @@ def _mask_relu(node, grad_out):
     return grad_out * (output.array > 0).astype(output.dtype)
 
 
-class _DeferredConvGradient(deferred_gradients.DeferredGradient):
-    """The weight and bias gradients of one application of a convolution or deconvolution, deferred."""
-
-    def __init__(self, job, parameters):
-        self.job, self.parameters = job, parameters  # a WeightGradient; {1: weight, 2: bias}
-        self.chunk_count = len(job.chunks)
-        self.nbytes = sum(a.nbytes for a in (job.images, job.grad_out, job.images_mask, job.grad_mask) if a is not None)
-
-    def part(self, index):
-        return self.job.part(index)
-
-    def results(self, parts):
-        weight_grad, bias_grad = self.job.combine(parts)
-        return [(parameter, weight_grad if i == 1 else bias_grad) for i, parameter in self.parameters.items()]
-
-
 class _ChannelsLastNode(function_node.FunctionNode):
     """What the convolution and the deconvolution share: their settings, the
     checks, the fused bias and ReLU, and a backward pass made of the other
@@ -154,7 +138,7 @@ class _ChannelsLastNode(function_node.FunctionNode):
         parameters = deferred_gradients.leaf_parameters(self, [i for i in indexes if i > 0])
         if parameters:
             job = self._weight_gradient_job(x, grad_out, mask)
-            deferred_gradients.defer(_DeferredConvGradient(job, parameters))
+            deferred_gradients.defer(DeferredWeightGradient(job, parameters))
             computed = [i for i in indexes if i == 0]
         grads = dict(zip(computed, self._backward_arrays(computed, x, weight, grad_out, mask)))
         return tuple(chainer.Variable(grads[i], requires_grad=False) if i in grads else None for i in indexes)
@@ -254,7 +238,7 @@ class ConvolutionNHWCGradW(function_node.FunctionNode):
         _check_numpy(inputs)
         self.retain_inputs((0, 1))
         images, grad_out = inputs
-        return (weight_gradient(images, grad_out, self.layout),)
+        return (WeightGradient(images, grad_out, self.layout).run()[0],)
 
     def backward(self, indexes, grad_outputs):
         images, grad_out = self.get_retained_inputs()

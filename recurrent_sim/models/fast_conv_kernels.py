@@ -6,6 +6,7 @@ nodes of :mod:`recurrent_sim.models.fast_conv` call them.
 """
 import numpy as np
 
+from recurrent_sim.models.deferred_gradients import DeferredGradient
 from recurrent_sim.models.fast_conv_layout import GRADIENT_CHUNK_FACTOR
 from recurrent_sim.utils.cpu_pool import map_chunks
 
@@ -141,9 +142,9 @@ class WeightGradient:
     (masked) argument over batch, height and width, (C,) or (Co,) (a bias
     gradient), taken from the chunks in cache. :meth:`part` computes one
     chunk's share (any thread, any order) and :meth:`combine` sums them;
-    :func:`weight_gradient` runs them on the worker threads, and
+    :meth:`run` runs them on the worker threads, and
     :mod:`recurrent_sim.models.deferred_gradients` together with the chunks
-    of other layers.
+    of other layers (:class:`DeferredWeightGradient`).
     """
 
     def __init__(self, images, grad_out, layout, images_mask=None, grad_mask=None, sums=None):
@@ -192,8 +193,19 @@ class WeightGradient:
         return self.combine(map_chunks(self.part, len(self.chunks)))
 
 
-def weight_gradient(images, grad_out, layout, images_mask=None, grad_mask=None, sums=None):
-    """Weight gradient of a convolution (see :class:`WeightGradient`), its chunks on the worker threads:
-    (Co, C, kh, kw), or ``(weight gradient, channel sums)`` with ``sums``."""
-    weight, channel_sums = WeightGradient(images, grad_out, layout, images_mask, grad_mask, sums).run()
-    return weight if sums is None else (weight, channel_sums)
+class DeferredWeightGradient(DeferredGradient):
+    """The weight and bias gradients of one application of a convolution or deconvolution, deferred
+    (:mod:`recurrent_sim.models.deferred_gradients`): ``job`` a :class:`WeightGradient` with channel
+    sums, ``parameters`` ``{1: weight, 2: bias}`` (either may be missing)."""
+
+    def __init__(self, job, parameters):
+        self.job, self.parameters = job, parameters
+        self.chunk_count = len(job.chunks)
+        self.nbytes = sum(a.nbytes for a in (job.images, job.grad_out, job.images_mask, job.grad_mask) if a is not None)
+
+    def part(self, index):
+        return self.job.part(index)
+
+    def results(self, parts):
+        weight_grad, bias_grad = self.job.combine(parts)
+        return [(parameter, weight_grad if i == 1 else bias_grad) for i, parameter in self.parameters.items()]
