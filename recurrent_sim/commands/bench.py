@@ -18,7 +18,7 @@ from recurrent_sim.benchmark.settings import (
     REPEATS,
 )
 from recurrent_sim.commands.common import add_env_arguments, add_sequence_arguments, run_settings, sequence_schedule
-from recurrent_sim.commands.validation import check_simulator_memory, one_line_errors
+from recurrent_sim.commands.validation import check_agent_frame_size, check_simulator_memory, one_line_errors
 from recurrent_sim.models import HIDDEN_SIZE, SimulatorConfig
 from recurrent_sim.models.footprint import MAX_ACTIONS
 from recurrent_sim.training.run_settings import BATCH_SIZE
@@ -80,6 +80,7 @@ def run(args) -> int:
         config = SimulatorConfig((args.frame_size, args.frame_size), MAX_ACTIONS, args.hidden_size)
     except ValueError as e:
         raise UserError(f"cannot build a simulator with these sizes: {e}") from None
+    check_agent_frame_size(args.frame_size, "the bench times the game played by it; use a larger --frame-size")
     check_simulator_memory(config, "adam", args.batch_size, schedule.sequence_length - 1,
                            "--hidden-size, --frame-size or --batch-size")
     check_simulator_memory(config, batch_size=args.inference_batch, flags="--inference-batch")

@@ -18,7 +18,6 @@ from recurrent_sim.envs import FRAME_BUFFER_LENGTH, make_game
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.data.dataset_check import check_episodes_readable
 from recurrent_sim.data.episodes import Episode, EpisodeWriter
-from recurrent_sim.models.agent_network import MIN_FRAME_SIZE as AGENT_MIN_FRAME_SIZE
 from recurrent_sim.models.footprint import MAX_ACTIONS, agent_bytes
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
@@ -28,7 +27,7 @@ from recurrent_sim.utils.progress import Progress
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.settings import positive_int
-from recurrent_sim.commands.validation import one_line_errors
+from recurrent_sim.commands.validation import check_agent_frame_size, one_line_errors
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +132,8 @@ def run(args) -> int:
         raise UserError("--load gives the agent to play with; it cannot be combined with --policy random")
     if args.frame_size < 16:
         raise UserError(f"--frame-size {args.frame_size} is too small: the simulator needs frames of 16 pixels or more")
-    if args.policy == "agent" and args.frame_size < AGENT_MIN_FRAME_SIZE:
-        raise UserError(f"--frame-size {args.frame_size} is too small for the agent, which needs frames of "
-                        f"{AGENT_MIN_FRAME_SIZE} pixels or more; use --policy random or a larger --frame-size")
+    if args.policy == "agent":
+        check_agent_frame_size(args.frame_size, "use --policy random or a larger --frame-size")
     use_device(args.gpu)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder")

@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 
+from recurrent_sim.models.agent_network import MIN_FRAME_SIZE as AGENT_MIN_FRAME_SIZE
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training.checkpoint import CheckpointError, describe, load_checkpoint
 from recurrent_sim.utils.memory import check_fits
@@ -95,6 +96,14 @@ def check_savesim_folder(path, config, flag="--savesim") -> str:
                 f"{describe(config)}: choose another folder, or --loadtosim {path} to continue it"
             )
     return path
+
+
+def check_agent_frame_size(frame_size, advice):
+    """One line (UserError) when frames of ``frame_size`` pixels are too small for the agent's
+    network; ``advice`` ends the line (what to change)."""
+    if frame_size < AGENT_MIN_FRAME_SIZE:
+        raise UserError(f"--frame-size {frame_size} is too small for the agent, which needs frames of "
+                        f"{AGENT_MIN_FRAME_SIZE} pixels or more; {advice}")
 
 
 def check_buffer_size(capacity, sequence, flag="--buffer_size_sim") -> int:

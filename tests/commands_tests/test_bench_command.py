@@ -67,6 +67,12 @@ def test_bench_user_errors(tmp_path, capsys):
     assert main(["bench", "--quick", "--out", str(tmp_path / "missing" / "x.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "missing").exists()
+    # Frames the simulator takes but the bench's agent cannot: one line, before any game is played.
+    assert main(["bench", "--quick", "--frame-size", "16", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--frame-size 16 is too small for the agent" in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_failed_bench_leaves_previous_json(tmp_path):
