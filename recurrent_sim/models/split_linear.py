@@ -121,7 +121,8 @@ class LinearParameterGradients(deferred_gradients.DeferredGradient):
         return cls(x, gy, records[0].parameters, records[0].chunk_count)
 
     def prepare(self):
-        self.weight = np.empty((self.gy.shape[1], self.x.shape[1]), dtype=self.x.dtype)
+        if 1 in self.parameters:
+            self.weight = np.empty((self.gy.shape[1], self.x.shape[1]), dtype=self.x.dtype)
         self.bias = np.empty(self.gy.shape[1], dtype=self.gy.dtype)
 
     def part(self, index):
