@@ -45,7 +45,7 @@ import pstats
 import sys
 import time
 
-from recurrent_sim.commands.validation import one_line_errors
+from recurrent_sim.commands.validation import check_agent_frame_size, one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.models import ARCHITECTURE, HEADS, HIDDEN_SIZE, architecture_names
 from recurrent_sim.training.optimizers import LR, OPTIMIZER
@@ -213,11 +213,8 @@ def check_args(args):
         raise UserError("--demo needs --loadtosim DIR, a simulator saved by a training run with --savesim DIR")
     if args.demo and args.eval_n_runs < 1:
         raise UserError("--demo needs --eval-n-runs >= 1 (episodes to play in the simulator)")
-    from recurrent_sim.models.agent_network import MIN_FRAME_SIZE
-
-    if args.frame_size is not None and args.frame_size < MIN_FRAME_SIZE:
-        raise UserError(f"--frame-size must be at least {MIN_FRAME_SIZE} (the agent's convolutions need it), "
-                        f"got {args.frame_size}")
+    if args.frame_size is not None:
+        check_agent_frame_size(args.frame_size, "use a larger --frame-size")
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
         raise UserError(f"--outdir {args.outdir} exists and is not a folder")
 

@@ -37,6 +37,7 @@ def error_line(err):
     (["--buffer_size_sim", "1e400"], "argument --buffer_size_sim: expected a positive integer"),
     (["--num_output_channels_sim", "-5"], "argument --num_output_channels_sim"),
     (["--frame-size", "inf"], "argument --frame-size"),
+    (["--frame-size", "16"], "--frame-size 16 is too small for the agent, which needs frames of 20 pixels or more"),
     (["--env", ""], "argument --env: expected the gym id of a game"),
     (["--env", "CartPole-v0"], "CartPole-v0 has no image frames (a classic control game: its observations are "
                                "numbers); the simulator needs image frames"),
