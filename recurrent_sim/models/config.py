@@ -15,7 +15,8 @@ HIDDEN_SIZE = Setting("hidden_size", 1024, "LSTM units of the simulator", positi
                       flags=("--hidden-size", "--num_output_channels_sim"), original_flag="--num_output_channels_sim")
 ENCODING_SIZE = Setting("encoding_size", 1024, "size of the encoder's output (the code of a frame)", positive_int)
 ARCHITECTURE = Setting("architecture", PAPER_ARCHITECTURE,
-                       "registered simulator architecture (see recurrent_sim.models.registry; paper, original, skip)")
+                       "registered simulator architecture (see recurrent_sim.models.registry; paper, original, skip, "
+                       "motion)")
 ARCHITECTURE_OPTIONS = Setting("architecture_options", None, "JSON object of the architecture's options, e.g. "
                                "'{\"skips\": false}' for the skip architecture (see docs/fidelity.md)", json_object)
 HEADS = Setting("heads", False, "give the simulator reward, episode-end and self-error heads on its state "

@@ -25,6 +25,7 @@ separately and uses only the interface of :class:`SimulatorBase`.
 """
 from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
 from recurrent_sim.models.independent_simulator import INDEPENDENT_ARCHITECTURE, IndependentSimulator
+from recurrent_sim.models.motion_simulator import MOTION_ARCHITECTURE, MotionSimulator
 from recurrent_sim.models.simulator import Simulator
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE, SKIP_LAYERS, SkipSimulator
 
@@ -91,3 +92,4 @@ register_architecture(PAPER_ARCHITECTURE, Simulator)
 register_architecture(ORIGINAL_ARCHITECTURE, Simulator, ORIGINAL_LAYERS)
 register_architecture(SKIP_ARCHITECTURE, SkipSimulator, SKIP_LAYERS)
 register_architecture(INDEPENDENT_ARCHITECTURE, IndependentSimulator)
+register_architecture(MOTION_ARCHITECTURE, MotionSimulator, SKIP_LAYERS)

@@ -28,6 +28,7 @@ Registered as the architecture ``"skip"``; its default layers
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy as np
 from chainer import initializers
 
 from recurrent_sim.models import fast_conv
@@ -41,6 +42,8 @@ SKIP_LAYERS = dict(conv_channels=(32, 32, 64, 64), conv_kernels=(4, 4, 3, 3), co
                    conv_strides=(2, 2, 2, 2))
 # Switches of the three additions, in config.options (all on by default).
 SKIP_OPTIONS = ("skips", "residual", "action_bias")
+# The option that gives the encoder the previous frame beside the current one (off by default).
+PREVIOUS_FRAME = "previous_frame"
 
 
 class SkipSimulator(SimulatorBase):
@@ -54,24 +57,30 @@ class SkipSimulator(SimulatorBase):
             ``{"residual": False}``, ``{"action_bias": False}``.
     """
 
-    def __init__(self, config):
+    #: the names ``config.options`` may hold; a subclass with other outputs extends them.
+    OPTIONS = SKIP_OPTIONS + (PREVIOUS_FRAME,)
+    #: whether the encoder sees the previous frame too when the options do not say
+    PREVIOUS_FRAME_DEFAULT = False
+
+    def __init__(self, config, output_channels=1):
         super().__init__(config)
-        unknown = set(config.options) - set(SKIP_OPTIONS)
+        unknown = set(config.options) - set(self.OPTIONS)
         if unknown:
-            raise ValueError(f"unknown options of the skip architecture: {sorted(unknown)}")
+            raise ValueError(f"unknown options of the {config.architecture} architecture: {sorted(unknown)}")
         self.skips, self.residual, self.action_bias = (
-            bool(config.options.get(name, True)) for name in SKIP_OPTIONS
+            name in self.OPTIONS and bool(config.options.get(name, True)) for name in SKIP_OPTIONS
         )
+        self.previous_frame = bool(config.options.get(PREVIOUS_FRAME, self.PREVIOUS_FRAME_DEFAULT))
         shapes = config.feature_shapes()
         self.shapes = shapes
         channels = config.conv_channels
         layers = list(zip(config.conv_kernels, config.conv_strides, config.conv_pads))
         top_h, top_w = shapes[-1]
         self.top_shape = (top_h, top_w, channels[-1])
-        out_channels = list(channels[:-1])[::-1] + [1]
+        out_channels = list(channels[:-1])[::-1] + [output_channels]
         with self.init_scope():
             self.encoder_convs = chainer.ChainList()
-            in_ch = 1
+            in_ch = 2 if self.previous_frame else 1
             for out_ch, (kernel, stride, pad) in zip(channels, layers):
                 self.encoder_convs.append(L.Convolution2D(in_ch, out_ch, kernel, stride, pad))
                 in_ch = out_ch
@@ -98,10 +107,14 @@ class SkipSimulator(SimulatorBase):
                 )
 
     # ----- pieces ----------------------------------------------------------
-    def _encode_maps(self, frames):
-        """(N, 1, H, W) frames -> code (N, encoding_size) and NHWC feature maps."""
+    def _encode_maps(self, frames, previous=None):
+        """(N, 1, H, W) frames (and the frames before them, with ``previous_frame``) ->
+        code (N, encoding_size) and NHWC feature maps."""
         n = frames.shape[0]
-        h = F.reshape(frames, (n,) + tuple(frames.shape[2:]) + (1,))
+        if self.previous_frame:
+            h = F.transpose(F.concat([previous, frames], axis=1), (0, 2, 3, 1))
+        else:
+            h = F.reshape(frames, (n,) + tuple(frames.shape[2:]) + (1,))
         maps = []
         fast = fast_conv.fast_path(self.xp)
         for conv in self.encoder_convs:
@@ -113,8 +126,38 @@ class SkipSimulator(SimulatorBase):
         code = F.relu(split_linear(self.encoder_fc, F.reshape(h, (n, -1))))
         return code, maps
 
+    def _run_steps(self, frames, actions, state):
+        """The transitions of (B, T, 1, H, W) real frames and (B, T) actions.
+
+        Returns the frames time-major (T * B, 1, H, W), the feature maps, the
+        transition outputs (T * B, hidden_size) time-major, and the new state.
+        """
+        batch, steps = frames.shape[:2]
+        merged = F.reshape(F.transpose(frames, (1, 0, 2, 3, 4)), (steps * batch,) + tuple(frames.shape[2:]))
+        previous = None
+        if self.previous_frame:  # step t's previous frame is step t - 1's; step 0's is in the state
+            previous = F.concat([state[2], merged[: (steps - 1) * batch]], axis=0)
+        codes, maps = self._encode_maps(merged, previous)
+        lstm_state, hiddens = state[:2], []
+        for t in range(steps):
+            hidden, lstm_state = self.transition_lstm(codes[t * batch : (t + 1) * batch], actions[:, t], lstm_state)
+            hiddens.append(hidden)
+        return merged, maps, F.concat(hiddens, axis=0), self._next_state(lstm_state, merged[-batch:])
+
+    def _next_state(self, lstm_state, frames):
+        """The state after a step on (B, 1, H, W) ``frames``: the LSTM's, and the frames with ``previous_frame``."""
+        return tuple(lstm_state) + ((frames,) if self.previous_frame else ())
+
     def _decode(self, hidden, maps, actions, frames):
         """Prediction (N, 1, H, W) from LSTM output, skip maps, actions and input frames."""
+        prediction = self._decode_levels(hidden, maps, actions)
+        prediction = F.reshape(prediction, (prediction.shape[0], 1) + tuple(prediction.shape[1:3]))
+        if self.residual:
+            prediction = prediction + frames
+        return self.clip_to_pixels(prediction)
+
+    def _decode_levels(self, hidden, maps, actions):
+        """The decoder's last level, (N, H, W, output_channels) NHWC, before any activation."""
         n = hidden.shape[0]
         h = F.reshape(F.relu(split_linear(self.decoder_fc, hidden)), (n,) + self.top_shape)
         levels = len(self.decoder_deconvs)
@@ -135,23 +178,28 @@ class SkipSimulator(SimulatorBase):
                     bias = F.reshape(self.action_biases[i](actions), (n, 1, 1, -1))
                     h = h + F.broadcast_to(bias, h.shape)
                 h = F.relu(h)
-        prediction = F.reshape(h, (n, 1) + tuple(h.shape[1:3]))
-        if self.residual:
-            prediction = prediction + frames
-        return self.clip_to_pixels(prediction)
+        return h
 
     # ----- SimulatorBase interface -----------------------------------------
     def initial_state(self, batch_size):
-        """Zero recurrent state ``(c, h)`` for ``batch_size`` games."""
-        return self.transition_lstm.initial_state(batch_size)
+        """Zero recurrent state ``(c, h)`` for ``batch_size`` games; with ``previous_frame`` also
+        the previous frames, (batch, 1, H, W) zeros (the mean image) before the first step."""
+        state = self.transition_lstm.initial_state(batch_size)
+        if self.previous_frame:
+            state = tuple(state) + (self.xp.zeros((batch_size, 1) + self.config.frame_shape, dtype=np.float32),)
+        return state
 
     def encode(self, frames):
         """(batch, 1, H, W) normalised frames -> (batch, encoding_size) code (maps dropped)."""
+        if self.previous_frame:
+            raise NotImplementedError("with previous_frame the encoder needs the frames before these; "
+                                      "use predict(), warm_up() or observe()")
         return self._encode_maps(frames)[0]
 
     def transition(self, encoding, actions, state):
         """(batch, encoding_size), (batch,) int32, state -> (h, new state)."""
-        return self.transition_lstm(encoding, actions, state)
+        hidden, lstm_state = self.transition_lstm(encoding, actions, state[:2])
+        return hidden, tuple(lstm_state) + tuple(state[2:])
 
     def decode(self, hidden):
         """Not available: this decoder also needs the input frame and its feature maps."""
@@ -160,28 +208,23 @@ class SkipSimulator(SimulatorBase):
             "use predict() or observe()"
         )
 
+    def warm_up(self, frames, actions, state):
+        """Consume (B, T, 1, H, W) real frames and (B, T) int32 actions; return the new state."""
+        return self._run_steps(frames, actions, state)[3]
+
     def observe_steps(self, frames, actions, state):
         """Observation-dependent steps on (B, T, 1, H, W) real frames.
 
         Returns predictions (T * B, 1, H, W) and transition outputs (T * B,
         hidden_size), both time-major, and the new state.
         """
-        batch, steps = frames.shape[:2]
-        merged = F.reshape(F.transpose(frames, (1, 0, 2, 3, 4)), (steps * batch,) + tuple(frames.shape[2:]))
-        codes, maps = self._encode_maps(merged)
-        hiddens = []
-        for t in range(steps):
-            hidden, state = self.transition_lstm(
-                codes[t * batch : (t + 1) * batch], actions[:, t], state
-            )
-            hiddens.append(hidden)
+        merged, maps, hiddens, state = self._run_steps(frames, actions, state)
         time_major_actions = self.xp.ascontiguousarray(actions.T).reshape(-1)
-        hiddens = F.concat(hiddens, axis=0)
         predictions = self._decode(hiddens, maps, time_major_actions, merged)
         return predictions, hiddens, state
 
     def predict(self, frames, actions, state):
         """One step from (B, 1, H, W) frames and (B,) actions: prediction and new state."""
-        code, maps = self._encode_maps(frames)
-        hidden, state = self.transition_lstm(code, actions, state)
-        return self._decode(hidden, maps, actions, frames), state
+        code, maps = self._encode_maps(frames, state[2] if self.previous_frame else None)
+        hidden, lstm_state = self.transition_lstm(code, actions, state[:2])
+        return self._decode(hidden, maps, actions, frames), self._next_state(lstm_state, frames)

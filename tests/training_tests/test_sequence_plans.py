@@ -14,6 +14,7 @@ TINY_LAYERS = {
     "paper": {"conv_channels": (4, 4, 4, 4)},
     "original": {"conv_channels": (4, 4, 4, 4)},
     "skip": {"conv_channels": (4, 4, 6, 6)},
+    "motion": {"conv_channels": (4, 4, 6, 6)},
 }
 
 
@@ -63,6 +64,9 @@ VARIANTS = [
     ("skip", {"skips": False}),
     ("skip", {"residual": False}),
     ("skip", {"action_bias": False}),
+    ("motion", {}),
+    ("motion", {"kernels": 2, "kernel_size": 3, "skips": False, "previous_frame": False}),
+    ("skip", {"previous_frame": True}),
 ]
 
 

@@ -1,0 +1,104 @@
+"""The motion architecture moves the last frame's pixels: kernels shift, masks choose, the
+previous frame reaches the encoder."""
+import chainer
+import numpy as np
+import pytest
+
+from recurrent_sim.models import build_simulator
+from recurrent_sim.models.motion_simulator import move_pixels, repeat_border
+from recurrent_sim.models.registry import simulator_config
+
+SIZE = 16 + 16  # the smallest frames the skip layers take are 16; 32 leaves room to move
+
+
+def _simulator(**options):
+    np.random.seed(0)
+    config = simulator_config("motion", frame_shape=(SIZE, SIZE), n_actions=3, hidden_size=8, encoding_size=8,
+                              conv_channels=(4, 4, 6, 6), options=options)
+    sim = build_simulator(config)
+    sim.set_mean_image(np.full((1, SIZE, SIZE), 30, np.uint8))
+    return sim
+
+
+def _shift_kernel(size, dy, dx):
+    kernel = np.zeros((size, size), np.float32)
+    kernel[size // 2 + dy, size // 2 + dx] = 1.0
+    return kernel.reshape(-1)
+
+
+@pytest.mark.parametrize("dy, dx", [(0, 0), (1, 0), (0, -2), (-1, 2)])
+def test_a_one_hot_kernel_moves_the_frame_by_its_offset_with_the_border_repeated(dy, dx):
+    pixels = np.random.RandomState(0).rand(1, 1, 6, 7).astype(np.float32)
+    moved = move_pixels(pixels, _shift_kernel(5, dy, dx)[None, None], 5).array[0, 0]
+    padded = np.pad(pixels[0, 0], 2, mode="edge")
+    expected = padded[2 + dy : 2 + dy + 6, 2 + dx : 2 + dx + 7]  # output (y, x) reads input (y + dy, x + dx)
+    np.testing.assert_allclose(moved, expected, rtol=1e-6)
+
+
+def test_repeat_border_repeats_the_outermost_pixels():
+    pixels = np.arange(12, dtype=np.float32).reshape(1, 1, 3, 4)
+    np.testing.assert_array_equal(repeat_border(pixels, 2).array[0, 0], np.pad(pixels[0, 0], 2, mode="edge"))
+
+
+def test_sharp_masks_and_kernels_move_an_object_whole():
+    """With the mask choosing one moved copy everywhere and its kernel a one-pixel shift, the
+    prediction is the last frame moved by one pixel: no blur, no fading (the mean image is undone)."""
+    sim = _simulator()
+    sim.set_mean_image(np.random.RandomState(3).randint(0, 256, (4, SIZE, SIZE)).astype(np.uint8))
+    taps = sim.kernel_size ** 2
+    sim.kernel_fc.W.array[...] = 0
+    bias = np.full((sim.n_kernels, taps), -50.0, np.float32)
+    bias[1] = -50.0 + 100.0 * _shift_kernel(sim.kernel_size, 0, -1)  # copy 1 reads one pixel to the left
+    sim.kernel_fc.b.array[...] = bias.reshape(-1)
+    sim.mask_conv.W.array[...] = 0
+    sim.mask_conv.b.array[...] = -50.0
+    sim.mask_conv.b.array[2] = 50.0  # candidate 0 is the frame as it is, 1.. the moved copies
+    frames = np.full((1, 1, SIZE, SIZE), 20, np.uint8)
+    frames[0, 0, 10:14, 5:9] = 226
+    with chainer.no_backprop_mode():
+        prediction, _ = sim.predict(sim.normalize(frames), np.array([1], np.int32), sim.initial_state(1))
+    expected = np.full((SIZE, SIZE), 20, np.uint8)
+    expected[10:14, 6:10] = 226
+    np.testing.assert_array_equal(sim.to_uint8(prediction.array)[0, 0], expected)
+
+
+def test_an_untrained_simulator_mostly_repeats_the_last_frame():
+    sim = _simulator()
+    frames = np.random.RandomState(1).randint(0, 256, (2, 1, SIZE, SIZE)).astype(np.uint8)
+    with chainer.no_backprop_mode():
+        prediction, _ = sim.predict(sim.normalize(frames), np.array([0, 2], np.int32), sim.initial_state(2))
+    error = np.abs(sim.to_uint8(prediction.array).astype(int) - frames).mean()
+    assert error < 0.15 * np.abs(frames.astype(int) - frames.mean()).mean()
+
+
+def test_the_state_carries_the_previous_frame_to_the_encoder():
+    sim = _simulator()
+    frames = np.random.RandomState(2).randint(0, 256, (2, 3, 1, SIZE, SIZE)).astype(np.uint8)
+    inputs = sim.normalize(frames)
+    actions = np.array([[0, 1, 2], [2, 1, 0]], np.int32)
+    with chainer.no_backprop_mode():
+        state = sim.warm_up(inputs[:, :2], actions[:, :2], sim.initial_state(2))
+        np.testing.assert_array_equal(chainer.as_array(state[2]), inputs[:, 1])
+        first, _ = sim.predict(inputs[:, 2], actions[:, 2], state)
+        other = (state[0], state[1], inputs[:, 0])  # the same LSTM state, another previous frame
+        second, after = sim.predict(inputs[:, 2], actions[:, 2], other)
+    assert not np.allclose(first.array, second.array)
+    np.testing.assert_array_equal(chainer.as_array(after[2]), inputs[:, 2])
+
+
+def test_without_previous_frame_the_state_is_the_lstm_state():
+    sim = _simulator(previous_frame=False)
+    assert len(sim.initial_state(2)) == 2
+    assert sim.encoder_convs[0].W.shape[1] == 1
+    assert _simulator().encoder_convs[0].W.shape[1] == 2
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"kernels": 0}, "kernels must be a positive integer"),
+    ({"kernel_size": 4}, "kernel_size must be an odd integer"),
+    ({"kernel_size": True}, "kernel_size must be an odd integer"),
+    ({"residual": False}, "unknown options of the motion architecture"),
+])
+def test_motion_options_are_checked(options, message):
+    with pytest.raises(ValueError, match=message):
+        _simulator(**options)
