@@ -70,5 +70,5 @@ cat <<EOF
   episodes                      $OUT/data
   training runs (log.csv, checkpoints, best simulator.npz)  $OUT/train, $OUT/train2 (the final simulator)
   prediction error per step     $OUT/evaluation/metrics.csv, summary.json
-  error curve, rollout          $OUT/evaluation/error_curve.png, rollout.gif, rollout_frames.png
+  error curve, rollout          $OUT/evaluation/error_curve.png, object_curve.png, rollout.gif, rollout_frames.png
 EOF

@@ -89,6 +89,6 @@ cat <<EOF
   agent saliency maps           $demo_dir/saliency/episode_NNN/step_NNNNN.png
   demo log (n_runs line last)   $OUT/demo.log
   prediction errors per step    $OUT/evaluation/metrics.csv, summary.json
-  error curve, rollout          $OUT/evaluation/error_curve.png, rollout.gif, rollout_frames.png
+  error curve, rollout          $OUT/evaluation/error_curve.png, object_curve.png, rollout.gif, rollout_frames.png
   score                         $(grep '^n_runs:' "$OUT/demo.log" | tail -1)
 EOF

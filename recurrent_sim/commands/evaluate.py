@@ -4,10 +4,12 @@ Plays the real game with an agent, records held-out sequences, warms the
 simulator up on the first ``--warmup`` real frames of each and lets it
 predict ``--horizon`` frames from the recorded actions alone. Writes, in
 ``--out``: ``metrics.csv`` (per-step errors of the model and two
-baselines; for a simulator with heads also reward accuracy, episode-end
+baselines; object IoU, recall and precision of the model and of the last
+frame repeated, and on BlockWorld the ball's and the square's position
+errors; for a simulator with heads also reward accuracy, episode-end
 precision/recall and the drift signal's rank correlation, beside their
-baselines), ``summary.json``, ``error_curve.png``, ``rollout.gif`` and
-``rollout_frames.png``.
+baselines), ``summary.json``, ``error_curve.png``, ``object_curve.png``,
+``rollout.gif`` and ``rollout_frames.png``.
 """
 import logging
 import os
@@ -20,6 +22,7 @@ from recurrent_sim.commands.validation import (
     check_mean_image, check_simulator_memory, check_square_frames, one_line_errors,
 )
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
+from recurrent_sim.evaluation.objects import DEFAULT_DISTANCE, DEFAULT_LEVEL
 from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.settings import positive_float
 from recurrent_sim.utils.errors import UserError
@@ -65,6 +68,13 @@ def add_parser(subparsers):
     threshold.add_argument("--threshold-mse", type=positive_float, default=None, metavar="MSE",
                            help="absolute accurate-horizon threshold, MSE per pixel with pixels in [0, 1], "
                                 "to compare evaluations of different runs on one scale (replaces --threshold)")
+    parser.add_argument("--object-level", type=float, default=DEFAULT_LEVEL, metavar="GRAY",
+                        help="a pixel is foreground (part of a moving object) when its gray level (0..255) differs "
+                             "by more than this from the sequence's per-pixel median real frame; 30 keeps "
+                             f"Breakout's 1-3 pixel ball at 84x84 (default: {DEFAULT_LEVEL:g})")
+    parser.add_argument("--object-distance", type=float, default=DEFAULT_DISTANCE, metavar="PIXELS",
+                        help="an object counts as found when its centre lies within this many pixels of the other "
+                             f"frame's foreground (object recall and precision; default: {DEFAULT_DISTANCE:g})")
     parser.add_argument("--max-gap", type=int, default=20,
                         help="at most this many unrecorded steps before each sequence, so sequences start "
                              "at varied moments (default: 20)")
@@ -93,6 +103,10 @@ def check_arguments(args):
         raise UserError(f"--threshold must be a positive fraction, got {args.threshold}")
     if args.threshold_mse is not None and not args.threshold_mse > 0:
         raise UserError(f"--threshold-mse must be positive, got {args.threshold_mse}")
+    if not 0 <= args.object_level < 255:
+        raise UserError(f"--object-level must be a gray level in 0..255 (exclusive), got {args.object_level}")
+    if not 0 <= args.object_distance < float("inf"):
+        raise UserError(f"--object-distance must be a number of pixels >= 0, got {args.object_distance}")
     if not args.fps > 0:
         raise UserError(f"--fps must be positive, got {args.fps}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -158,7 +172,9 @@ def run(args) -> int:
         build_summary,
         evaluate_simulator,
         head_lines,
+        object_lines,
         plot_error_curve,
+        plot_object_curve,
         record_sequences,
         report_steps,
         threshold_from_fraction,
@@ -194,7 +210,8 @@ def run(args) -> int:
     )
     progress = Progress(args.sequences * args.horizon, "evaluate", unit="frames")
     try:
-        evaluation = evaluate_simulator(simulator, sequences, args.warmup, args.batch_size, progress=progress)
+        evaluation = evaluate_simulator(simulator, sequences, args.warmup, args.batch_size, progress=progress,
+                                        object_level=args.object_level, object_distance=args.object_distance)
     except BaseException:
         if progress.is_tty and progress.count:  # end the bar's line before the error message
             progress.stream.write("\n")
@@ -221,6 +238,8 @@ def run(args) -> int:
         "threshold": fraction,
         "threshold_mse": args.threshold_mse,
         "max_gap": args.max_gap,
+        "object_level": args.object_level,
+        "object_distance": args.object_distance,
         "frame_size": frame_size,
         "frame_buffer_length": args.frame_buffer_length,
         "gpu": args.gpu,
@@ -232,11 +251,14 @@ def run(args) -> int:
         "metadata": checkpoint.metadata,
     }
     write_run_config(args.out, run_settings(args))
-    write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves, evaluation.heads)
+    write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves, evaluation.heads, evaluation.objects,
+                      evaluation.positions)
     plot_error_curve(
         os.path.join(args.out, "error_curve.png"), curves, threshold=threshold, accurate_horizon=horizon_step,
         title=f"{env_id}: prediction error after {args.warmup} warm-up frames, {curves.n_sequences} sequences",
     )
+    plot_object_curve(os.path.join(args.out, "object_curve.png"), evaluation.objects,
+                      title=f"{env_id}: objects after {args.warmup} warm-up frames, {curves.n_sequences} sequences")
     write_rollout(
         os.path.join(args.out, "rollout.gif"), os.path.join(args.out, "rollout_frames.png"),
         evaluation.example_real, evaluation.example_predicted, fps=args.fps,
@@ -244,7 +266,7 @@ def run(args) -> int:
     summary = build_summary(
         curves, threshold, fraction, horizon_step, settings, checkpoint_info,
         timing={"evaluation": round(evaluated, 3), "total": round(time.time() - started, 3)},
-        heads=evaluation.heads,
+        heads=evaluation.heads, objects=evaluation.objects, positions=evaluation.positions,
     )
     write_summary_json(os.path.join(args.out, "summary.json"), summary)
 
@@ -256,6 +278,8 @@ def run(args) -> int:
             curves.mean("mean_frame")[step - 1], curves.psnr("model")[step - 1],
             curves.ratio_to_best_baseline()[step - 1],
         )
+    for line in object_lines(evaluation.objects, evaluation.positions):
+        logger.info("%s", line)
     for line in head_lines(evaluation.heads, report_steps(curves.horizon)):
         logger.info("%s", line)
     if horizon_step is None:

@@ -12,12 +12,25 @@ the player defends: when the ball reaches it (and the square does not touch
 it) the reward is -1 and the episode ends. So the reward takes all three signs' classes and
 episodes end where the frames show why, which is what the simulator's
 reward and episode-end heads learn (:mod:`recurrent_sim.models.heads`).
+
+The game says where its objects are and how they look
+(:meth:`BlockWorldEnv.object_positions`, :meth:`BlockWorldEnv.object_looks`),
+so ``recurrent-sim evaluate`` measures the predicted positions against the
+true ones (:mod:`recurrent_sim.evaluation.positions`).
 """
+import collections
+
 import gym
 import numpy as np
 from gym import spaces
 
 ACTIONS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))  # (dy, dx): noop, up, down, left, right
+BACKGROUND_RGB = (20, 20, 20)
+SQUARE_RGB = (200, 200, 200)
+BALL_RGB = (255, 255, 0)
+
+ObjectLook = collections.namedtuple("ObjectLook", "side rgb")
+ObjectLook.__doc__ = "How a game object is drawn: a ``side`` x ``side`` pixel square of colour ``rgb`` (R, G, B)."
 
 
 class BlockWorldEnv(gym.Env):
@@ -77,12 +90,26 @@ class BlockWorldEnv(gym.Env):
             return self._render_frame(), -1.0, True, {}
         return self._render_frame(), float(overlap), done, {}
 
+    def object_looks(self):
+        """{"square": ObjectLook, "ball": ObjectLook} in drawing order (the ball is drawn over the
+        square), on a background of colour ``BACKGROUND_RGB``."""
+        return {"square": ObjectLook(self.block, SQUARE_RGB), "ball": ObjectLook(self.ball, BALL_RGB)}
+
+    def object_positions(self):
+        """{"square": (y, x), "ball": (y, x)}: the objects' centres now, float pixels of the game's
+        own (size, size) frame (a square whose top-left pixel is (y0, x0) has its centre at
+        (y0 + (side - 1) / 2, x0 + (side - 1) / 2))."""
+        return {
+            "square": self._player + (self.block - 1) / 2.0,
+            "ball": self._ball + (self.ball - 1) / 2.0,
+        }
+
     def _render_frame(self):
-        frame = np.full((self.size, self.size, 3), 20, dtype=np.uint8)
+        frame = np.full((self.size, self.size, 3), BACKGROUND_RGB, dtype=np.uint8)
         y, x = self._player
-        frame[y : y + self.block, x : x + self.block] = (200, 200, 200)
+        frame[y : y + self.block, x : x + self.block] = SQUARE_RGB
         by, bx = self._ball
-        frame[by : by + self.ball, bx : bx + self.ball] = (255, 255, 0)
+        frame[by : by + self.ball, bx : bx + self.ball] = BALL_RGB
         return frame
 
     def render(self, mode="rgb_array"):

@@ -15,6 +15,8 @@ import numpy as np
 
 from recurrent_sim.evaluation.head_metrics import head_figures
 from recurrent_sim.evaluation.metrics import PREDICTORS, ErrorCurves, baseline_errors, per_step_mse
+from recurrent_sim.evaluation.objects import DEFAULT_DISTANCE, DEFAULT_LEVEL, ObjectCurves, batch_object_measures
+from recurrent_sim.evaluation.positions import PositionCurves, position_errors
 from recurrent_sim.models.heads import reward_classes
 from recurrent_sim.evaluation.rollouts import predict_rollouts
 
@@ -34,6 +36,10 @@ class Evaluation:
         heads: for a simulator with heads, the figures of
             :func:`~recurrent_sim.evaluation.head_metrics.head_figures` over
             every sequence (those cut short by an episode end too); else None.
+        objects: per-sequence, per-step object IoU, recall and precision of
+            the model and the repeat-last-frame baseline.
+        positions: for a game whose sequences carry the objects' true
+            positions (BlockWorld), their per-step position errors; else None.
     """
 
     curves: ErrorCurves
@@ -41,6 +47,8 @@ class Evaluation:
     example_predicted: np.ndarray
     origins: List[tuple]
     heads: Optional[dict] = None
+    objects: Optional[ObjectCurves] = None
+    positions: Optional[PositionCurves] = None
 
 
 def _batches(iterable, size):
@@ -52,7 +60,8 @@ def _batches(iterable, size):
         yield batch
 
 
-def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=None) -> Evaluation:
+def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=None, object_level=DEFAULT_LEVEL,
+                       object_distance=DEFAULT_DISTANCE) -> Evaluation:
     """Predict every sequence after ``warmup`` real frames and measure the errors.
 
     Args:
@@ -63,6 +72,8 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
         warmup: real frames the simulator sees before predicting (>= 1).
         batch_size: sequences predicted together.
         progress: optional Progress advanced by predicted frames.
+        object_level, object_distance: foreground level (gray levels) and
+            matching distance (pixels) of the object measures (:mod:`.objects`).
     Returns:
         :class:`Evaluation`.
     """
@@ -73,6 +84,7 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
     origins = []
     example = None
     head_parts = []
+    object_parts, position_parts, tracked = [], [], None
     for batch in _batches(sequences, batch_size):
         frames = np.stack([s.frames for s in batch])
         actions = np.stack([s.actions for s in batch])
@@ -85,6 +97,13 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
             for name, value in baseline_errors(frames[complete], warmup, mean_image).items():
                 errors[name].append(value)
             origins.extend((s.episode, s.start_step) for s in batch if s.complete)
+            object_parts.append(batch_object_measures(frames[complete], predictions[complete], warmup,
+                                                      object_level, object_distance))
+            if batch[0].objects is not None:
+                tracked = batch[0].objects
+                positions = np.stack([s.positions[warmup:] for s in batch])[complete]
+                position_parts.append(position_errors(positions, predictions[complete],
+                                                      frames[complete, warmup - 1], tracked))
             if example is None:
                 first = int(np.flatnonzero(complete)[0])
                 example = (frames[first, warmup:].copy(), predictions[first].copy())
@@ -96,10 +115,18 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
     curves = ErrorCurves({name: np.concatenate(values) for name, values in errors.items()})
     figures = None
     if head_parts:
-        arrays = {name: np.concatenate([part[name] for part in head_parts]) for name in head_parts[0]}
-        figures = head_figures(**arrays)
+        figures = head_figures(**_concatenated(head_parts))
+    objects = ObjectCurves(_concatenated(object_parts), level=object_level, distance=object_distance)
+    positions = None
+    if position_parts:
+        positions = PositionCurves([obj.name for obj in tracked], _concatenated(position_parts))
     return Evaluation(curves=curves, example_real=example[0], example_predicted=example[1], origins=origins,
-                      heads=figures)
+                      heads=figures, objects=objects, positions=positions)
+
+
+def _concatenated(parts) -> dict:
+    """{name: the batches' arrays of that name, concatenated along the sequences}."""
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
 def _head_arrays(batch, warmup, heads, model_errors) -> dict:

@@ -1,4 +1,4 @@
-"""The error curve: the model's per-step error against the two baselines.
+"""The error curve (the model's per-step error against the two baselines) and the object curve.
 
 Drawn with matplotlib's Agg canvas directly (no pyplot, no display, no
 global backend switch), so it works on headless machines and inside
@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from recurrent_sim.evaluation.metrics import MSE_FLOOR
+from recurrent_sim.evaluation.objects import RECALL_HORIZON
 from recurrent_sim.utils.files import atomic_write
 
 FIGURE_SIZE = (8.0, 5.0)  # inches
@@ -58,5 +59,45 @@ def plot_error_curve(path, curves, threshold=None, accurate_horizon=None, title=
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(loc="best", fontsize="small")
     axes.set_title(title or f"prediction error over {curves.n_sequences} sequences")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(os.fspath(path), lambda f: figure.savefig(f, dpi=DPI, format="png"))
+
+
+OBJECT_FIGURE_SIZE = (8.0, 9.0)  # inches: 800 x 900 pixels
+_OBJECT_PANELS = (("iou", "object IoU"), ("recall", "object recall"), ("precision", "object precision"))
+
+
+def plot_object_curve(path, objects, title=None):
+    """Write ``path`` (PNG, 800 x 900 pixels): object IoU, recall and precision per step, one panel each,
+    model against the repeat-last-frame baseline; the recall panel marks the object horizon.
+
+    Args:
+        path: output file.
+        objects: :class:`~recurrent_sim.evaluation.objects.ObjectCurves`.
+        title: figure title.
+    """
+    figure = Figure(figsize=OBJECT_FIGURE_SIZE, dpi=DPI)
+    FigureCanvasAgg(figure)
+    horizon = objects.values["object_iou_model"].shape[1]
+    steps = np.arange(1, horizon + 1)
+    first = objects.horizon()
+    for row, (measure, label) in enumerate(_OBJECT_PANELS):
+        axes = figure.add_subplot(len(_OBJECT_PANELS), 1, row + 1)
+        for predictor in ("model", "repeat_last"):
+            axes.plot(steps, objects.mean(f"object_{measure}_{predictor}"), **_STYLE[predictor])
+        if measure == "recall":
+            axes.axhline(RECALL_HORIZON, color="gray", linewidth=1.0, label=f"recall {RECALL_HORIZON}")
+            if first is not None:
+                axes.axvline(first, color="tab:red", linewidth=1.0, label=f"object horizon: step {first}")
+        axes.set_ylim(-0.02, 1.02)
+        axes.set_xlim(1, max(horizon, 2))
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel(label)
+        axes.grid(True, alpha=0.3)
+        axes.legend(loc="best", fontsize="small")
+    axes.set_xlabel("prediction step (after the warm-up)")
+    heading = title or f"objects over {objects.values['object_iou_model'].shape[0]} sequences"
+    figure.suptitle(f"{heading}\nforeground: > {objects.level:g} gray levels from the still background; "
+                    f"objects matched within {objects.distance:g} px", fontsize="medium")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write(os.fspath(path), lambda f: figure.savefig(f, dpi=DPI, format="png"))

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from recurrent_sim.evaluation.metrics import PREDICTORS, report_steps
+from recurrent_sim.evaluation.objects import RECALL_HORIZON
 from recurrent_sim.utils.files import atomic_write
 from recurrent_sim.utils.images import save_animation, save_png, side_by_side
 
@@ -43,11 +44,27 @@ def head_columns(heads) -> dict:
     return {("head_steps" if name == "steps" else name): values for name, values in heads["per_step"].items()}
 
 
-def write_metrics_csv(path, curves, heads=None):
+OBJECT_REPORT_STEPS = (1, 2, 5, 10, 20, 50, 100)  # the steps of the object figures (those within the horizon)
+
+
+def object_columns(objects=None, positions=None) -> dict:
+    """The per-step columns of the object measures and of the position errors (each may be None), or {}."""
+    return dict(objects.table() if objects else {}, **(positions.table() if positions else {}))
+
+
+def object_report_steps(horizon):
+    """The steps of ``OBJECT_REPORT_STEPS`` within 1..horizon, and the last step ``horizon``."""
+    steps = [step for step in OBJECT_REPORT_STEPS if step <= horizon]
+    return steps if steps[-1] == horizon else steps + [horizon]
+
+
+def write_metrics_csv(path, curves, heads=None, objects=None, positions=None):
     """One row per step 1..horizon with the columns of ``ErrorCurves.table``, then those of
+    :func:`object_columns` (``objects``: :class:`~recurrent_sim.evaluation.objects.ObjectCurves`,
+    ``positions``: :class:`~recurrent_sim.evaluation.positions.PositionCurves`), then those of
     :func:`head_columns` for a simulator with heads (``heads``: the figures of
     :func:`~recurrent_sim.evaluation.head_metrics.head_figures`)."""
-    table = dict(curves.table(), **head_columns(heads))
+    table = dict(curves.table(), **object_columns(objects, positions), **head_columns(heads))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(list(table))
@@ -65,7 +82,39 @@ def step_values(curves, steps):
     }
 
 
-def build_summary(curves, threshold, threshold_fraction, horizon_step, settings, checkpoint, timing=None, heads=None):
+def object_summary(objects, positions=None) -> dict:
+    """The ``"objects"`` part of ``summary.json``: the settings of the measures, the object horizon,
+    the columns of :func:`object_columns` at :func:`object_report_steps` and averaged over the horizon."""
+    columns = object_columns(objects, positions)
+    horizon = len(next(iter(columns.values())))
+    first = objects.horizon()
+    return {
+        "level": objects.level,
+        "distance": objects.distance,
+        "object_horizon": {
+            "first_step_recall_under": first,
+            "recall_threshold": RECALL_HORIZON,
+            "steps_before": horizon if first is None else first - 1,
+        },
+        "tracked_objects": list(positions.objects) if positions else [],
+        "steps": {str(step): {name: _number(column[step - 1]) for name, column in columns.items()}
+                  for step in object_report_steps(horizon)},
+        "mean_over_horizon": {name: _number(np.mean(column)) for name, column in columns.items()},
+        "definitions": {
+            "foreground": f"pixels more than {objects.level:g} gray levels from the sequence's per-pixel "
+                          "median real frame",
+            "object_iou": "|real & predicted foreground| / |real | predicted|, 1 when both are empty",
+            "object_recall": f"share of real objects (8-connected) whose centre is within {objects.distance:g} "
+                             "pixels of predicted foreground, 1 when there is none",
+            "object_precision": f"share of predicted objects whose centre is within {objects.distance:g} "
+                                "pixels of real foreground, 1 when there is none",
+            "position_error": "pixels between the object's true centre and the centre found in the frame",
+        },
+    }
+
+
+def build_summary(curves, threshold, threshold_fraction, horizon_step, settings, checkpoint, timing=None, heads=None,
+                  objects=None, positions=None):
     """The content of ``summary.json`` (a JSON-able dict).
 
     Args:
@@ -79,6 +128,8 @@ def build_summary(curves, threshold, threshold_fraction, horizon_step, settings,
         timing: optional {name: seconds}.
         heads: the heads' figures (see :func:`write_metrics_csv`), or None;
             summarised under ``"heads"``: over all steps, and at the reported steps.
+        objects, positions: the object measures and position errors (see
+            :func:`write_metrics_csv`), or None; under ``"objects"`` (:func:`object_summary`).
     """
     steps = report_steps(curves.horizon)
     means = {name: curves.mean(name) for name in PREDICTORS}
@@ -101,6 +152,8 @@ def build_summary(curves, threshold, threshold_fraction, horizon_step, settings,
         "checkpoint": checkpoint,
         "timing_s": timing or {},
     }
+    if objects:
+        summary["objects"] = object_summary(objects, positions)
     if heads:
         columns = head_columns(heads)
         summary["heads"] = {
@@ -136,6 +189,38 @@ def head_lines(heads, steps):
         lines.append(f"drift signal: Spearman rank correlation with the true per-step error "
                      f"{overall['drift_spearman']:.3f} over all steps, {overall['drift_spearman_mean_over_steps']:.3f} "
                      "averaged over steps (0: unrelated)")
+    return lines
+
+
+def object_lines(objects, positions=None):
+    """Lines that report the object measures (and the position errors) at :func:`object_report_steps`,
+    then the object horizon ([] without ``objects``)."""
+    if not objects:
+        return []
+    table = object_columns(objects, positions)
+    horizon = len(table["object_iou_model"])
+    lines = []
+    for step in object_report_steps(horizon):
+        row = {name: column[step - 1] for name, column in table.items()}
+        lines.append(
+            f"step {step:3d}: objects IoU model {row['object_iou_model']:.3f} (repeat last frame "
+            f"{row['object_iou_repeat_last']:.3f}), recall {row['object_recall_model']:.3f} "
+            f"({row['object_recall_repeat_last']:.3f}), precision {row['object_precision_model']:.3f} "
+            f"({row['object_precision_repeat_last']:.3f})"
+        )
+        if positions:
+            errors = ", ".join(f"{name} {row[f'{name}_position_error_model']:.2f} px "
+                               f"({row[f'{name}_position_error_repeat_last']:.2f})" for name in positions.objects)
+            within = ", ".join(f"{name} {100 * row[f'{name}_within_1px_model']:.0f}% "
+                               f"({100 * row[f'{name}_within_1px_repeat_last']:.0f}%)" for name in positions.objects)
+            lines.append(f"step {step:3d}: position error model (repeat last frame) {errors}; "
+                         f"within 1 px: {within} of sequences")
+    first = objects.horizon()
+    if first is None:
+        lines.append(f"object horizon: the mean object recall stays at or above {RECALL_HORIZON} for all "
+                     f"{horizon} steps")
+    else:
+        lines.append(f"object horizon: step {first} is the first whose mean object recall is under {RECALL_HORIZON}")
     return lines
 
 

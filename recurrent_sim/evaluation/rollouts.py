@@ -13,9 +13,13 @@ from typing import Optional
 import numpy as np
 
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.evaluation.positions import tracked_objects, true_positions
 from recurrent_sim.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
+
+PROBE_EPISODES = 100  # none of the first 100 episodes long enough: give up
+EPISODES_PER_SEQUENCE = 50  # at most 100 + 50 x sequences episodes are played
 
 
 @dataclasses.dataclass
@@ -32,6 +36,11 @@ class HeldOutSequence:
         transitions: transitions that happened (``length - 1``, fewer for a
             sequence cut short by its episode's end: the rest is padding, the
             last frame repeated, action 0, reward 0).
+        objects: for a game that tells where its objects are, its
+            :class:`~recurrent_sim.evaluation.positions.TrackedObject` s in
+            drawing order; else None.
+        positions: with ``objects``, (length, n_objects, 2) float64 true
+            centres (y, x) of the objects in each frame, pixels; else None.
     """
 
     frames: np.ndarray
@@ -41,6 +50,8 @@ class HeldOutSequence:
     rewards: Optional[np.ndarray] = None
     episode_ends: Optional[np.ndarray] = None
     transitions: Optional[int] = None
+    objects: Optional[tuple] = None
+    positions: Optional[np.ndarray] = None
 
     def __post_init__(self):
         steps = len(self.actions)
@@ -57,20 +68,23 @@ class HeldOutSequence:
         return self.transitions == len(self.actions)
 
 
-def _padded(frames, actions, rewards, ends, length, episode, start_step):
+def _padded(frames, actions, rewards, ends, length, episode, start_step, objects, positions):
     """A :class:`HeldOutSequence` of ``length`` frames from a shorter one cut by its episode's end."""
     missing = length - len(frames)
+    if objects is not None:
+        positions = np.concatenate([np.stack(positions), np.repeat(positions[-1][None], missing, axis=0)])
     return HeldOutSequence(
         frames=np.concatenate([np.stack(frames), np.repeat(frames[-1][None], missing, axis=0)]),
         actions=np.concatenate([np.asarray(actions, dtype=np.int32), np.zeros(missing, dtype=np.int32)]),
         episode=episode, start_step=start_step,
         rewards=np.concatenate([np.asarray(rewards, dtype=np.float32), np.zeros(missing, dtype=np.float32)]),
         episode_ends=np.concatenate([np.asarray(ends, dtype=bool), np.zeros(missing, dtype=bool)]),
-        transitions=len(actions),
+        transitions=len(actions), objects=objects, positions=positions,
     )
 
 
-def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_failed_episodes=20, keep_ended=None):
+def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, keep_ended=None, max_episodes=None,
+                     probe_episodes=PROBE_EPISODES):
     """Play ``game`` with ``act`` and yield ``n_sequences`` sequences of ``length`` frames.
 
     Before each sequence a random number of steps in ``0..max_gap`` is
@@ -78,7 +92,12 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
     sequence never crosses an episode end: when an episode ends before the
     sequence is complete, the partial sequence is dropped and recording
     starts again in the next episode (the last frame of a sequence may be
-    the final frame of an episode).
+    the final frame of an episode). Games whose episodes are often shorter
+    than ``length`` are played until enough long ones came, within a bound
+    on the episodes played; the last line logged says how many were played
+    and how many were long enough. For a game that tells where its objects
+    are (see :mod:`recurrent_sim.evaluation.positions`), each sequence
+    carries their true positions.
 
     Args:
         game: a :class:`recurrent_sim.envs.PreprocessedEnv` (stacked uint8
@@ -88,24 +107,39 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
         length: frames per sequence (>= 1).
         seed: seed of the gap lengths.
         max_gap: largest number of unrecorded steps before a sequence.
-        max_failed_episodes: episodes in a row allowed to end before a
-            single sequence fits in them; then UserError is raised.
         keep_ended: when a number k, a sequence cut short by its episode's
             end after more than k frames is yielded too, padded (see
-            :class:`HeldOutSequence`; not counted in ``n_sequences``): what the
-            episode-end head is measured on.
+            :class:`HeldOutSequence`; not counted in ``n_sequences``, at most
+            ``n_sequences`` of them): what the episode-end head is measured on.
+        max_episodes: most episodes played (default
+            ``probe_episodes + EPISODES_PER_SEQUENCE * n_sequences``).
+        probe_episodes: when none of the first ``probe_episodes`` episodes
+            lasted ``length`` frames, recording stops.
     Yields:
         :class:`HeldOutSequence`.
     Raises:
-        UserError: the game's episodes are too short for ``length`` frames.
+        UserError: the game's episodes are too short for ``length`` frames:
+            its time limit is shorter, none of the first ``probe_episodes``
+            was long enough, or ``max_episodes`` were played first.
     """
+    limit = getattr(getattr(game, "spec", None), "max_episode_steps", None)
+    if limit is not None and length > limit + 1:
+        raise UserError(f"episodes of {game.spec.id} end after at most {limit} steps ({limit + 1} frames), "
+                        f"too few for {length} frames; lower --warmup or --horizon")
+    if max_episodes is None:
+        max_episodes = probe_episodes + EPISODES_PER_SEQUENCE * n_sequences
+    objects = tracked_objects(game)
     rng = np.random.default_rng(seed)
-    episode, failed, longest = -1, 0, 0
-    produced = 0
+    episode, long_enough, longest, produced, ended = -1, 0, 0, 0, 0
     while produced < n_sequences:
+        if episode + 1 >= max_episodes or (episode + 1 >= probe_episodes and not long_enough):
+            raise UserError(
+                f"played {episode + 1} episodes, {long_enough} long enough for {length} frames (longest "
+                f"{longest} frames), and recorded {produced} of {n_sequences} sequences; lower --warmup or --horizon"
+            )
         obs = game.reset()
         episode += 1
-        step, done, yielded_here = 0, False, False
+        step, done = 0, False
         while not done and produced < n_sequences:
             gap = int(rng.integers(0, max_gap + 1)) if max_gap > 0 else 0
             for _ in range(gap):
@@ -117,6 +151,7 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
                 break
             start_step = step
             frames = [game.last_frame]
+            positions = [true_positions(game)]
             actions, rewards, ends = [], [], []
             while len(frames) < length and not done:
                 action = int(act(obs))
@@ -126,9 +161,11 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
                 rewards.append(reward)
                 ends.append(done)
                 frames.append(game.last_frame)
+                positions.append(true_positions(game))
             if len(frames) < length:
-                if keep_ended is not None and len(frames) > keep_ended:
-                    yield _padded(frames, actions, rewards, ends, length, episode, start_step)
+                if keep_ended is not None and len(frames) > keep_ended and ended < n_sequences:
+                    ended += 1
+                    yield _padded(frames, actions, rewards, ends, length, episode, start_step, objects, positions)
                 logger.debug("episode %d ended %d frames into a sequence; dropped", episode, len(frames))
                 break
             yield HeldOutSequence(
@@ -138,18 +175,13 @@ def record_sequences(game, act, n_sequences, length, seed=0, max_gap=20, max_fai
                 start_step=start_step,
                 rewards=np.asarray(rewards, dtype=np.float32),
                 episode_ends=np.asarray(ends, dtype=bool),
+                objects=objects,
+                positions=None if objects is None else np.stack(positions),
             )
             produced += 1
-            yielded_here = True
-        longest = max(longest, step + 1)
-        if produced >= n_sequences:
-            break
-        failed = 0 if yielded_here else failed + 1
-        if failed >= max_failed_episodes:
-            raise UserError(
-                f"{failed} episodes in a row ended before {length} frames could be recorded "
-                f"(longest episode {longest} frames); lower --warmup or --horizon"
-            )
+        longest = max(longest, step + 1)  # the last episode, left when enough sequences came: its frames so far
+        long_enough += step + 1 >= length
+    logger.info("played %d episodes, %d long enough for %d frames", episode + 1, long_enough, length)
 
 
 def predict_rollouts(simulator, frames, actions, warmup, progress=None, heads=None) -> np.ndarray:

@@ -15,7 +15,14 @@ from recurrent_sim.training import save_checkpoint
 from tests.helpers import BLOCKWORLD, small_simulator
 
 WARMUP, HORIZON, SEQUENCES = 4, 12, 6
-OUTPUTS = ("config.json", "metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png")
+OUTPUTS = ("config.json", "metrics.csv", "summary.json", "error_curve.png", "object_curve.png", "rollout.gif",
+           "rollout_frames.png")
+ERROR_COLUMNS = ("model_mse", "repeat_last_mse", "mean_frame_mse", "model_mse_sem", "ratio_to_best_baseline",
+                 "model_psnr", "repeat_last_psnr", "mean_frame_psnr", "model_psnr_seqavg", "repeat_last_psnr_seqavg",
+                 "mean_frame_psnr_seqavg")
+OBJECT_COLUMNS = tuple(f"object_{m}_{p}" for m in ("iou", "recall", "precision") for p in ("model", "repeat_last"))
+POSITION_COLUMNS = tuple(f"{o}_{m}_{p}" for m in ("position_error", "within_1px") for o in ("square", "ball")
+                         for p in ("model", "repeat_last"))
 
 
 def evaluate_args(checkpoint, out, *extra):
@@ -32,12 +39,31 @@ def read_csv(path):
 
 
 @pytest.fixture(scope="module")
-def untrained_run(tmp_path_factory, untrained_checkpoint):
+def untrained_run_and_log(tmp_path_factory, untrained_checkpoint):
+    """The output folder of an evaluation of the untrained simulator, and the lines it logged."""
+    import logging
+
     from recurrent_sim.cli import main
 
     out = tmp_path_factory.mktemp("untrained_eval") / "out"
-    assert main([str(a) for a in evaluate_args(untrained_checkpoint, out)]) == 0
-    return out
+    lines = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    package_logger = logging.getLogger("recurrent_sim")
+    level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.INFO)
+    try:
+        assert main([str(a) for a in evaluate_args(untrained_checkpoint, out)]) == 0
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(level)
+    return out, lines
+
+
+@pytest.fixture(scope="module")
+def untrained_run(untrained_run_and_log):
+    return untrained_run_and_log[0]
 
 
 def test_writes_all_outputs(untrained_run):
@@ -52,10 +78,11 @@ def test_csv_has_one_row_per_step_and_agrees_with_json(untrained_run):
         for row in rows:
             assert row[f"{prefix}_mse"] > 0
             assert row[f"{prefix}_psnr"] == pytest.approx(10 * np.log10(1 / row[f"{prefix}_mse"]), abs=1e-9)
+    assert list(rows[0]) == ["step", *ERROR_COLUMNS, *OBJECT_COLUMNS, *POSITION_COLUMNS]
     assert set(summary["steps"]) == {"1", "5", "10", str(HORIZON)}
     for step, values in summary["steps"].items():
         row = rows[int(step) - 1]
-        assert values == {k: v for k, v in row.items() if k != "step"}  # exactly equal numbers
+        assert values == {k: row[k] for k in ERROR_COLUMNS}  # exactly equal numbers
     means = summary["mean_over_horizon"]
     assert means["model_mse"] == pytest.approx(np.mean([r["model_mse"] for r in rows]), rel=1e-12)
 
@@ -65,6 +92,46 @@ def test_csv_has_one_row_per_step_and_agrees_with_json(untrained_run):
     assert horizon["threshold_mse"] == pytest.approx(0.5 * mean_frame, rel=1e-12)
     over = [r["step"] for r in rows if r["model_mse"] > horizon["threshold_mse"]]
     assert horizon["first_step_over_threshold"] == (over[0] if over else None)
+
+
+def test_object_measures_in_csv_summary_and_log(untrained_run_and_log):
+    out, lines = untrained_run_and_log
+    rows = read_csv(out / "metrics.csv")
+    objects = json.loads((out / "summary.json").read_text())["objects"]
+    assert set(objects["steps"]) == {"1", "2", "5", "10", str(HORIZON)}
+    for step, values in objects["steps"].items():
+        assert values == {k: rows[int(step) - 1][k] for k in OBJECT_COLUMNS + POSITION_COLUMNS}
+    for row in rows:
+        assert all(0 <= row[k] <= 1 for k in OBJECT_COLUMNS if k.startswith("object"))
+        assert all(row[k] >= 0 for k in POSITION_COLUMNS)
+    assert objects["mean_over_horizon"]["ball_position_error_model"] == pytest.approx(
+        np.mean([r["ball_position_error_model"] for r in rows]), rel=1e-12)
+    recall = [r["object_recall_model"] for r in rows]
+    first = next((k + 1 for k, value in enumerate(recall) if value < 0.5), None)
+    assert objects["object_horizon"] == {"first_step_recall_under": first, "recall_threshold": 0.5,
+                                         "steps_before": HORIZON if first is None else first - 1}
+    assert (objects["level"], objects["distance"], objects["tracked_objects"]) == (30.0, 2.0, ["square", "ball"])
+    object_lines = [line for line in lines if ": objects IoU model " in line]
+    assert [line.split(":")[0] for line in object_lines] == [f"step {s:3d}" for s in (1, 2, 5, 10, HORIZON)]
+    assert object_lines[0] == (
+        f"step   1: objects IoU model {rows[0]['object_iou_model']:.3f} (repeat last frame "
+        f"{rows[0]['object_iou_repeat_last']:.3f}), recall {rows[0]['object_recall_model']:.3f} "
+        f"({rows[0]['object_recall_repeat_last']:.3f}), precision {rows[0]['object_precision_model']:.3f} "
+        f"({rows[0]['object_precision_repeat_last']:.3f})")
+    assert sum("position error model (repeat last frame) square " in line for line in lines) == 5
+    assert sum(line.startswith("object horizon: ") for line in lines) == 1
+    assert imageio.v2.imread(out / "object_curve.png").shape[:2] == (900, 800)
+
+
+def test_object_flags(run_cli, untrained_checkpoint, tmp_path):
+    code, _, err = run_cli(*evaluate_args(untrained_checkpoint, tmp_path, "--sequences", 2, "--horizon", 3,
+                                          "--object-level", 254, "--object-distance", 0))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["objects"]["level"], summary["objects"]["distance"]) == (254.0, 0.0)
+    assert (summary["settings"]["object_level"], summary["settings"]["object_distance"]) == (254.0, 0.0)
+    # nothing in BlockWorld is 254 gray levels from its background: no foreground, IoU 1 by definition
+    assert all(row["object_iou_repeat_last"] == 1 for row in read_csv(tmp_path / "metrics.csv"))
 
 
 def test_summary_records_settings_and_checkpoint(untrained_run, untrained_checkpoint):
@@ -145,6 +212,8 @@ def checksum(path):
         (("--threshold", -1), "argument --threshold: expected a positive finite number, got '-1'"),
         (("--threshold", "inf"), "argument --threshold: expected a positive finite number, got 'inf'"),
         (("--env", ""), "argument --env: expected the gym id of a game"),
+        (("--object-level", 255), "--object-level must be a gray level in 0..255 (exclusive), got 255.0"),
+        (("--object-distance", -1), "--object-distance must be a number of pixels >= 0, got -1.0"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(run_cli, untrained_checkpoint, tmp_path, extra, message):
@@ -182,7 +251,7 @@ def test_episodes_shorter_than_a_sequence(run_cli, untrained_checkpoint, tmp_pat
     code, _, err = run_cli(*evaluate_args(untrained_checkpoint, tmp_path / "out", "--horizon", 150,
                                           "--max-gap", 0))
     assert code == 2 and err.count("\n") == 1
-    assert "ended before 154 frames could be recorded" in err
+    assert "end after at most 100 steps (101 frames), too few for 154 frames" in err
 
 
 def test_module_entry_point_reports_errors_with_exit_status_2(tmp_path):

@@ -47,7 +47,7 @@ COMMANDS = {
                   "--sequences", "1", "--batch-size", "1", "--max-gap", "0"], flag_values(**{
         "--env": ["BlockWorld-v0", "Pong-v0"], "--warmup": [1, 2], "--horizon": [1, 3], "--sequences": [1, 2],
         "--batch-size": [1, 2], "--threshold": [0.5], "--fps": [5], "--max-gap": [0, 2],
-        "--frame-buffer-length": [2]})),
+        "--frame-buffer-length": [2], "--object-level": [0, 30], "--object-distance": [0, 2.5]})),
     "bench": (["--quick", "--reference-repeats", "0", "--env-steps", "5"], flag_values(**{
         "--env": ["BlockWorld-v0"], "--frame-size": [16, 32], "--out": ["{tmp}/bench.json", "{tmp}"]})),
     "original": (["1", "--env", "BlockWorld-v0", "--eval-n-runs", "0", "--logger-level", "40",

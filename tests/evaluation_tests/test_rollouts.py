@@ -71,9 +71,38 @@ def test_sequences_stay_inside_one_episode_and_align_actions(max_gap):
 
 def test_episodes_too_short_raise_user_error():
     game = LabelledGame([5])
-    with pytest.raises(UserError, match="lower --warmup or --horizon"):
-        list(record_sequences(game, cycling_actions, 1, 8, max_failed_episodes=4))
+    with pytest.raises(UserError, match="^played 4 episodes, 0 long enough for 8 frames \\(longest 6 frames\\), "
+                                        "and recorded 0 of 1 sequences; lower --warmup or --horizon$"):
+        list(record_sequences(game, cycling_actions, 1, 8, probe_episodes=4))
     assert game.episode == 3
+
+
+def test_rare_long_episodes_are_waited_for_within_a_bound(caplog):
+    game = LabelledGame([3, 3, 3, 3, 3, 3, 3, 3, 3, 10])  # one episode in ten holds a sequence of 8 frames
+    with caplog.at_level("INFO", logger="recurrent_sim.evaluation.rollouts"):
+        sequences = list(record_sequences(game, cycling_actions, 3, 8, max_gap=0, probe_episodes=10))
+    assert [s.episode for s in sequences] == [9, 19, 29]
+    assert "played 30 episodes, 3 long enough for 8 frames" in caplog.messages
+    game = LabelledGame([3, 3, 3, 3, 3, 3, 3, 3, 3, 10])
+    with pytest.raises(UserError, match="^played 25 episodes, 2 long enough for 8 frames \\(longest 11 frames\\), "
+                                        "and recorded 2 of 3 sequences"):
+        list(record_sequences(game, cycling_actions, 3, 8, max_gap=0, probe_episodes=10, max_episodes=25))
+
+
+def test_a_time_limit_shorter_than_a_sequence_is_refused_at_once():
+    game = make_game(BLOCKWORLD, seed=0, frame_size=FRAME_SIZE)
+    with pytest.raises(UserError, match="^episodes of BlockWorld-v0 end after at most 100 steps \\(101 frames\\), "
+                                        "too few for 154 frames; lower --warmup or --horizon$"):
+        next(record_sequences(game, lambda obs: 0, 1, 154))
+
+
+def test_blockworld_v1_gives_sequences_longer_than_most_of_its_episodes():
+    game = make_game("BlockWorld-v1", seed=0, frame_size=FRAME_SIZE)
+    rng = np.random.default_rng(0)
+    sequences = list(record_sequences(game, lambda obs: int(rng.integers(5)), 4, 54, seed=0, keep_ended=4))
+    complete = [s for s in sequences if s.complete]
+    assert len(complete) == 4 and all(s.frames.shape == (54, FRAME_SIZE, FRAME_SIZE) for s in complete)
+    assert 0 < len(sequences) - len(complete) <= 4  # sequences cut short are kept for the heads, at most as many
 
 
 def test_recording_the_real_game_is_reproducible():
