@@ -11,10 +11,14 @@ decoder, but its output is a choice among *moved copies of the last frame*:
   displacement (for an integer shift, a one-hot kernel), so one kernel can
   carry the ball along its velocity and another the player's object by the
   action;
-* from the decoder's full-size level and the last frame, per-pixel masks
-  (a softmax over ``kernels + 2`` candidates): the last frame as it is, each
-  moved copy, and one synthesized image (for what no copy holds, such as an
-  object that appears);
+* with ``local_kernel``, one more k x k kernel *per pixel* (the DNA model of
+  the same paper), read from the decoder's full-size level and the last two
+  frames: each pixel takes its value from where the local motion says it
+  comes from, so objects moving different ways move each their own way;
+* from the decoder's full-size level and the last two frames, per-pixel
+  masks (a softmax over the candidates): the last frame as it is, the
+  locally moved frame, each globally moved copy, and one synthesized image
+  (for what no copy holds, such as an object that appears);
 * the prediction is the masked sum of the candidates, a per-pixel convex
   combination of pixel values: with sharp masks and kernels an object is
   moved whole, neither faded nor smeared, and a prediction fed back stays an
@@ -32,8 +36,8 @@ architecture. State: ``(c, h, previous frames)``, see
 Registered as the architecture ``"motion"`` with the skip architecture's
 layers; options (``--architecture-options``): ``kernels`` (default 4),
 ``kernel_size`` (odd, default 5: displacements up to 2 pixels a step),
-``previous_frame`` (default true), ``skips`` and ``action_bias`` (as for
-``skip``).
+``local_kernel`` (default true), ``previous_frame`` (default true), ``skips``
+and ``action_bias`` (as for ``skip``).
 """
 import chainer.functions as F
 import chainer.links as L
@@ -43,8 +47,8 @@ from chainer import initializers
 from recurrent_sim.models.skip_simulator import PREVIOUS_FRAME, SkipSimulator
 
 MOTION_ARCHITECTURE = "motion"
-MOTION_OPTIONS = ("skips", "action_bias", PREVIOUS_FRAME, "kernels", "kernel_size")
-MOTION_DEFAULTS = {"kernels": 4, "kernel_size": 5}
+MOTION_OPTIONS = ("skips", "action_bias", PREVIOUS_FRAME, "kernels", "kernel_size", "local_kernel")
+MOTION_DEFAULTS = {"kernels": 4, "kernel_size": 5, "local_kernel": True}
 MOTION_FEATURES = 16  # channels of the decoder's full-size level, read by the mask layer
 KEEP_BIAS = 4.0  # initial mask logit of "the last frame as it is": an untrained model mostly repeats it
 
@@ -55,30 +59,36 @@ def repeat_border(pixels, width):
     return F.concat([rows[:, :, :, :1]] * width + [rows] + [rows[:, :, :, -1:]] * width, axis=3)
 
 
-def move_pixels(pixels, kernels, kernel_size):
-    """Each of K kernels applied to each frame: (N, 1, H, W), (N, K, k * k) -> (N, K, H, W).
+def pixel_taps(pixels, kernel_size):
+    """(N, 1, H, W) -> (N, k * k, H, W): at each pixel, the k x k pixels around it in row-major
+    order (tap dy * k + dx reads pixel (y + dy - k // 2, x + dx - k // 2)), the border repeated."""
+    return F.im2col(repeat_border(pixels, kernel_size // 2), kernel_size)
 
-    ``kernels[n, j]`` holds the k x k taps in row-major order; output pixel
-    (y, x) of copy j is ``sum over taps (dy, dx) of kernels[n, j, dy * k + dx]
-    * pixels[n, 0, y + dy - k // 2, x + dx - k // 2]`` (the border repeated).
-    """
-    n, _, height, width = pixels.shape
-    taps = kernel_size * kernel_size
-    patches = F.im2col(repeat_border(pixels, kernel_size // 2), kernel_size)  # (N, k * k, H, W)
-    moved = F.matmul(kernels, F.reshape(patches, (n, taps, height * width)))
+
+def move_pixels(taps, kernels):
+    """Each of K kernels applied to each frame: (N, k * k, H, W) taps, (N, K, k * k) -> (N, K, H, W)."""
+    n, count, height, width = taps.shape
+    moved = F.matmul(kernels, F.reshape(taps, (n, count, height * width)))
     return F.reshape(moved, (n, kernels.shape[1], height, width))
+
+
+def move_pixels_locally(taps, kernels):
+    """A kernel per pixel: (N, k * k, H, W) taps, (N, k * k, H, W) kernels -> (N, 1, H, W)."""
+    return F.sum(kernels * taps, axis=1, keepdims=True)
 
 
 def motion_options(options):
     """The motion options with their defaults; ValueError for values no layer can take."""
     values = dict(MOTION_DEFAULTS)
     values.update({name: options[name] for name in MOTION_DEFAULTS if name in options})
-    kernels, size = values["kernels"], values["kernel_size"]
+    kernels, size, local = values["kernels"], values["kernel_size"], values["local_kernel"]
     if isinstance(kernels, bool) or not isinstance(kernels, int) or kernels < 1:
         raise ValueError(f"the motion option kernels must be a positive integer, got {kernels!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
         raise ValueError(f"the motion option kernel_size must be an odd integer >= 3, got {size!r}")
-    return kernels, size
+    if not isinstance(local, bool):
+        raise ValueError(f"the motion option local_kernel must be true or false, got {local!r}")
+    return kernels, size, local
 
 
 class MotionSimulator(SkipSimulator):
@@ -87,40 +97,48 @@ class MotionSimulator(SkipSimulator):
     Args:
         config: a :class:`recurrent_sim.models.config.SimulatorConfig` with the
             skip architecture's layer settings; ``config.options`` may set
-            ``kernels``, ``kernel_size``, ``previous_frame``, ``skips`` and ``action_bias``.
+            ``kernels``, ``kernel_size``, ``local_kernel``, ``previous_frame``, ``skips`` and
+            ``action_bias``.
     """
 
     OPTIONS = MOTION_OPTIONS
     PREVIOUS_FRAME_DEFAULT = True
 
     def __init__(self, config):
-        kernels, kernel_size = motion_options(config.options)
+        kernels, kernel_size, local = motion_options(config.options)
         super().__init__(config, output_channels=MOTION_FEATURES)
-        self.n_kernels, self.kernel_size = kernels, kernel_size
-        candidates = kernels + 2  # the last frame, its moved copies, the synthesized image
-        mask_bias = np.zeros(candidates + 1, dtype=np.float32)
-        mask_bias[0] = KEEP_BIAS
+        self.n_kernels, self.kernel_size, self.local_kernel = kernels, kernel_size, local
+        taps = kernel_size * kernel_size
+        # the last frame as it is, the locally moved frame, the globally moved copies, the synthesized image
+        self.n_candidates = 1 + int(local) + kernels + 1
+        local_taps = taps if local else 0
+        bias = np.zeros(local_taps + self.n_candidates + 1, dtype=np.float32)
+        bias[local_taps] = KEEP_BIAS
+        frames_in = 2 if self.previous_frame else 1
         with self.init_scope():
-            self.kernel_fc = L.Linear(config.hidden_size, kernels * kernel_size * kernel_size,
-                                      initialW=initializers.Normal(0.01))
-            # candidates' mask logits, then the synthesized image's logit
-            self.mask_conv = L.Convolution2D(MOTION_FEATURES + 1, candidates + 1, 3, 1, 1,
-                                             initialW=initializers.Normal(0.01), initial_bias=mask_bias)
+            self.kernel_fc = L.Linear(config.hidden_size, kernels * taps, initialW=initializers.Normal(0.01))
+            # the local kernel's taps, the candidates' mask logits, then the synthesized image's logit
+            self.mask_conv = L.Convolution2D(MOTION_FEATURES + frames_in, len(bias), 3, 1, 1,
+                                             initialW=initializers.Normal(0.01), initial_bias=bias)
 
-    def _decode(self, hidden, maps, actions, frames):
+    def _decode(self, hidden, maps, actions, frames, previous=None):
         """Prediction (N, 1, H, W) normalised: the masked sum of the last frame, its moved copies
         and a synthesized image."""
         n = hidden.shape[0]
         features = F.transpose(F.relu(self._decode_levels(hidden, maps, actions)), (0, 3, 1, 2))
         mean = self.xp.broadcast_to(self.mean_image, (n, 1) + tuple(self.mean_image.shape))
         pixels = frames + mean  # [0, 1]
-        logits = self.mask_conv(F.concat([features, pixels], axis=1))
-        masks = F.softmax(logits[:, :-1], axis=1)
-        synthesized = F.sigmoid(logits[:, -1:])
+        inputs = [features, pixels] if previous is None else [features, previous + mean, pixels]
+        logits = self.mask_conv(F.concat(inputs, axis=1))
         taps = self.kernel_size * self.kernel_size
+        local_taps = taps if self.local_kernel else 0
+        masks = F.softmax(logits[:, local_taps:-1], axis=1)
+        around = pixel_taps(pixels, self.kernel_size)
+        candidates = [pixels]
+        if self.local_kernel:
+            candidates.append(move_pixels_locally(around, F.softmax(logits[:, :taps], axis=1)))
         kernels = F.softmax(F.reshape(self.kernel_fc(hidden), (n, self.n_kernels, taps)), axis=2)
-        moved = move_pixels(pixels, kernels, self.kernel_size)
-        candidates = F.concat([pixels, moved, synthesized], axis=1)
-        prediction = F.sum(masks * candidates, axis=1, keepdims=True) - mean
+        candidates.append(move_pixels(around, kernels))
+        candidates.append(F.sigmoid(logits[:, -1:]))
+        prediction = F.sum(masks * F.concat(candidates, axis=1), axis=1, keepdims=True) - mean
         return self.clip_to_pixels(prediction)
-

@@ -129,8 +129,9 @@ class SkipSimulator(SimulatorBase):
     def _run_steps(self, frames, actions, state):
         """The transitions of (B, T, 1, H, W) real frames and (B, T) actions.
 
-        Returns the frames time-major (T * B, 1, H, W), the feature maps, the
-        transition outputs (T * B, hidden_size) time-major, and the new state.
+        Returns the frames time-major (T * B, 1, H, W), the frames before them
+        (the same shape, with ``previous_frame``; else None), the feature maps,
+        the transition outputs (T * B, hidden_size) time-major, and the new state.
         """
         batch, steps = frames.shape[:2]
         merged = F.reshape(F.transpose(frames, (1, 0, 2, 3, 4)), (steps * batch,) + tuple(frames.shape[2:]))
@@ -142,14 +143,15 @@ class SkipSimulator(SimulatorBase):
         for t in range(steps):
             hidden, lstm_state = self.transition_lstm(codes[t * batch : (t + 1) * batch], actions[:, t], lstm_state)
             hiddens.append(hidden)
-        return merged, maps, F.concat(hiddens, axis=0), self._next_state(lstm_state, merged[-batch:])
+        return merged, previous, maps, F.concat(hiddens, axis=0), self._next_state(lstm_state, merged[-batch:])
 
     def _next_state(self, lstm_state, frames):
         """The state after a step on (B, 1, H, W) ``frames``: the LSTM's, and the frames with ``previous_frame``."""
         return tuple(lstm_state) + ((frames,) if self.previous_frame else ())
 
-    def _decode(self, hidden, maps, actions, frames):
-        """Prediction (N, 1, H, W) from LSTM output, skip maps, actions and input frames."""
+    def _decode(self, hidden, maps, actions, frames, previous=None):
+        """Prediction (N, 1, H, W) from LSTM output, skip maps, actions and input frames
+        (``previous``, the frames before them, is for subclasses)."""
         prediction = self._decode_levels(hidden, maps, actions)
         prediction = F.reshape(prediction, (prediction.shape[0], 1) + tuple(prediction.shape[1:3]))
         if self.residual:
@@ -210,7 +212,7 @@ class SkipSimulator(SimulatorBase):
 
     def warm_up(self, frames, actions, state):
         """Consume (B, T, 1, H, W) real frames and (B, T) int32 actions; return the new state."""
-        return self._run_steps(frames, actions, state)[3]
+        return self._run_steps(frames, actions, state)[-1]
 
     def observe_steps(self, frames, actions, state):
         """Observation-dependent steps on (B, T, 1, H, W) real frames.
@@ -218,13 +220,14 @@ class SkipSimulator(SimulatorBase):
         Returns predictions (T * B, 1, H, W) and transition outputs (T * B,
         hidden_size), both time-major, and the new state.
         """
-        merged, maps, hiddens, state = self._run_steps(frames, actions, state)
+        merged, previous, maps, hiddens, state = self._run_steps(frames, actions, state)
         time_major_actions = self.xp.ascontiguousarray(actions.T).reshape(-1)
-        predictions = self._decode(hiddens, maps, time_major_actions, merged)
+        predictions = self._decode(hiddens, maps, time_major_actions, merged, previous)
         return predictions, hiddens, state
 
     def predict(self, frames, actions, state):
         """One step from (B, 1, H, W) frames and (B,) actions: prediction and new state."""
-        code, maps = self._encode_maps(frames, state[2] if self.previous_frame else None)
+        previous = state[2] if self.previous_frame else None
+        code, maps = self._encode_maps(frames, previous)
         hidden, lstm_state = self.transition_lstm(code, actions, state[:2])
-        return self._decode(hidden, maps, actions, frames), self._next_state(lstm_state, frames)
+        return self._decode(hidden, maps, actions, frames, previous), self._next_state(lstm_state, frames)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from recurrent_sim.models import build_simulator
-from recurrent_sim.models.motion_simulator import move_pixels, repeat_border
+from recurrent_sim.models.motion_simulator import move_pixels, move_pixels_locally, pixel_taps, repeat_border
 from recurrent_sim.models.registry import simulator_config
 
 SIZE = 16 + 16  # the smallest frames the skip layers take are 16; 32 leaves room to move
@@ -27,12 +27,26 @@ def _shift_kernel(size, dy, dx):
 
 
 @pytest.mark.parametrize("dy, dx", [(0, 0), (1, 0), (0, -2), (-1, 2)])
-def test_a_one_hot_kernel_moves_the_frame_by_its_offset_with_the_border_repeated(dy, dx):
+def test_one_hot_kernels_move_the_frame_by_their_offset_with_the_border_repeated(dy, dx):
     pixels = np.random.RandomState(0).rand(1, 1, 6, 7).astype(np.float32)
-    moved = move_pixels(pixels, _shift_kernel(5, dy, dx)[None, None], 5).array[0, 0]
+    taps = pixel_taps(pixels, 5)
+    moved = move_pixels(taps, _shift_kernel(5, dy, dx)[None, None]).array[0, 0]
     padded = np.pad(pixels[0, 0], 2, mode="edge")
     expected = padded[2 + dy : 2 + dy + 6, 2 + dx : 2 + dx + 7]  # output (y, x) reads input (y + dy, x + dx)
     np.testing.assert_allclose(moved, expected, rtol=1e-6)
+    per_pixel = np.broadcast_to(_shift_kernel(5, dy, dx)[None, :, None, None], (1, 25, 6, 7))
+    np.testing.assert_allclose(move_pixels_locally(taps, per_pixel).array[0, 0], expected, rtol=1e-6)
+
+
+def test_a_local_kernel_moves_each_pixel_its_own_way():
+    pixels = np.random.RandomState(1).rand(1, 1, 6, 6).astype(np.float32)
+    kernels = np.zeros((1, 9, 6, 6), np.float32)
+    kernels[0, 3, :, :3] = 1  # the left half reads one pixel to the left ...
+    kernels[0, 7, :, 3:] = 1  # ... the right half one pixel below
+    moved = move_pixels_locally(pixel_taps(pixels, 3), kernels).array[0, 0]
+    padded = np.pad(pixels[0, 0], 1, mode="edge")
+    np.testing.assert_allclose(moved[:, :3], padded[1:7, 0:3], rtol=1e-6)
+    np.testing.assert_allclose(moved[:, 3:], padded[2:8, 4:7], rtol=1e-6)
 
 
 def test_repeat_border_repeats_the_outermost_pixels():
@@ -40,10 +54,17 @@ def test_repeat_border_repeats_the_outermost_pixels():
     np.testing.assert_array_equal(repeat_border(pixels, 2).array[0, 0], np.pad(pixels[0, 0], 2, mode="edge"))
 
 
-def test_sharp_masks_and_kernels_move_an_object_whole():
+def _candidate_logit(sim, candidate):
+    """The mask layer's output channel of ``candidate`` (0: the frame as it is, then the locally
+    moved frame when there is one, then the globally moved copies, last the synthesized image)."""
+    return (sim.kernel_size ** 2 if sim.local_kernel else 0) + candidate
+
+
+@pytest.mark.parametrize("local_kernel", [True, False])
+def test_sharp_masks_and_kernels_move_an_object_whole(local_kernel):
     """With the mask choosing one moved copy everywhere and its kernel a one-pixel shift, the
     prediction is the last frame moved by one pixel: no blur, no fading (the mean image is undone)."""
-    sim = _simulator()
+    sim = _simulator(local_kernel=local_kernel)
     sim.set_mean_image(np.random.RandomState(3).randint(0, 256, (4, SIZE, SIZE)).astype(np.uint8))
     taps = sim.kernel_size ** 2
     sim.kernel_fc.W.array[...] = 0
@@ -52,7 +73,7 @@ def test_sharp_masks_and_kernels_move_an_object_whole():
     sim.kernel_fc.b.array[...] = bias.reshape(-1)
     sim.mask_conv.W.array[...] = 0
     sim.mask_conv.b.array[...] = -50.0
-    sim.mask_conv.b.array[2] = 50.0  # candidate 0 is the frame as it is, 1.. the moved copies
+    sim.mask_conv.b.array[_candidate_logit(sim, 1 + int(local_kernel) + 1)] = 50.0  # global copy 1
     frames = np.full((1, 1, SIZE, SIZE), 20, np.uint8)
     frames[0, 0, 10:14, 5:9] = 226
     with chainer.no_backprop_mode():
@@ -86,6 +107,29 @@ def test_the_state_carries_the_previous_frame_to_the_encoder():
     np.testing.assert_array_equal(chainer.as_array(after[2]), inputs[:, 2])
 
 
+def test_the_local_kernel_follows_the_motion_between_the_last_two_frames():
+    """With the mask on the locally moved frame and the local kernel's logits read from the two
+    frames, the prediction follows what the frames show: here, a pixel whose previous value was
+    bright takes its value from the pixel below it."""
+    sim = _simulator(kernels=1, kernel_size=3)
+    sim.mask_conv.W.array[...] = 0
+    sim.mask_conv.b.array[...] = -50.0
+    sim.mask_conv.b.array[_candidate_logit(sim, 1)] = 50.0  # the locally moved frame everywhere
+    previous_channel = sim.mask_conv.W.shape[1] - 2
+    sim.mask_conv.W.array[4, previous_channel, 1, 1] = 200.0  # tap 4 (stay) unless ...
+    sim.mask_conv.b.array[7] = 100.0  # ... tap 7 (the pixel below) wins where the previous pixel is dark
+    frames = np.full((1, 1, SIZE, SIZE), 20, np.uint8)
+    frames[0, 0, 8:12, 8:12] = 226
+    previous = np.full((1, 1, SIZE, SIZE), 255, np.uint8)
+    previous[0, 0, :, 16:] = 0
+    state = sim.initial_state(1)[:2] + (sim.normalize(previous),)
+    with chainer.no_backprop_mode():
+        prediction, _ = sim.predict(sim.normalize(frames), np.array([0], np.int32), state)
+    expected = frames[0, 0].copy()
+    expected[:, 16:] = np.pad(frames[0, 0], 1, mode="edge")[2:, 17:-1]  # moved up where it was dark
+    np.testing.assert_array_equal(sim.to_uint8(prediction.array)[0, 0], expected)
+
+
 def test_without_previous_frame_the_state_is_the_lstm_state():
     sim = _simulator(previous_frame=False)
     assert len(sim.initial_state(2)) == 2
@@ -97,6 +141,7 @@ def test_without_previous_frame_the_state_is_the_lstm_state():
     ({"kernels": 0}, "kernels must be a positive integer"),
     ({"kernel_size": 4}, "kernel_size must be an odd integer"),
     ({"kernel_size": True}, "kernel_size must be an odd integer"),
+    ({"local_kernel": 1}, "local_kernel must be true or false"),
     ({"residual": False}, "unknown options of the motion architecture"),
 ])
 def test_motion_options_are_checked(options, message):

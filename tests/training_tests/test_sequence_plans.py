@@ -66,6 +66,7 @@ VARIANTS = [
     ("skip", {"action_bias": False}),
     ("motion", {}),
     ("motion", {"kernels": 2, "kernel_size": 3, "skips": False, "previous_frame": False}),
+    ("motion", {"local_kernel": False}),
     ("skip", {"previous_frame": True}),
 ]
 
