@@ -16,14 +16,13 @@ from recurrent_sim.training.checkpoint import (
     load_checkpoint,
     newest_loadable_checkpoint,
 )
-from recurrent_sim.training.metadata import saved_error
+from recurrent_sim.training.metadata import RUN_KIND, saved_error
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
 
-RUN_KIND = "offline_training"
 CHECKPOINT_FOLDER = "checkpoints"
 
 
