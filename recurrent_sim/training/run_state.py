@@ -12,6 +12,7 @@ from typing import Optional
 from recurrent_sim.training.checkpoint import (
     CHECKPOINT_FILENAME,
     NUMBERED_PREFIX,
+    CheckpointError,
     list_checkpoints,
     load_checkpoint,
     newest_loadable_checkpoint,
@@ -20,6 +21,7 @@ from recurrent_sim.training.metadata import RUN_KIND, saved_error
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
+from recurrent_sim.utils.settings import SettingError
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +109,25 @@ def find_resume_checkpoint(out):
 
 
 def settings_of(checkpoint) -> OfflineSettings:
-    """The settings a checkpoint's run was started with."""
-    return OfflineSettings.from_dict(checkpoint.metadata["settings"])
+    """The settings a checkpoint's run was started with (CheckpointError if they cannot be read)."""
+    try:
+        return OfflineSettings.from_dict(checkpoint.metadata["settings"])
+    except (KeyError, TypeError, ValueError, SettingError) as e:
+        raise _unreadable(checkpoint, "settings", e) from None
 
 
 def options_of(checkpoint, **changes) -> RunOptions:
-    """The run options saved in a checkpoint, with ``changes`` applied."""
-    return RunOptions(**dict(checkpoint.metadata["options"], **changes))
+    """The run options saved in a checkpoint, with ``changes`` applied (CheckpointError if they cannot be read)."""
+    try:
+        saved = RunOptions(**checkpoint.metadata["options"])
+    except (KeyError, TypeError, ValueError, SettingError) as e:
+        raise _unreadable(checkpoint, "options", e) from None
+    return dataclasses.replace(saved, **changes)
+
+
+def _unreadable(checkpoint, field, error) -> CheckpointError:
+    return CheckpointError(f"{checkpoint.path} is not a valid recurrent_sim checkpoint: its metadata {field} cannot "
+                           f"be read ({type(error).__name__}: {error}); it is damaged or was not written by recurrent_sim")
 
 
 def saved_best_error(out):
