@@ -11,6 +11,12 @@ A checkpoint file holds plain arrays only (it is read with
 
 A folder given as ``--savesim`` / ``--loadtosim`` holds the best-so-far
 simulator as ``simulator.npz``.
+
+Loading refuses, with one :class:`CheckpointError` line, a file whose format
+version is not a positive integer or is newer (:class:`NewerFormatError`),
+whose metadata fails :func:`~recurrent_sim.training.metadata.metadata_problem`,
+or whose arrays do not fit the model its config builds
+(:mod:`recurrent_sim.training.checkpoint_layout`).
 """
 import json
 import logging

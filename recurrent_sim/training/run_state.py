@@ -126,8 +126,9 @@ def options_of(checkpoint, **changes) -> RunOptions:
 
 
 def _unreadable(checkpoint, field, error) -> CheckpointError:
-    return CheckpointError(f"{checkpoint.path} is not a valid recurrent_sim checkpoint: its metadata {field} cannot "
-                           f"be read ({type(error).__name__}: {error}); it is damaged or was not written by recurrent_sim")
+    return CheckpointError(f"{checkpoint.path} is not a valid recurrent_sim checkpoint: its metadata {field} "
+                           f"cannot be read ({type(error).__name__}: {error}); it is damaged or was not written "
+                           "by recurrent_sim")
 
 
 def saved_best_error(out):

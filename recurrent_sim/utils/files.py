@@ -77,9 +77,10 @@ def atomic_write(path, write):
 
     The data go to a temporary file in the same folder, named
     ``.NAME.PID.RANDOM.tmp`` (PID: this process's id, see
-    :func:`remove_stale_temporaries`), are flushed to disk, then renamed over ``path``. A failure of the operating system (disk
-    full, read-only, permission, name too long) removes the temporary file
-    and raises :class:`OutputError` naming ``path`` and the system's reason.
+    :func:`remove_stale_temporaries`), are flushed to disk, then renamed
+    over ``path``. A failure of the operating system (disk full, read-only,
+    permission, name too long) removes the temporary file and raises
+    :class:`OutputError` naming ``path`` and the system's reason.
     """
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
@@ -124,7 +125,9 @@ def atomic_write(path, write):
 def _writer_pid(name):
     """The process id a temporary file's name ``.NAME.PID.RANDOM.tmp`` records, or None."""
     parts = name[: -len(".tmp")].rsplit(".", 2)
-    return int(parts[1]) if len(parts) == 3 and parts[1].isascii() and parts[1].isdigit() and int(parts[1]) > 0 else None
+    if len(parts) == 3 and parts[1].isascii() and parts[1].isdigit() and int(parts[1]) > 0:
+        return int(parts[1])
+    return None
 
 
 def _process_runs(pid) -> bool:

@@ -206,7 +206,8 @@ def test_outdir_on_a_real_read_only_mount(script, capsys, tmp_path):
      "array model/transition_lstm/factor_to_gates/W is (32, 1) float32, but the model needs (32, 16) float32"),
     ({"metadata": "null"}, "its metadata is null, not a JSON object"),
     ({"metadata": '{"env_id": 7}'}, "metadata field 'env_id' is 7, not a string or null"),
-    ({"format_version": 3}, "was written by a newer recurrent_sim (checkpoint format 3; this one reads formats 1 to 2)"),
+    ({"format_version": 3}, "was written by a newer recurrent_sim (checkpoint format 3; this one reads formats 1 "
+                            "to 2)"),
 ])
 def test_loadtosim_refuses_a_damaged_or_newer_simulator_before_making_a_run_folder(script, capsys, tmp_path, change,
                                                                                    message):
@@ -216,9 +217,10 @@ def test_loadtosim_refuses_a_damaged_or_newer_simulator_before_making_a_run_fold
     sim = tmp_path / "sim"
     status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(sim))
     assert status == 0, err
-    if "model__transition_lstm__factor_to_gates__W" in change:
+    weight = "model/transition_lstm/factor_to_gates/W"
+    if weight.replace("/", "__") in change:
         with np.load(sim / "simulator.npz") as npz:
-            change = {"model__transition_lstm__factor_to_gates__W": npz["model/transition_lstm/factor_to_gates/W"][:, :1]}
+            change = {weight.replace("/", "__"): npz[weight][:, :1]}
     rewrite(sim / "simulator.npz", **change)
     before = snapshot(sim)
     for extra in (["--demo"], ["--savesim", str(tmp_path / "other")]):
