@@ -13,6 +13,7 @@ from recurrent_sim.training.checkpoint import (
     CHECKPOINT_FILENAME,
     NUMBERED_PREFIX,
     CheckpointError,
+    NewerFormatError,
     list_checkpoints,
     load_checkpoint,
     newest_loadable_checkpoint,
@@ -138,6 +139,8 @@ def saved_best_error(out):
         return None
     try:
         return saved_error(load_checkpoint(path).metadata)
+    except NewerFormatError:
+        raise  # not damaged: never replaced by an older recurrent_sim
     except UserError as e:
         logger.warning("%s; it will be replaced by the next best simulator", e)
         return None

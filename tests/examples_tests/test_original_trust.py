@@ -230,3 +230,20 @@ def test_loadtosim_refuses_a_damaged_or_newer_simulator_before_making_a_run_fold
         assert status == 2 and message in error_line(err)
         assert not (tmp_path / "demo").exists() and not (tmp_path / "other").exists()
     assert snapshot(sim) == before
+
+
+def test_savesim_never_replaces_a_simulator_of_a_newer_recurrent_sim(script, capsys, tmp_path):
+    from tests.commands_tests.test_trust import snapshot
+    from tests.commands_tests.test_trust_files import rewrite
+
+    sim = tmp_path / "sim"
+    status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(sim))
+    assert status == 0, err
+    rewrite(sim / "simulator.npz", format_version=3)
+    before = snapshot(sim)
+    status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(sim))
+    assert status == 2
+    assert error_line(err).endswith(
+        f"--savesim {sim}: {sim / 'simulator.npz'} was written by a newer recurrent_sim (checkpoint format 3; this "
+        "one reads formats 1 to 2): upgrade recurrent_sim to load it, or choose another folder")
+    assert snapshot(sim) == before
