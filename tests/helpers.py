@@ -71,6 +71,13 @@ def python_env():
     return env
 
 
+def dead_pid() -> int:
+    """The id of a process that has ended (what a killed writer's temporary file names)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
 def start_cli(*argv, **kwargs):
     """``python -m recurrent_sim ARGS`` as a subprocess (stdout and stderr piped)."""
     return subprocess.Popen([sys.executable, "-m", "recurrent_sim", *map(str, argv)], cwd=REPO, env=python_env(),

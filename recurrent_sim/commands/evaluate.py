@@ -26,11 +26,14 @@ from recurrent_sim.evaluation.objects import DEFAULT_DISTANCE, DEFAULT_LEVEL
 from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.settings import positive_float
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.settings import SEED
 
 logger = logging.getLogger(__name__)
 
+# The files written in --out; ``remove_stale_temporaries`` removes what a killed evaluation left of them.
+OUTPUT_FILES = ("metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png", "config.json")
 SEED_STREAM = 0x5EED_E7A1  # separates evaluation episodes from training ones played with the same --seed
 
 THRESHOLD_HELP = (
@@ -202,6 +205,7 @@ def run(args) -> int:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create --out {args.out}: {e.strerror}") from None
+    remove_stale_temporaries(args.out, OUTPUT_FILES)  # of an evaluation killed mid-write
 
     started = time.time()
     sequences = record_sequences(

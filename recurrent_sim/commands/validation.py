@@ -11,7 +11,7 @@ import tempfile
 
 from recurrent_sim.models.agent_network import MIN_FRAME_SIZE as AGENT_MIN_FRAME_SIZE
 from recurrent_sim.utils.errors import UserError
-from recurrent_sim.training.checkpoint import CheckpointError, describe, load_checkpoint
+from recurrent_sim.training.checkpoint import CheckpointError, NewerFormatError, describe, load_checkpoint
 from recurrent_sim.utils.memory import check_fits
 
 
@@ -88,6 +88,8 @@ def check_savesim_folder(path, config, flag="--savesim") -> str:
     if os.path.exists(existing):
         try:
             held = load_checkpoint(existing).config
+        except NewerFormatError:
+            raise  # not damaged: a newer recurrent_sim's simulator is not replaced
         except UserError:
             return path  # a damaged file: nothing to protect
         if held != config:

@@ -10,6 +10,7 @@ import numpy as np
 
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import READ_ERRORS, atomic_write
+from recurrent_sim.utils.finite import require_finite
 
 MANIFEST = "manifest.json"
 EPISODE_PREFIX = "episode_"
@@ -83,8 +84,10 @@ class Episode:
 
 
 def save_episode(path, episode: Episode):
-    """Write ``episode`` to ``path`` atomically as a compressed ``.npz``."""
+    """Write ``episode`` to ``path`` atomically as a compressed ``.npz`` (NonFiniteError, nothing
+    written, when a reward is NaN or infinite)."""
     arrays = {f.name: getattr(episode, f.name) for f in dataclasses.fields(Episode)}
+    require_finite({"rewards": episode.rewards}, f"episode {path}", "the game gave a reward that is not a number")
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
@@ -92,7 +95,7 @@ def load_episode(path) -> Episode:
     """Read an episode file; never executes pickled data.
 
     Raises:
-        DatasetError: missing, truncated, corrupted or not an episode.
+        DatasetError: missing, truncated, corrupted or not an episode, or a reward is NaN or infinite.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -101,9 +104,14 @@ def load_episode(path) -> Episode:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in names}
-        return Episode(**arrays)
+        episode = Episode(**arrays)
     except READ_ERRORS as e:
         raise DatasetError(
             f"cannot read episode file {path}: truncated, corrupted or not an episode "
             f"({type(e).__name__}: {e}); delete it and its line in {MANIFEST}, or collect again"
         ) from None
+    bad = np.flatnonzero(~np.isfinite(episode.rewards))
+    if len(bad):
+        raise DatasetError(f"episode file {path} holds {len(bad)} NaN or infinite reward(s) (first at step {bad[0]}); "
+                           f"it is damaged: delete it and its line in {MANIFEST}, or collect again")
+    return episode

@@ -65,6 +65,14 @@ def _check_folder(folder) -> str:
     return folder
 
 
+def _count(values, key, minimum=0) -> int:
+    """``values[key]`` if an integer >= ``minimum`` (not a boolean, nor a float such as 1e400), else ValueError."""
+    value = values[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{key} is {json.dumps(value)[:40]}, not an integer >= {minimum}")
+    return value
+
+
 def read_manifest(folder) -> dict:
     """The manifest of a dataset folder, checked for the fields readers use.
 
@@ -84,18 +92,19 @@ def read_manifest(folder) -> dict:
             manifest = json.load(f)
         if manifest.get("format") != FORMAT:
             raise ValueError(f"format is {manifest.get('format')!r}, not {FORMAT!r}")
-        if int(manifest["format_version"]) > FORMAT_VERSION:
-            raise DatasetError(
-                f"{path} has format version {manifest['format_version']}; this recurrent_sim reads up to "
-                f"{FORMAT_VERSION}: upgrade recurrent_sim"
-            )
-        manifest["frame_shape"] = [int(s) for s in manifest["frame_shape"]]
-        manifest["n_actions"] = int(manifest["n_actions"])
+        version = _count(manifest, "format_version", minimum=1)
+        if version > FORMAT_VERSION:
+            raise DatasetError(f"{path} was written by a newer recurrent_sim (dataset format {version}; this one "
+                               f"reads up to {FORMAT_VERSION}): upgrade recurrent_sim")
+        height, width = manifest["frame_shape"]  # ValueError or TypeError unless two values
+        manifest["frame_shape"] = [_count({"height": height}, "height", 1), _count({"width": width}, "width", 1)]
+        manifest["n_actions"] = _count(manifest, "n_actions", minimum=1)
+        _count(manifest, "total_steps")
         for entry in manifest["episodes"]:
-            entry["file"], entry["steps"] = str(entry["file"]), int(entry["steps"])
+            entry["file"], entry["steps"] = str(entry["file"]), _count(entry, "steps")
             if os.path.basename(entry["file"]) != entry["file"]:
                 raise ValueError(f"episode file {entry['file']!r} is not a plain file name")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
         raise DatasetError(f"cannot read {path}: {type(e).__name__}: {e}") from None
     return manifest
 

@@ -11,6 +11,12 @@ A checkpoint file holds plain arrays only (it is read with
 
 A folder given as ``--savesim`` / ``--loadtosim`` holds the best-so-far
 simulator as ``simulator.npz``.
+
+Loading refuses, with one :class:`CheckpointError` line, a file whose format
+version is not a positive integer or is newer (:class:`NewerFormatError`),
+whose metadata fails :func:`~recurrent_sim.training.metadata.metadata_problem`,
+or whose arrays do not fit the model its config builds
+(:mod:`recurrent_sim.training.checkpoint_layout`).
 """
 import json
 import logging
@@ -21,9 +27,11 @@ import numpy as np
 from chainer.serializers import DictionarySerializer, NpzDeserializer
 
 from recurrent_sim.models import PAPER_ARCHITECTURE, SimulatorConfig, build_simulator
+from recurrent_sim.training.checkpoint_layout import layout_problem
+from recurrent_sim.training.metadata import metadata_problem
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import READ_ERRORS, atomic_write
-from recurrent_sim.utils.finite import refuse_nonfinite, require_finite
+from recurrent_sim.utils.finite import refuse_nonfinite, require_finite, summarize_names
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +43,32 @@ CHECKPOINT_FILENAME = "simulator.npz"
 
 class CheckpointError(UserError):
     """A checkpoint is missing, unreadable, or does not fit what was asked."""
+
+
+class NewerFormatError(CheckpointError):
+    """A checkpoint written by a newer recurrent_sim (a higher format version): not damaged, not
+    readable by this version."""
+
+
+TOP_LEVEL_KEYS = ("format_version", "config", "metadata")
+ARRAY_PREFIXES = ("model/", "optimizer/", "extra/")
+
+
+def _format_version(path, arrays) -> int:
+    """The checkpoint's format version: a positive integer (not a boolean), at most :data:`FORMAT_VERSION`."""
+    if "format_version" not in arrays:
+        raise CheckpointError(f"{path} is not a recurrent_sim checkpoint (it has no format_version)")
+    stored = arrays["format_version"]
+    if stored.shape != () or stored.dtype.kind not in "iu" or int(stored) < 1:
+        value = stored.tolist() if stored.size < 4 else f"a {stored.dtype} array of shape {stored.shape}"
+        raise CheckpointError(f"{path} is not a valid recurrent_sim checkpoint: its format_version is {value!r}, "
+                              "not a positive integer; it is damaged or was not written by recurrent_sim")
+    if int(stored) > FORMAT_VERSION:
+        raise NewerFormatError(
+            f"{path} was written by a newer recurrent_sim (checkpoint format {int(stored)}; this one reads formats "
+            f"1 to {FORMAT_VERSION}): upgrade recurrent_sim to load it"
+        )
+    return int(stored)
 
 
 def checkpoint_path(path) -> str:
@@ -85,17 +119,18 @@ class Checkpoint:
     def __init__(self, path, arrays):
         self.path = path
         self.arrays = arrays
+        version = _format_version(path, arrays)
+        invalid = f"{path} is not a valid recurrent_sim checkpoint"
         try:
-            version = int(arrays["format_version"])
             self.config = SimulatorConfig.from_dict(json.loads(str(arrays["config"])))
             self.metadata = json.loads(str(arrays["metadata"]))
-        except (KeyError, ValueError, TypeError) as e:
-            raise CheckpointError(f"{path} is not a recurrent_sim checkpoint ({e})") from None
-        if version > FORMAT_VERSION:
-            raise CheckpointError(
-                f"{path} has format version {version}; this recurrent_sim reads up to "
-                f"{FORMAT_VERSION}: upgrade recurrent_sim"
-            )
+        except (KeyError, ValueError, TypeError, OverflowError) as e:
+            raise CheckpointError(f"{invalid} ({type(e).__name__}: {e})") from None
+        unknown = sorted(key for key in arrays if key not in TOP_LEVEL_KEYS and not key.startswith(ARRAY_PREFIXES))
+        problem = metadata_problem(self.metadata) or (unknown and f"unexpected array(s) {summarize_names(unknown)}")
+        if problem:
+            raise CheckpointError(f"{invalid}: {problem}; it is damaged or was not written by recurrent_sim")
+        self.format_version = version
 
     @property
     def has_optimizer(self) -> bool:
@@ -113,7 +148,7 @@ class Checkpoint:
         """
         try:
             simulator = build_simulator(self.config)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             raise CheckpointError(f"{self.path}: {e} (import the module that registers it)") from None
         self.restore_simulator(simulator)
         return simulator
@@ -134,10 +169,13 @@ class Checkpoint:
         self._deserialize("optimizer/", optimizer)
 
     def _deserialize(self, prefix, target):
-        try:
-            NpzDeserializer(self.arrays, path=prefix, strict=True).load(target)
-        except (KeyError, ValueError) as e:
-            raise CheckpointError(f"{self.path} does not match the model: {e}") from None
+        """Load the arrays under ``prefix`` into ``target`` once each has the name, shape and dtype
+        the target needs (see :mod:`recurrent_sim.training.checkpoint_layout`)."""
+        problem = layout_problem(self.arrays, prefix, target)
+        if problem:
+            raise CheckpointError(f"{self.path} does not fit the simulator its config describes: {problem}; "
+                                  "it is damaged or was not written by recurrent_sim")
+        NpzDeserializer(self.arrays, path=prefix, strict=True).load(target)
 
 
 def describe(config: SimulatorConfig) -> str:
@@ -232,11 +270,14 @@ def newest_loadable_checkpoint(folder):
     Checkpoints newer than it that fail to load (truncated or corrupted by
     something other than this package's atomic writes, e.g. a failed copy)
     are renamed ``*.npz.damaged`` with a warning, so that they are neither
-    deleted nor picked again.
+    deleted nor picked again. A checkpoint of a newer format is not damaged:
+    :class:`NewerFormatError` is raised and the file is left as it is.
     """
     for _, path in reversed(list_checkpoints(folder)):
         try:
             return load_checkpoint(path)
+        except NewerFormatError:
+            raise  # not damaged: left as it is
         except CheckpointError as e:
             logger.warning("skipping damaged checkpoint: %s", e)
             os.replace(path, path + DAMAGED_SUFFIX)

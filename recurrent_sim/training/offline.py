@@ -33,7 +33,7 @@ import numpy as np
 from recurrent_sim.data.dataset_sampler import split_episodes, validation_batches
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.registry import simulator_config
-from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME
+from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, NUMBERED_PREFIX
 from recurrent_sim.training.data_parallel import DataParallelStep, SingleProcess
 from recurrent_sim.training.optimizers import make_optimizer
 from recurrent_sim.training.rank_sampling import RankSampler, all_ranks_mean, rank_share
@@ -51,7 +51,7 @@ from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.progress import Progress
-from recurrent_sim.utils.run_log import MemoryLog, RunLog
+from recurrent_sim.utils.run_log import CURVE_FILE, MemoryLog, RunLog
 from recurrent_sim.utils.signals import StopRequest
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,9 @@ class OfflineTrainer(RunCheckpoints):
         self.parameters_damaged = False
         self.last_loss = float("nan")
         self.budget = TimeBudget(options.max_minutes, options.max_cpu_minutes)
+        if self.ranks.is_root:  # what a run of this folder killed mid-write left (see utils/files.py)
+            remove_stale_temporaries(self.out, (CHECKPOINT_FILENAME, "log.", CURVE_FILE))
+            remove_stale_temporaries(self.checkpoint_folder, NUMBERED_PREFIX)
 
     # ----- resume -------------------------------------------------------------
     @classmethod
@@ -172,9 +175,6 @@ class OfflineTrainer(RunCheckpoints):
         best, kept = saved_best_error(trainer.out), trainer.state.best_validation_error
         if best is not None and (kept is None or best < kept):
             trainer.state.best_validation_error = best
-        if trainer.ranks.is_root:
-            for name in (CHECKPOINT_FILENAME, "log."):
-                remove_stale_temporaries(trainer.out, name)
         trainer.log.write(rewrite_csv=True)
         logger.info("resumed at update %d of %d", trainer.state.updates, options.updates)
         return trainer

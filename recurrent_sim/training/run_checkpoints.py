@@ -20,8 +20,7 @@ from recurrent_sim.training.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
-from recurrent_sim.training.metadata import simulator_metadata
-from recurrent_sim.training.run_state import RUN_KIND
+from recurrent_sim.training.metadata import RUN_KIND, simulator_metadata
 from recurrent_sim.utils.finite import NonFiniteError
 
 logger = logging.getLogger(__name__)

@@ -12,18 +12,20 @@ from typing import Optional
 from recurrent_sim.training.checkpoint import (
     CHECKPOINT_FILENAME,
     NUMBERED_PREFIX,
+    CheckpointError,
+    NewerFormatError,
     list_checkpoints,
     load_checkpoint,
     newest_loadable_checkpoint,
 )
-from recurrent_sim.training.metadata import saved_error
+from recurrent_sim.training.metadata import RUN_KIND, saved_error
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
+from recurrent_sim.utils.settings import SettingError
 
 logger = logging.getLogger(__name__)
 
-RUN_KIND = "offline_training"
 CHECKPOINT_FOLDER = "checkpoints"
 
 
@@ -108,13 +110,26 @@ def find_resume_checkpoint(out):
 
 
 def settings_of(checkpoint) -> OfflineSettings:
-    """The settings a checkpoint's run was started with."""
-    return OfflineSettings.from_dict(checkpoint.metadata["settings"])
+    """The settings a checkpoint's run was started with (CheckpointError if they cannot be read)."""
+    try:
+        return OfflineSettings.from_dict(checkpoint.metadata["settings"])
+    except (KeyError, TypeError, ValueError, SettingError) as e:
+        raise _unreadable(checkpoint, "settings", e) from None
 
 
 def options_of(checkpoint, **changes) -> RunOptions:
-    """The run options saved in a checkpoint, with ``changes`` applied."""
-    return RunOptions(**dict(checkpoint.metadata["options"], **changes))
+    """The run options saved in a checkpoint, with ``changes`` applied (CheckpointError if they cannot be read)."""
+    try:
+        saved = RunOptions(**checkpoint.metadata["options"])
+    except (KeyError, TypeError, ValueError, SettingError) as e:
+        raise _unreadable(checkpoint, "options", e) from None
+    return dataclasses.replace(saved, **changes)
+
+
+def _unreadable(checkpoint, field, error) -> CheckpointError:
+    return CheckpointError(f"{checkpoint.path} is not a valid recurrent_sim checkpoint: its metadata {field} "
+                           f"cannot be read ({type(error).__name__}: {error}); it is damaged or was not written "
+                           "by recurrent_sim")
 
 
 def saved_best_error(out):
@@ -124,6 +139,8 @@ def saved_best_error(out):
         return None
     try:
         return saved_error(load_checkpoint(path).metadata)
+    except NewerFormatError:
+        raise  # not damaged: never replaced by an older recurrent_sim
     except UserError as e:
         logger.warning("%s; it will be replaced by the next best simulator", e)
         return None

@@ -22,7 +22,9 @@ import math
 import os
 
 from recurrent_sim.utils.errors import UserError
-from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, CheckpointError, describe, load_checkpoint
+from recurrent_sim.training.checkpoint import (
+    CHECKPOINT_FILENAME, CheckpointError, NewerFormatError, describe, load_checkpoint,
+)
 from recurrent_sim.training.losses import DEFAULT_LOSS
 from recurrent_sim.training.metadata import saved_error
 
@@ -96,6 +98,8 @@ def plan_savesim(savesim, config, env_id, sequence, loadtosim=None, overwrite=Fa
         return SavesimPlan(path)
     try:
         held = load_checkpoint(path)
+    except NewerFormatError as e:  # not damaged: never replaced by an older recurrent_sim
+        raise UserError(f"--savesim {savesim}: {e}, or choose another folder") from None
     except CheckpointError as e:
         plan = SavesimPlan(path, message=f"{e}; it will be replaced")
         logger.warning("%s", plan.message)

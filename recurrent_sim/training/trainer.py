@@ -9,6 +9,7 @@ its mean training error since the last save is the best so far.
 import dataclasses
 import logging
 import math
+import os
 import time
 from typing import Optional
 
@@ -20,7 +21,9 @@ from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_ima
 from recurrent_sim.training.metadata import simulator_metadata
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.training.run_settings import BATCH_SIZE
+from recurrent_sim.training.savesim import savesim_file
 from recurrent_sim.training.update_step import UpdateStep
+from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.finite import NonFiniteError
 from recurrent_sim.utils.run_log import RunLog
 from recurrent_sim.utils.settings import Setting, SettingError, any_int, check_positive
@@ -106,6 +109,9 @@ class SimulatorTrainer:
         self.sequence = sequence
         self.schedule = schedule
         self.savesim = savesim
+        if savesim:  # what a run killed while saving here left (see utils/files.py)
+            file = savesim_file(savesim)
+            remove_stale_temporaries(os.path.dirname(os.path.abspath(file)), os.path.basename(file))
         self.metadata = dict(metadata or {})
         self.log_interval = log_interval
         self.loss = get_loss(loss)

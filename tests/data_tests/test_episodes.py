@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -16,7 +17,7 @@ from recurrent_sim.data.episodes import (
     read_manifest,
     save_episode,
 )
-from tests.helpers import make_episode, write_dataset
+from tests.helpers import dead_pid, make_episode, write_dataset
 
 
 def test_episode_file_round_trip_holds_plain_compressed_arrays(tmp_path):
@@ -92,7 +93,7 @@ def test_reopening_adopts_an_unrecorded_episode_and_drops_temporaries(tmp_path):
     # A crash after the episode file was renamed into place, before the manifest was written:
     save_episode(os.path.join(folder, "episode_000002.npz"), make_episode(9, seed=7))
     # ... and a crash in the middle of writing the next one:
-    open(os.path.join(folder, ".episode_000003.npz.abc.tmp"), "wb").write(b"PK\x03\x04partial")
+    open(os.path.join(folder, f".episode_000003.npz.{dead_pid()}.abc.tmp"), "wb").write(b"PK\x03\x04partial")
     writer = EpisodeWriter(folder, "BlockWorld-v0", (32, 32), 5)
     assert writer.num_episodes == 3 and writer.total_steps == 20
     assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
@@ -193,7 +194,8 @@ def test_manifest_errors(tmp_path):
     with pytest.raises(DatasetError, match="cannot read .*manifest.json: JSONDecodeError"):
         read_manifest(folder)
     json.dump(dict(good, format_version=99), open(manifest_path, "w"))
-    with pytest.raises(DatasetError, match="format version 99.*upgrade recurrent_sim"):
+    with pytest.raises(DatasetError, match=r"was written by a newer recurrent_sim \(dataset format 99; this one "
+                                           r"reads up to 1\): upgrade recurrent_sim"):
         read_manifest(folder)
     json.dump(dict(good, episodes=[{"file": "../../etc/passwd", "steps": 3}]), open(manifest_path, "w"))
     with pytest.raises(DatasetError, match="not a plain file name"):
@@ -229,3 +231,50 @@ def test_dataset_of_several_folders(tmp_path):
         EpisodeDataset([a, c])
     with pytest.raises(DatasetError, match="no dataset folder given"):
         EpisodeDataset([])
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("format_version", "1e400", "format_version is Infinity, not an integer >= 1"),
+    ("format_version", "true", "format_version is true, not an integer >= 1"),
+    ("format_version", "0", "format_version is 0, not an integer >= 1"),
+    ("format_version", "1.5", "format_version is 1.5, not an integer >= 1"),
+    ("n_actions", "1e400", "n_actions is Infinity, not an integer >= 1"),
+    ("total_steps", "-1e400", "total_steps is -Infinity, not an integer >= 0"),
+    ("frame_shape", "[1e400, 32]", "height is Infinity, not an integer >= 1"),
+    ("frame_shape", "[32, 32, 1]", "ValueError: too many values to unpack"),
+])
+def test_manifest_numbers_must_be_integers(tmp_path, field, value, message):
+    """A number a float cannot hold (1e400 is read as infinity), a boolean or a fraction is refused in one line."""
+    folder = write_dataset(tmp_path / "d", [3])
+    path = os.path.join(folder, MANIFEST)
+    manifest = json.load(open(path))
+    text = json.dumps(dict(manifest, **{field: "HERE"})).replace('"HERE"', value)
+    open(path, "w").write(text)
+    with pytest.raises(DatasetError, match=f"^cannot read {re.escape(path)}: .*{re.escape(message)}") as caught:
+        EpisodeDataset([folder])
+    assert "\n" not in str(caught.value)
+    assert open(path).read() == text  # nothing saved is changed
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_an_episode_with_a_reward_that_is_not_finite_is_refused(tmp_path, bad):
+    from recurrent_sim.data.dataset_check import check_episodes_readable
+    from recurrent_sim.utils.finite import NonFiniteError
+
+    folder = write_dataset(tmp_path / "d", [6, 6])
+    path = os.path.join(folder, "episode_000001.npz")
+    episode = make_episode(6, seed=3)
+    episode.rewards[4] = bad
+    with pytest.raises(NonFiniteError, match="not saved: rewards hold NaN or infinite values"):
+        save_episode(path, episode)  # never written ...
+    with open(path, "wb") as f:  # ... but a file damaged otherwise is refused when read
+        np.savez_compressed(f, **{name: getattr(episode, name) for name in
+                                  ("frames", "actions", "rewards", "episode_ends")})
+    message = (f"episode file {path} holds 1 NaN or infinite reward(s) (first at step 4); it is damaged: delete it "
+               f"and its line in {MANIFEST}, or collect again")
+    with pytest.raises(DatasetError, match=f"^{re.escape(message)}$"):
+        load_episode(path)
+    with pytest.raises(DatasetError, match=f"^{re.escape(message)}$"):
+        EpisodeDataset([folder])
+    with pytest.raises(DatasetError, match="holds 1 unreadable episode file\\(s\\) .*: episode_000001.npz;"):
+        check_episodes_readable(folder)

@@ -199,3 +199,51 @@ def test_outdir_on_a_real_read_only_mount(script, capsys, tmp_path):
         assert status == 1 and "Read-only file system" in error_line(err)
     finally:
         subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model__transition_lstm__factor_to_gates__W": "cut"},
+     "array model/transition_lstm/factor_to_gates/W is (32, 1) float32, but the model needs (32, 16) float32"),
+    ({"metadata": "null"}, "its metadata is null, not a JSON object"),
+    ({"metadata": '{"env_id": 7}'}, "metadata field 'env_id' is 7, not a string or null"),
+    ({"format_version": 3}, "was written by a newer recurrent_sim (checkpoint format 3; this one reads formats 1 "
+                            "to 2)"),
+])
+def test_loadtosim_refuses_a_damaged_or_newer_simulator_before_making_a_run_folder(script, capsys, tmp_path, change,
+                                                                                   message):
+    from tests.commands_tests.test_trust import snapshot
+    from tests.commands_tests.test_trust_files import rewrite
+
+    sim = tmp_path / "sim"
+    status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(sim))
+    assert status == 0, err
+    weight = "model/transition_lstm/factor_to_gates/W"
+    if weight.replace("/", "__") in change:
+        with np.load(sim / "simulator.npz") as npz:
+            change = {weight.replace("/", "__"): npz[weight][:, :1]}
+    rewrite(sim / "simulator.npz", **change)
+    before = snapshot(sim)
+    for extra in (["--demo"], ["--savesim", str(tmp_path / "other")]):
+        status = script.main(["1", "--env", "BlockWorld-v0", "--loadtosim", str(sim), *extra,
+                              "--outdir", str(tmp_path / "demo")])
+        err = capsys.readouterr().err
+        assert status == 2 and message in error_line(err)
+        assert not (tmp_path / "demo").exists() and not (tmp_path / "other").exists()
+    assert snapshot(sim) == before
+
+
+def test_savesim_never_replaces_a_simulator_of_a_newer_recurrent_sim(script, capsys, tmp_path):
+    from tests.commands_tests.test_trust import snapshot
+    from tests.commands_tests.test_trust_files import rewrite
+
+    sim = tmp_path / "sim"
+    status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(sim))
+    assert status == 0, err
+    rewrite(sim / "simulator.npz", format_version=3)
+    before = snapshot(sim)
+    status, out, err = run(script, capsys, tmp_path, *BLOCKWORLD_TRAIN, "--savesim", str(sim))
+    assert status == 2
+    assert error_line(err).endswith(
+        f"--savesim {sim}: {sim / 'simulator.npz'} was written by a newer recurrent_sim (checkpoint format 3; this "
+        "one reads formats 1 to 2): upgrade recurrent_sim to load it, or choose another folder")
+    assert snapshot(sim) == before

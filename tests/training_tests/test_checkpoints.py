@@ -17,6 +17,7 @@ from recurrent_sim.training.checkpoint import (
     save_checkpoint,
 )
 from recurrent_sim.training.sequence_loss import SequenceSchedule
+from tests.helpers import dead_pid
 from recurrent_sim.commands.validation import (
     check_buffer_size,
     check_savesim_folder,
@@ -38,12 +39,13 @@ def simulator():
 def test_numbered_checkpoints_are_listed_pruned_and_temporaries_removed(tmp_path, simulator):
     for number in (3, 12, 7):
         save_checkpoint(numbered_checkpoint_path(tmp_path, number), simulator, metadata={"n": number})
-    (tmp_path / ".checkpoint_00000015.npz.x1.tmp").write_bytes(b"half")
+    left = tmp_path / f".checkpoint_00000015.npz.{dead_pid()}.x1.tmp"  # of a killed writer
+    left.write_bytes(b"half")
     (tmp_path / "checkpoint_00000099.npz.damaged").write_bytes(b"old")
     (tmp_path / "checkpoint_best.npz").write_bytes(b"not numbered")
     assert [n for n, _ in list_checkpoints(tmp_path)] == [3, 7, 12]
     assert list_checkpoints(tmp_path / "missing") == []
-    assert remove_stale_temporaries(tmp_path) == [str(tmp_path / ".checkpoint_00000015.npz.x1.tmp")]
+    assert remove_stale_temporaries(tmp_path) == [str(left)]
     assert prune_checkpoints(tmp_path, keep=2) == [numbered_checkpoint_path(tmp_path, 3)]
     assert [n for n, _ in list_checkpoints(tmp_path)] == [7, 12]
     assert (tmp_path / "checkpoint_00000099.npz.damaged").exists()
