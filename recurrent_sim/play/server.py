@@ -21,7 +21,7 @@ import os
 
 from aiohttp import WSMsgType, web
 
-from recurrent_sim.play.http_guard import HostCheck, QuietHttpLog, allowed_names
+from recurrent_sim.play.http_guard import HostCheck, QuietHttpLog, allowed_names, is_wildcard
 from recurrent_sim.play.legend import key_help, legend
 from recurrent_sim.play.page import Page
 from recurrent_sim.play.protocol import (
@@ -239,6 +239,8 @@ async def _serve(server, on_ready):
         await site.start()
         host, port = runner.addresses[0][:2]
         server.port = server.hosts.port = port
+        if is_wildcard(host):  # every interface: this machine's browser reaches it on loopback
+            host = "::1" if ":" in host else "127.0.0.1"
         on_ready(f"http://{'[' + host + ']' if ':' in host else host}:{port}/")
         await asyncio.Event().wait()
     finally:
@@ -247,5 +249,6 @@ async def _serve(server, on_ready):
 
 def serve(server: PlayServer, on_ready=lambda url: None):
     """Run ``server`` until interrupted; ``on_ready(url)`` is called once it listens
-    (with the port the system chose when ``server.port`` is 0)."""
+    (with the port the system chose when ``server.port`` is 0; on a wildcard address,
+    the loopback URL of this machine)."""
     asyncio.run(_serve(server, on_ready))

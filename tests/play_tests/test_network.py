@@ -47,12 +47,12 @@ def network_server(tmp_path_factory, untrained_checkpoint):
     """The play server listening on every interface, with one more name allowed."""
     server = PlayProcess(tmp_path_factory.mktemp("play"), "--loadtosim", untrained_checkpoint, "--env", BLOCKWORLD,
                          "--warmup", 4, "--host", "0.0.0.0", "--allow-host", "play.example")
-    server.url = server.url.replace("//0.0.0.0:", "//127.0.0.1:")
     yield server
     server.stop()
 
 
 def test_listening_on_a_network_warns_what_it_means(network_server):
+    assert network_server.url.startswith("http://127.0.0.1:")  # the URL printed works in this machine's browser
     warning = network_server.stderr()
     assert "warning: listening on 0.0.0.0 (every network interface of this machine)" in warning
     assert "anyone on a network that reaches it can play and save GIFs" in warning
@@ -77,8 +77,3 @@ def test_on_every_interface_the_host_and_origin_are_still_checked(network_server
     assert "refused a request: requests from the page 'http://attacker.example' are not allowed" \
         in network_server.stderr()
 
-
-def test_a_bad_allow_host_is_one_line(cli):
-    code, _, err = cli("play", "--pretrained", "blockworld", "--allow-host", "http://box.lan")
-    assert code == 2 and err.strip().splitlines() == [
-        "recurrent-sim play: error: --allow-host: 'http://box.lan' is not a host name or an IP address"]
