@@ -6,8 +6,7 @@ the game's action names (``NOOP``, ``UP``, ``FIRE`` ...) so that no key is
 promised that the game lacks.
 """
 
-BLOCKWORLD_PLAYER = ("You are the large gray square (6 pixels a side); the small bright square is the ball, "
-                     "which bounces on its own.")
+BLOCKWORLD_PLAYER = "You are the large gray square; the small bright square is the ball, which bounces on its own."
 BLOCKWORLD_SCORES = {
     "BlockWorld-v0": "+1 for every step your square touches the ball; an episode lasts 100 steps.",
     "BlockWorld-v1": "+1 for every step your square touches the ball; when the ball reaches the bottom wall "
