@@ -33,6 +33,10 @@ def add_parser(subparsers):
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; any other "
                              "address lets others on the network play and write GIFs, and prints a warning)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a name or address of this machine that browsers may use to reach the page, "
+                             "besides 127.0.0.1, localhost, [::1] and --host (repeatable; requests naming "
+                             "any other host are refused, so that other web sites cannot drive the game)")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default: 8765)")
     parser.add_argument("--fps", type=positive_float, default=15.0,
                         help="steps a second while playing (default: 15)")
@@ -62,6 +66,25 @@ def check_arguments(args):
             raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     if args.scale is not None and not 1 <= args.scale <= 64:
         raise UserError(f"--scale must be in 1..64, got {args.scale}")
+    from recurrent_sim.play.http_guard import host_name
+
+    for flag, values in (("--host", [args.host]), ("--allow-host", args.allow_host)):
+        for value in values:
+            try:
+                host_name(value)
+            except ValueError as e:
+                raise UserError(f"{flag}: {e}") from None
+
+
+def network_warning(args, names) -> str:
+    """The warning printed when the server listens on more than this machine's loopback."""
+    from recurrent_sim.play.http_guard import is_wildcard
+
+    where = (f"{args.host} (every network interface of this machine)" if is_wildcard(args.host)
+             else args.host)
+    return (f"recurrent-sim play: warning: listening on {where}: anyone on a network that reaches it can "
+            f"play and save GIFs into {args.out}, with nothing asked; the page answers only to "
+            f"{', '.join(names)} (--allow-host NAME adds the name others type in their browser)")
 
 
 def load_simulator(path):
@@ -83,28 +106,28 @@ def build_session(args, checkpoint, simulator):
     from recurrent_sim.play import PlaySession, RecordedGame
     from recurrent_sim.utils.device import use_device
 
-    _, game = make_evaluation_game(args, checkpoint)
+    env_id, game = make_evaluation_game(args, checkpoint)
     frame_size = checkpoint.config.frame_shape[0]
     agent = make_acting_agent(game.action_space.n, obs_shape=(args.frame_buffer_length, frame_size, frame_size),
                               load=args.agent, seed=args.seed, gpu=args.gpu)
     use_device(args.gpu, simulator)
     simulated = SimulatedGame(simulator, n_frames=args.frame_buffer_length)
-    return PlaySession(simulated, RecordedGame(game, seed=args.seed), agent, warmup=args.warmup)
+    return env_id, PlaySession(simulated, RecordedGame(game, seed=args.seed), agent, warmup=args.warmup)
 
 
 def run(args) -> int:
     from recurrent_sim.play import PlayServer, serve
-    from recurrent_sim.play.server import is_loopback
+    from recurrent_sim.play.http_guard import allowed_names, is_loopback
 
     check_arguments(args)
     checkpoint, simulator = load_simulator(simulator_path(args))
-    session = build_session(args, checkpoint, simulator)
+    env_id, session = build_session(args, checkpoint, simulator)
     frame_size = checkpoint.config.frame_shape[0]
     scale = args.scale or max(1, 320 // frame_size)
     server = PlayServer(session, args.out, fps=args.fps, host=args.host, port=args.port,
-                        agent_name="trained agent" if args.agent else "non-learning agent", scale=scale)
+                        agent_name="trained agent" if args.agent else "non-learning agent", scale=scale,
+                        allow_hosts=args.allow_host, env_id=env_id)
     if not is_loopback(args.host):
-        print(f"recurrent-sim play: warning: listening on {args.host}: anyone who can reach this address can "
-              f"play and save GIFs into {args.out}", file=sys.stderr, flush=True)
+        print(network_warning(args, allowed_names(args.host, args.allow_host)), file=sys.stderr, flush=True)
     serve(server, lambda url: print(f"serving {checkpoint.path} at {url} (Ctrl-C stops)", flush=True))
     return 0

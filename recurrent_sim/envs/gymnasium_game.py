@@ -7,6 +7,9 @@ and ``step(action) -> (observation, reward, terminated, truncated, info)``,
 where ``terminated`` is the episode-end head's verdict and ``truncated``
 the step limit. ``options={"frames": ..., "actions": ...}`` in ``reset``
 warms up on those real frames instead of drawing from the warm-up source.
+``reset(seed=s)`` reseeds the warm-up source (:meth:`SimulatedGame.seed`),
+the one random thing of an episode: the same seed and actions play the
+same episode (gymnasium's ``check_env`` passes).
 """
 import gymnasium
 import numpy as np
@@ -39,8 +42,11 @@ class GymnasiumSimulatedGame(gymnasium.Env):
 
     def reset(self, *, seed=None, options=None):
         """Warm up again: on ``options["frames"]`` / ``options["actions"]`` when given, else as
-        :meth:`SimulatedGame.reset`. Returns ``(observation, info)``."""
+        :meth:`SimulatedGame.reset`; with ``seed``, the warm-up source is reseeded first. Returns
+        ``(observation, info)``."""
         super().reset(seed=seed)
+        if seed is not None:
+            self.game.seed(seed)
         options = options or {}
         if "frames" in options:
             observation = self.game.warm_up(options["frames"], options["actions"])

@@ -17,11 +17,15 @@ on the real game; reward, episode end and drift come from the simulator's
 heads (see :mod:`recurrent_sim.envs.batched_simulated_game`, which this
 wraps with one game).
 """
+import logging
+
 import gym
 import numpy as np
 from gym import spaces
 
 from recurrent_sim.envs.batched_simulated_game import BatchedSimulatedGame
+
+logger = logging.getLogger(__name__)
 
 
 class SimulatedGame(gym.Env):
@@ -50,6 +54,7 @@ class SimulatedGame(gym.Env):
         self.action_space = spaces.Discrete(self.games.n_actions)
         self.observation_space = spaces.Box(0, 255, (self.games.n_frames, height, width), np.uint8)
         self.frame = None
+        self._warned_unseeded = False
 
     @property
     def simulator(self):
@@ -132,4 +137,15 @@ class SimulatedGame(gym.Env):
         return None if self.frame is None else self.frame.copy()
 
     def seed(self, seed=None):
+        """Reseed the warm-up source (its ``seed(seed)``), so that the warm-ups :meth:`reset` draws
+        from now on are those of ``seed``: the simulator itself draws nothing, so the same seed and
+        actions play the same episode. A source without ``seed`` is warned about (once) and left as is."""
+        source = self.games.warmup_source
+        if seed is not None and source is not None:
+            if hasattr(source, "seed"):
+                source.seed(seed)
+            elif not self._warned_unseeded:
+                self._warned_unseeded = True
+                logger.warning("the warm-up source %r has no seed(seed): seeding this game does not repeat "
+                               "its warm-ups", source)
         return [seed]

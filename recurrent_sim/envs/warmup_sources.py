@@ -5,6 +5,11 @@ A warm-up source is a callable ``source(n) -> (frames, actions)``: n rows of
 taken between them (``actions[:, t]`` on ``frames[:, t]``), what
 :meth:`~recurrent_sim.envs.batched_simulated_game.BatchedSimulatedGame.warm_up`
 and its ``reset`` take. After the warm-up the game needs no emulator.
+
+Both sources here have ``seed(seed)``: from then on the warm-ups they draw
+are those of ``seed``, so that a game reset with a seed
+(:meth:`~recurrent_sim.envs.simulated_game.SimulatedGame.seed`, gymnasium's
+``reset(seed=...)``) plays the same episode again.
 """
 import numpy as np
 
@@ -41,6 +46,10 @@ class DatasetWarmups:
                             "record longer episodes or warm up on fewer frames")
         self.windows = np.asarray(windows, dtype=np.int64)
 
+    def seed(self, seed):
+        """Draw the windows of ``seed`` from now on (the same ``seed``, the same draws)."""
+        self.rng = np.random.default_rng(seed)
+
     def __call__(self, n):
         picks = self.windows[self.rng.integers(0, len(self.windows), size=n)]
         frames = np.stack([self.episodes[e].frames[s : s + self.warmup] for e, s in picks])
@@ -55,8 +64,10 @@ class LiveWarmups:
         game: a :class:`~recurrent_sim.envs.preprocessing.PreprocessedEnv` (the real game).
         warmup: frames per warm-up, >= 1.
         act: ``(observation) -> action`` that plays the warm-up steps
-            (default: uniformly random actions).
-        seed: seed of the random actions.
+            (default: uniformly random actions). :meth:`seed` does not reach
+            its own randomness: give a deterministic one where seeds must
+            repeat episodes.
+        seed: seed of the random actions (the game keeps the seed it was made with).
         max_tries: episodes that may end during a warm-up before UserError.
     """
 
@@ -68,6 +79,13 @@ class LiveWarmups:
         self.rng = np.random.default_rng(seed)
         self.act = act or (lambda observation: int(self.rng.integers(game.action_space.n)))
         self.max_tries = int(max_tries)
+
+    def seed(self, seed):
+        """Reseed the game (its next reset) and the random actions from ``seed``: from now on the
+        warm-ups are those of ``seed``."""
+        game_seed, action_seed = np.random.SeedSequence(seed).generate_state(2)
+        self.game.seed(int(game_seed))
+        self.rng = np.random.default_rng(int(action_seed))
 
     def one(self):
         """(frames (warmup, H, W) uint8, actions (warmup - 1,) int32) of one fresh episode's start."""

@@ -21,6 +21,7 @@ their raw (height, width) uint8 gray pixels, row by row.
 """
 import base64
 import json
+import reprlib
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -29,6 +30,9 @@ import numpy as np
 COMMANDS = ("action", "pause", "resume", "step", "branch", "agent", "reset", "save_gif")
 #: Longest message read, characters; longer ones are refused unread.
 MAX_MESSAGE_CHARS = 4096
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 30, 30
 
 
 class ProtocolError(ValueError):
@@ -43,10 +47,15 @@ class Command(NamedTuple):
     value: Optional[object] = None
 
 
+def _short(value) -> str:
+    """A repr of ``value`` from the page, at most a few dozen characters, however deep it is."""
+    return _SHORT.repr(value)
+
+
 def _integer(message, key, low, high, what):
     value = message.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(f"{what} must be an integer, got {value!r}")
+        raise ProtocolError(f"{what} must be an integer, got {_short(value)}")
     if not low <= value <= high:
         raise ProtocolError(f"{what} {value} is out of range: {low} to {high}")
     return value
@@ -61,7 +70,8 @@ def parse_command(text, n_actions, last_step) -> Command:
         last_step: the newest step of the recorded real game (branch targets
             are 0..last_step).
     Raises:
-        ProtocolError: not JSON, not an object, unknown type, or a bad argument.
+        ProtocolError: longer than :data:`MAX_MESSAGE_CHARS`, not JSON, nested
+            too deeply to parse, not an object, unknown type, or a bad argument.
     """
     if not isinstance(text, str):
         raise ProtocolError("messages must be JSON text")
@@ -71,11 +81,13 @@ def parse_command(text, n_actions, last_step) -> Command:
         message = json.loads(text)
     except ValueError:
         raise ProtocolError("message is not valid JSON") from None
+    except RecursionError:
+        raise ProtocolError("message is nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError("message must be a JSON object with a 'type'")
     kind = message.get("type")
     if kind not in COMMANDS:
-        raise ProtocolError(f"unknown message type {kind!r}; known: {', '.join(COMMANDS)}")
+        raise ProtocolError(f"unknown message type {_short(kind)}; known: {', '.join(COMMANDS)}")
     if kind == "action" or (kind == "step" and "action" in message):
         return Command(kind, _integer(message, "action", 0, n_actions - 1, "action"))
     if kind == "branch":

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Most steps written into one GIF (the newest ones).
 MAX_GIF_STEPS = 2000
+#: Episodes in a row that may end during the warm-up before a new episode keeps the ended one.
+MAX_SKIPPED_EPISODES = 100
 
 
 def divergence(simulated, real) -> float:
@@ -55,7 +57,8 @@ class PlaySession:
         self.sim_frames, self.divergences, self.drifts = [], [], []
         self.observation = None  # what the simulated game shows the agent, (n_frames, H, W) uint8
         self.branch_step = 0
-        self.sim_reward, self.sim_done = 0.0, False
+        self.sim_rewards = []  # rewards of the simulated steps since the branch
+        self.sim_done = False
 
     @property
     def has_drift(self) -> bool:
@@ -71,11 +74,22 @@ class PlaySession:
         return self.real.done
 
     def new_episode(self):
-        """Reset the real game, let the agent play the first ``warmup - 1`` real steps, branch at the last."""
-        self.real.reset()
+        """Reset the real game, let the agent play the first ``warmup - 1`` real steps, branch at the last.
+
+        An episode that ends during these steps is skipped (the next one is
+        played), up to :data:`MAX_SKIPPED_EPISODES` in a row.
+        """
+        for _ in range(MAX_SKIPPED_EPISODES):
+            self.real.reset()
+            while self.real.last_step < self.warmup - 1 and not self.real.done:
+                self.real.step(self.agent.act(self.real.observation))
+            if not self.real.done:
+                break
+            logger.info("episode %d ended within the %d warm-up steps: skipped", self.real.episode, self.warmup - 1)
+        else:
+            logger.warning("%d episodes in a row ended within the %d warm-up steps; a smaller --warmup "
+                           "leaves some to play", MAX_SKIPPED_EPISODES, self.warmup - 1)
         self.sim_frames, self.divergences, self.drifts = [], [], []
-        while self.real.last_step < self.warmup - 1 and not self.real.done:
-            self.real.step(self.agent.act(self.real.observation))
         self.branch(self.real.last_step)
 
     def branch(self, step):
@@ -92,7 +106,7 @@ class PlaySession:
         self.divergences = self.divergences[:kept] + [0.0] * (step + 1 - kept)
         self.drifts = self.drifts[:kept] + [None] * (step + 1 - kept)
         self.branch_step = step
-        self.sim_reward, self.sim_done = 0.0, False
+        self.sim_rewards, self.sim_done = [], False
 
     def agent_action(self) -> int:
         """The agent's action on the simulated game's current observation."""
@@ -109,11 +123,19 @@ class PlaySession:
         self.sim_frames.append(frame)
         self.divergences.append(divergence(frame, self.real.frames[-1]))
         self.drifts.append(None if drift is None else float(drift))
-        self.sim_reward, self.sim_done = float(reward), bool(done)
+        self.sim_rewards.append(float(reward))
+        self.sim_done = bool(done)
 
     def view(self) -> dict:
-        """The current moment as the page shows it (frames as (H, W) uint8 arrays)."""
+        """The current moment as the page shows it (frames as (H, W) uint8 arrays).
+
+        Rewards: ``real_reward`` / ``sim_reward`` of the last step (0 right
+        after a branch), ``real_score`` / ``sim_score`` summed over the
+        episode (the simulated game's score counts the real rewards up to the
+        branch, then its own).
+        """
         step = self.real.last_step
+        before_branch = float(sum(self.real.rewards[: self.branch_step]))
         return {
             "step": step,
             "branch_step": self.branch_step,
@@ -123,7 +145,9 @@ class PlaySession:
             "drift": self.drifts[step],
             "divergences": self.divergences[self.branch_step :],
             "real_reward": self.real.rewards[-1] if self.real.rewards and step > self.branch_step else 0.0,
-            "sim_reward": self.sim_reward,
+            "sim_reward": self.sim_rewards[-1] if self.sim_rewards else 0.0,
+            "real_score": float(sum(self.real.rewards)),
+            "sim_score": before_branch + float(sum(self.sim_rewards)),
             "real_done": self.real.done,
             "sim_done": self.sim_done,
             "episode": self.real.episode,

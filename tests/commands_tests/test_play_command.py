@@ -10,6 +10,9 @@ from tests.play_tests.server_process import PlayProcess
     (["--warmup", "0"], "--warmup must be a positive integer"),
     (["--scale", "0"], "--scale must be in 1..64"),
     (["--fps", "0"], "--fps"),
+    (["--host", "a b"], "--host: 'a b' is not a host name or an IP address"),
+    (["--allow-host", "box.lan", "--allow-host", "http://box.lan"],
+     "--allow-host: 'http://box.lan' is not a host name or an IP address"),
 ])
 def test_bad_flags_fail_in_one_line(cli, untrained_checkpoint, flags, words):
     code, out, err = cli("play", "--loadtosim", untrained_checkpoint, *flags)
@@ -34,7 +37,7 @@ def test_needs_a_simulator(cli):
 def test_another_address_prints_a_warning(tmp_path, untrained_checkpoint):
     server = PlayProcess(tmp_path, "--loadtosim", untrained_checkpoint, "--env", BLOCKWORLD, "--host", "0.0.0.0")
     try:
-        assert server.url.startswith("http://0.0.0.0:")
+        assert server.url.startswith("http://127.0.0.1:")  # every interface: the URL this machine's browser uses
         assert "warning: listening on 0.0.0.0" in server.stderr()
     finally:
         server.stop()

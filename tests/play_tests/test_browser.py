@@ -9,6 +9,7 @@ Set ``RECURRENT_SIM_SCREENSHOT=PATH`` to keep a screenshot of the page.
 import asyncio
 import os
 import shutil
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from recurrent_sim.play.protocol import decode_frame
 
 from tests.helpers import BLOCKWORLD
 from tests.play_tests.server_process import PlayProcess
-from tests.play_tests.test_server import BAD_MESSAGES, receive
+from tests.play_tests.test_server import BAD_MESSAGES, get, receive
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -131,8 +132,10 @@ def test_play_in_the_browser(play_server, browser):
 
     browser.get(play_server.url)
     wait(browser, "window.playState.frame !== null")
+    first = browser.execute_script("return window.playState.frame.episode")
     browser.find_element("tag name", "body").send_keys("n")  # a new episode, paused: one step per key press
-    start = wait(browser, "window.playState.paused && window.playState.frame.episode === 1 && window.playState.frame.step")
+    start = wait(browser, f"window.playState.paused && window.playState.frame.episode > {first} "
+                          "&& window.playState.frame.step")
     scale = browser.execute_script("return window.playState.hello.scale")
     width = frame_shape(browser)[1]
     assert browser.execute_script("return document.getElementById('sim').width") == width * scale > width  # scaled up
@@ -168,4 +171,42 @@ def test_play_in_the_browser(play_server, browser):
     screenshot = os.environ.get("RECURRENT_SIM_SCREENSHOT")
     if screenshot:
         browser.save_screenshot(screenshot)
+    assert not browser.execute_script("return window.playState.errors.length")
+
+
+def test_the_page_explains_the_game_and_keeps_the_keys_after_the_slider(play_server, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(play_server.url)
+    wait(browser, "window.playState.frame !== null")
+    legend = browser.find_element("id", "legend").text
+    assert "You are the large gray square" in legend and "-1 and the episode ends" in legend
+    keys = browser.find_element("id", "help").text
+    assert "arrow keys move" in keys and "Space" not in keys  # BlockWorld has no FIRE
+    icons = browser.execute_script("return [...document.querySelectorAll('link[rel=icon]')].map(l => l.href)")
+    assert icons and all(get(play_server.url, urlsplit(icon).path)[0] == 200 for icon in icons)
+
+    episode = browser.execute_script("return window.playState.frame.episode")
+    browser.find_element("tag name", "body").send_keys("n")  # a new episode, paused
+    start = wait(browser, f"window.playState.paused && window.playState.frame.episode > {episode} "
+                          "&& window.playState.frame.step")
+    slider = browser.find_element("id", "history")  # steps 0 to start: the warm-up
+    ActionChains(browser).click_and_hold(slider).move_by_offset(-slider.size["width"] // 2, 0).release().perform()
+    target = int(slider.get_attribute("value"))
+    assert target < start
+    ActionChains(browser).send_keys("b").perform()  # B, with the mouse just off the slider
+    wait(browser, f"window.playState.frame.step === {target} && window.playState.frame.branch_step === {target}")
+    press(browser, Keys.ARROW_UP, target + 1)  # and the arrows play again
+    score = float(browser.find_element("id", "real-score").text)
+    assert score == browser.execute_script("return window.playState.frame.real_score")
+
+    ActionChains(browser).send_keys("p").perform()  # play on until the real episode ends
+    wait(browser, "window.playState.frame.over", timeout=60)
+    pause = browser.find_element("id", "pause")
+    assert not pause.is_enabled() and pause.text == "Episode over"
+    frames = browser.execute_script("return window.playState.frames")
+    ActionChains(browser).send_keys("p").perform()  # no Resume on an ended episode: nothing is sent
+    browser.find_element("tag name", "body").send_keys("n")
+    wait(browser, f"window.playState.frames > {frames} && !window.playState.frame.over")
     assert not browser.execute_script("return window.playState.errors.length")

@@ -57,6 +57,10 @@ def test_good_commands(message, expected):
     ({"type": "branch"}, "must be an integer"),
     ({"type": "agent", "on": "yes"}, "true or false"),
     ("x" * (MAX_MESSAGE_CHARS + 1), "longer than"),
+    ("[" * 2000, "nested too deeply"),
+    ('{"type": "step", "action": ' + "[" * 1500 + "]" * 1500 + "}", "nested too deeply"),
+    ('{"type": "step", "action": ' + "[" * 900 + "]" * 900 + "}", r"must be an integer, got \[\[\[\.\.\.\]\]\]$"),
+    ('{"type": "' + "y" * 3000 + '"}', r"unknown message type 'y{12}\.\.\.y{13}'; known"),
 ])
 def test_bad_commands_say_what_is_wrong(message, words):
     with pytest.raises(ProtocolError, match=words):

@@ -1,11 +1,15 @@
-"""The play server over the network: only its own files, only loopback names, bad messages answered, never fatal."""
+"""The play server over the network: only its own files, only loopback names, bad messages and bad
+requests answered, never fatal, a page that does not read dropped."""
 import asyncio
 import http.client
 import json
+import time
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+
+from tests.play_tests.server_process import closed_by_server, page_that_never_reads, raw_request
 
 
 def get(url, path, headers=None):
@@ -33,6 +37,9 @@ def test_serves_the_page_and_its_files(play_server):
     status, kind, body = get(play_server.url, "/static/play.js")
     assert status == 200 and kind.startswith("text/javascript") and b"WebSocket" in body
     assert get(play_server.url, "/static/play.css")[0] == 200
+    for icon in ("/favicon.ico", "/static/favicon.svg"):
+        status, kind, body = get(play_server.url, icon)
+        assert status == 200 and kind == "image/svg+xml" and body.startswith(b"<svg")
 
 
 @pytest.mark.parametrize("path", [
@@ -73,6 +80,11 @@ BAD_MESSAGES = [
     ("text", '{"type": "step", "action": -3}', "out of range"),
     ("text", '{"type": "branch", "step": 100000}', "out of range"),
     ("text", '{"type": "agent", "on": 1}', "true or false"),
+    ("text", "[" * 2000, "nested too deeply"),
+    ("text", '{"type": "action", "action": ' + "[" * 1500 + "]" * 1500 + "}", "nested too deeply"),
+    ("text", '{"type": "action", "action": ' + "[" * 20 + "]" * 20 + "}", "must be an integer, got [[[...]]]"),
+    ("text", '{"type": "pause", "padding": "' + "x" * 5000 + '"}', "longer than 4096 characters"),
+    ("text", "x" * 200_000, "longer than 4096 characters"),
     ("bytes", b"\x00\xff", "JSON text"),
 ]
 
@@ -82,6 +94,7 @@ async def exercise(url):
         async with client.ws_connect(url + "ws") as ws:
             hello = await receive(ws, "hello")
             assert hello["actions"] == ["NOOP", "UP", "DOWN", "LEFT", "RIGHT"] and hello["width"] == 32
+            assert "large gray square" in hello["legend"] and "Space" not in hello["keys"]
             await ws.send_str('{"type": "pause"}')
             while not (await receive(ws, "frame"))["paused"]:
                 pass
@@ -115,3 +128,56 @@ def test_bad_messages_and_lost_pages_do_not_stop_the_server(play_server):
         assert f.read(6) == b"GIF89a"
     assert get(play_server.url, "/")[0] == 200
     assert "Traceback" not in play_server.stderr()
+
+
+MALFORMED_REQUESTS = [
+    b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: HOST\r\n\r\n",  # a URL over 8 KB
+    b"GET / HTTP/1.1\r\n\r\n",  # no Host
+    b"GET file:/// HTTP/1.1\r\nHost: HOST\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: HOST\r\nX-Long: " + b"b" * 9000 + b"\r\n\r\n",  # a header over 8 KB
+]
+
+
+def test_malformed_requests_get_400_and_one_quiet_line_each(play_server):
+    before = len(play_server.stderr())
+    host = urlsplit(play_server.url).netloc.encode()
+    for request in MALFORMED_REQUESTS:
+        assert raw_request(play_server.url, request.replace(b"HOST", host)).split()[1] == "400"
+    assert get(play_server.url, "/")[0] == 200
+    log = play_server.stderr()[before:]
+    assert "Traceback" not in log and " ERROR " not in log, log
+    assert len([line for line in log.splitlines() if "refused a malformed HTTP request from 127.0.0.1: 400" in line]) \
+        == len(MALFORMED_REQUESTS), log
+
+
+async def play_steps(url, steps):
+    """Connect a page that pauses and plays ``steps`` steps; returns the last frame."""
+    async with aiohttp.ClientSession() as client, client.ws_connect(url + "ws") as ws:
+        await receive(ws, "hello")
+        await ws.send_str('{"type": "pause"}')
+        while not (await receive(ws, "frame"))["paused"]:
+            pass
+        for _ in range(steps):
+            await ws.send_str('{"type": "step", "action": 1}')
+            frame = await receive(ws, "frame")
+        return frame
+
+
+def test_a_page_that_never_reads_is_dropped_and_stops_no_one(play_server):
+    asking = ['{"type": "pause"}'] * 5000  # each answered with a frame: megabytes, more than the buffers hold
+    stalled = page_that_never_reads(play_server.url, asking)
+    try:  # alone, it is answered until the server's buffers are full; then it is dropped
+        assert closed_by_server(stalled, timeout=30), play_server.stderr()
+    finally:
+        stalled.close()
+    assert "dropped a page: it took no message for 3 s" in play_server.stderr()
+    stalled = page_that_never_reads(play_server.url, asking)
+    try:
+        time.sleep(1.0)  # the answers fill the buffers
+        started = time.monotonic()
+        frame = asyncio.run(asyncio.wait_for(play_steps(play_server.url, 5), 20))
+        assert time.monotonic() - started < 10 and frame["action"] == 1
+        assert closed_by_server(stalled, timeout=10)
+    finally:
+        stalled.close()
+    assert play_server.running and "Traceback" not in play_server.stderr()

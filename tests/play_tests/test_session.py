@@ -88,3 +88,33 @@ def test_save_gif_writes_real_and_simulated_side_by_side(session, tmp_path):
     frames = imageio.mimread(path)
     assert len(frames) == session.real.last_step + 1
     assert frames[0].shape[1] == 2 * (32 * 2) + 2  # two scaled panels and the gap
+
+
+def test_the_scores_sum_the_episode_rewards(session):
+    start = session.real.last_step
+    for action in (1, 2, 3, 4, 0, 0):
+        session.step(action)
+    view = session.view()
+    assert view["real_score"] == sum(session.real.rewards) and view["sim_score"] == 0.0  # no heads: no reward
+    session.real.rewards[:] = [1.0] * len(session.real.rewards)  # as if every step had touched the ball
+    session.branch(start + 2)
+    view = session.view()
+    assert view["real_score"] == start + 2 == view["sim_score"]  # before the branch the simulator shows the real game
+    assert view["sim_reward"] == 0.0 == view["real_reward"]
+
+
+def test_an_episode_that_ends_during_the_warm_up_is_skipped(untrained_checkpoint, monkeypatch, caplog):
+    import recurrent_sim.play.session as session_module
+
+    simulator = load_checkpoint(untrained_checkpoint).build_simulator()
+    real = RecordedGame(make_game("BlockWorld-v1", seed=0, frame_size=32), seed=0)  # episode 0 ends within 9 steps
+    agent = make_acting_agent(5, obs_shape=(4, 32, 32), seed=0)
+    session = PlaySession(SimulatedGame(simulator, n_frames=4), real, agent, warmup=10)
+    caplog.set_level("INFO")
+    session.new_episode()
+    assert session.real.episode == 1 and not session.over and session.real.last_step == 9
+    assert "episode 0 ended within the 9 warm-up steps: skipped" in caplog.text
+    monkeypatch.setattr(session_module, "MAX_SKIPPED_EPISODES", 2)
+    session = PlaySession(SimulatedGame(simulator, n_frames=4), real, agent, warmup=150)  # longer than any episode
+    session.new_episode()
+    assert session.over and "2 episodes in a row ended within the 149 warm-up steps" in caplog.text

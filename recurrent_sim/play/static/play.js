@@ -46,6 +46,14 @@ function drawCurve(values, branchStep) {
   context.stroke();
 }
 
+const number = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+
+function showHello(hello) {
+  state.hello = hello;
+  $("legend").textContent = hello.legend;
+  $("help").textContent = hello.keys;
+}
+
 function showFrame(frame) {
   state.frame = frame; state.frames += 1;
   if (frame.episode !== state.episode) { state.episode = frame.episode; state.realFrames = []; }
@@ -58,11 +66,13 @@ function showFrame(frame) {
   $("branch-step").textContent = frame.branch_step;
   $("divergence").textContent = frame.divergence.toFixed(5);
   $("drift").textContent = frame.drift === null ? (state.hello.has_drift ? "-" : "no drift head") : frame.drift.toFixed(5);
-  $("sim-reward").textContent = frame.sim_reward; $("real-reward").textContent = frame.real_reward;
+  $("sim-score").textContent = number(frame.sim_score); $("real-score").textContent = number(frame.real_score);
+  $("sim-reward").textContent = number(frame.sim_reward); $("real-reward").textContent = number(frame.real_reward);
   const history = $("history");
   history.max = frame.step;
   if (document.activeElement !== history) { history.value = frame.step; $("history-step").textContent = frame.step; }
-  $("pause").textContent = frame.paused ? "Resume (P)" : "Pause (P)";
+  $("pause").textContent = frame.over ? "Episode over" : frame.paused ? "Resume (P)" : "Pause (P)";
+  $("pause").disabled = frame.over;  // an ended episode cannot go on: branch or start a new one
   $("agent").textContent = frame.agent ? `You play (A)` : `${state.hello.agent} plays (A)`;
   $("status").textContent = (frame.over ? "real episode over: rewind or start a new one"
     : (frame.paused ? "paused" : "playing") + (frame.agent ? `, ${state.hello.agent} at the controls` : ""))
@@ -72,7 +82,7 @@ function showFrame(frame) {
 
 socket.onmessage = (event) => {
   const message = JSON.parse(event.data);
-  if (message.type === "hello") state.hello = message;
+  if (message.type === "hello") showHello(message);
   else if (message.type === "frame") showFrame(message);
   else if (message.type === "saved") { state.saved = message.path; $("message").textContent = `saved ${message.path}`; }
   else if (message.type === "error") { state.errors.push(message.message); $("message").textContent = message.message; }
@@ -96,13 +106,16 @@ function heldAction() {
 
 function stepOnce(action) { send(action === undefined ? { type: "step" } : { type: "step", action }); }
 function branch() { send({ type: "branch", step: Number($("history").value) }); }
-function togglePause() { send({ type: state.paused ? "resume" : "pause" }); }
+function togglePause() { if (!(state.frame && state.frame.over)) send({ type: state.paused ? "resume" : "pause" }); }
 function toggleAgent() { send({ type: "agent", on: !state.agent }); }
 
 document.addEventListener("keydown", (event) => {
-  if (!state.hello || event.target instanceof HTMLInputElement) return;  // the slider takes its own keys
+  if (!state.hello || event.ctrlKey || event.metaKey || event.altKey) return;
+  const onSlider = event.target === $("history");
+  if (event.target instanceof HTMLInputElement && !onSlider) return;
   const direction = DIRECTIONS[event.key];
   if (direction) {
+    if (onSlider) return;  // a slider focused from the keyboard (Tab) moves with the arrow keys
     event.preventDefault();
     if (event.repeat) return;
     state.held.add(direction);
@@ -132,6 +145,7 @@ $("agent").onclick = toggleAgent;
 $("reset").onclick = () => send({ type: "reset" });
 $("save").onclick = () => send({ type: "save_gif" });
 $("branch").onclick = branch;
+$("history").addEventListener("pointerup", () => $("history").blur());  // after a drag the keys play again
 $("history").oninput = () => {  // look back: the real frame at that step (branch to play from there)
   const step = Number($("history").value), frame = state.realFrames[step];
   $("history-step").textContent = step;
