@@ -33,7 +33,8 @@ from recurrent_sim.utils.settings import SEED
 logger = logging.getLogger(__name__)
 
 # The files written in --out; ``remove_stale_temporaries`` removes what a killed evaluation left of them.
-OUTPUT_FILES = ("metrics.csv", "summary.json", "error_curve.png", "rollout.gif", "rollout_frames.png", "config.json")
+OUTPUT_FILES = ("metrics.csv", "summary.json", "error_curve.png", "object_curve.png", "rollout.gif", "rollout_frames.png",
+                "config.json")
 SEED_STREAM = 0x5EED_E7A1  # separates evaluation episodes from training ones played with the same --seed
 
 THRESHOLD_HELP = (
