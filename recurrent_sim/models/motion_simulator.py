@@ -15,10 +15,11 @@ decoder, but its output is a choice among *moved copies of the last frame*:
   the same paper), read from the decoder's full-size level and the last two
   frames: each pixel takes its value from where the local motion says it
   comes from, so objects moving different ways move each their own way;
-* from the decoder's full-size level and the last two frames, per-pixel
-  masks (a softmax over the candidates): the last frame as it is, the
-  locally moved frame, each globally moved copy, and one synthesized image
-  (for what no copy holds, such as an object that appears);
+* from the decoder's full-size level, the last two frames and a k x k
+  convolution of them (what moved within a kernel's reach), per-pixel masks
+  (a softmax over the candidates): the last frame as it is, the locally
+  moved frame, each globally moved copy, and one synthesized image (for
+  what no copy holds, such as an object that appears);
 * the prediction is the masked sum of the candidates, a per-pixel convex
   combination of pixel values: with sharp masks and kernels an object is
   moved whole, neither faded nor smeared, and a prediction fed back stays an
@@ -118,7 +119,9 @@ class MotionSimulator(SkipSimulator):
         with self.init_scope():
             self.kernel_fc = L.Linear(config.hidden_size, kernels * taps, initialW=initializers.Normal(0.01))
             # the local kernel's taps, the candidates' mask logits, then the synthesized image's logit
-            self.mask_conv = L.Convolution2D(MOTION_FEATURES + frames_in, len(bias), 3, 1, 1,
+            # what the last frames show within reach of a kernel: the motion the masks and kernels follow
+            self.motion_conv = L.Convolution2D(frames_in, MOTION_FEATURES, kernel_size, 1, kernel_size // 2)
+            self.mask_conv = L.Convolution2D(2 * MOTION_FEATURES + frames_in, len(bias), 3, 1, 1,
                                              initialW=initializers.Normal(0.01), initial_bias=bias)
 
     def _decode(self, hidden, maps, actions, frames, previous=None):
@@ -128,8 +131,9 @@ class MotionSimulator(SkipSimulator):
         features = F.transpose(F.relu(self._decode_levels(hidden, maps, actions)), (0, 3, 1, 2))
         mean = self.xp.broadcast_to(self.mean_image, (n, 1) + tuple(self.mean_image.shape))
         pixels = frames + mean  # [0, 1]
-        inputs = [features, pixels] if previous is None else [features, previous + mean, pixels]
-        logits = self.mask_conv(F.concat(inputs, axis=1))
+        frames_in = [pixels] if previous is None else [previous + mean, pixels]
+        seen = F.concat(frames_in, axis=1)
+        logits = self.mask_conv(F.concat([features, F.relu(self.motion_conv(seen)), seen], axis=1))
         taps = self.kernel_size * self.kernel_size
         local_taps = taps if self.local_kernel else 0
         masks = F.softmax(logits[:, local_taps:-1], axis=1)
