@@ -23,7 +23,7 @@ from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.settings import positive_float
 from recurrent_sim.utils.errors import UserError
-from recurrent_sim.utils.run_folder import write_run_config
+from recurrent_sim.utils.run_folder import StagedOutputs, write_run_config
 from recurrent_sim.utils.settings import SEED
 
 logger = logging.getLogger(__name__)
@@ -182,10 +182,7 @@ def run(args) -> int:
         gpu=args.gpu,
     )
     use_device(args.gpu, simulator)
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create --out {args.out}: {e.strerror}") from None
+    outputs = StagedOutputs(args.out, "--out")  # locks --out; this run's outputs replace an earlier run's at once
 
     started = time.time()
     sequences = record_sequences(
@@ -231,7 +228,9 @@ def run(args) -> int:
         "config": checkpoint.config.to_dict(),
         "metadata": checkpoint.metadata,
     }
-    write_run_config(args.out, run_settings(args))
+    config = run_settings(args)
+    args.out = outputs.stage  # every output is written there first, then moved into --out by commit()
+    write_run_config(args.out, config)
     write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves, evaluation.heads)
     plot_error_curve(
         os.path.join(args.out, "error_curve.png"), curves, threshold=threshold, accurate_horizon=horizon_step,
@@ -247,6 +246,7 @@ def run(args) -> int:
         heads=evaluation.heads,
     )
     write_summary_json(os.path.join(args.out, "summary.json"), summary)
+    args.out = outputs.commit()
 
     for step in report_steps(curves.horizon):
         logger.info(
