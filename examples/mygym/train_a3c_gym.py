@@ -45,28 +45,37 @@ import pstats
 import sys
 import time
 
-from recurrent_sim.commands.validation import check_agent_frame_size, one_line_errors
-from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
-from recurrent_sim.models import ARCHITECTURE, HEADS, HIDDEN_SIZE, architecture_names
-from recurrent_sim.training.optimizers import LR, OPTIMIZER
-from recurrent_sim.training.run_settings import BATCH_SIZE
-from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
-from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
-from recurrent_sim.training.trainer import BUFFER_SIZE, SAVING_STEPS, TRAINING_STEPS, WARM_UP_STEPS
-from recurrent_sim.utils.device import GPU, use_device
-from recurrent_sim.utils.errors import UserError
-from recurrent_sim.utils.failures import report_failure
-from recurrent_sim.utils.locks import FolderLock
-from recurrent_sim.utils.settings import (
-    SEED,
-    SETTINGS,
-    SettingError,
-    finite_float,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
+try:  # Ctrl-C while the modules load (the first second): taken once they are loaded, one line as later on
+    from recurrent_sim.utils.signals import signals_deferred
+
+    with signals_deferred():
+        from recurrent_sim.commands.validation import check_agent_frame_size, one_line_errors
+        from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
+        from recurrent_sim.models import ARCHITECTURE, HEADS, HIDDEN_SIZE, architecture_names
+        from recurrent_sim.training.optimizers import LR, OPTIMIZER
+        from recurrent_sim.training.run_settings import BATCH_SIZE
+        from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
+        from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
+        from recurrent_sim.training.trainer import BUFFER_SIZE, SAVING_STEPS, TRAINING_STEPS, WARM_UP_STEPS
+        from recurrent_sim.utils.device import GPU, use_device
+        from recurrent_sim.utils.errors import UserError
+        from recurrent_sim.utils.failures import report_failure
+        from recurrent_sim.utils.files import write_undecodable_names
+        from recurrent_sim.utils.locks import FolderLock
+        from recurrent_sim.utils.settings import (
+            SEED,
+            SETTINGS,
+            SettingError,
+            finite_float,
+            non_negative_float,
+            non_negative_int,
+            offset_seed,
+            positive_float,
+            positive_int,
+        )
+except KeyboardInterrupt:
+    print(f"{os.path.basename(sys.argv[0]) or 'train_a3c_gym.py'}: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 
 def build_parser():
@@ -226,7 +235,10 @@ def prepare_outdir(args, argv):
 
     from recurrent_sim.utils.run_folder import write_run_config
 
-    outdir = prepare_output_dir(args, args.outdir, argv=[sys.executable] + list(argv))
+    from recurrent_sim.utils.files import display_path
+
+    # chainerrl writes command.txt as UTF-8 text: names that are not UTF-8 go in as \xNN
+    outdir = prepare_output_dir(args, args.outdir, argv=[sys.executable] + [display_path(a) for a in argv])
     write_run_config(outdir, vars(args), argv=[sys.executable] + list(argv))
     return outdir
 
@@ -394,13 +406,13 @@ def run_training_in_sim(args, outdir, prepared):
         source = DatasetWarmups(EpisodeDataset([args.sim_warmup_data]).episodes, warmup, seed=args.seed)
         origin = f"windows of {args.sim_warmup_data}"
     else:
-        source = LiveWarmups(make_game(args, args.seed + 2), warmup, seed=args.seed)
+        source = LiveWarmups(make_game(args, offset_seed(args.seed, 2)), warmup, seed=args.seed)
         origin = "random steps of the real game"
     game = SimulatedGame(simulator, n_frames=args.frame_buffer_length, max_episode_steps=args.sim_episode_len,
                          warmup_source=source, reward_mode=args.sim_reward)
     agent = make_agent(args, prepared["n_actions"], game.observation_space.shape)
     scores_file = Scores(outdir, agent)
-    eval_game = make_game(args, args.seed + 1)
+    eval_game = make_game(args, offset_seed(args.seed, 1))
 
     def evaluate(step):
         returns = run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation on the real game")
@@ -537,7 +549,7 @@ def run_training(args, outdir, prepared):
 
     evaluate = None
     if args.eval_n_runs > 0 and args.eval_interval > 0:
-        eval_game = make_game(args, args.seed + 1)
+        eval_game = make_game(args, offset_seed(args.seed, 1))
 
         def evaluate(step):
             returns = run_episodes(eval_game, agent, args.eval_n_runs, description="evaluation")
@@ -578,12 +590,14 @@ def run_game_processes(args, outdir, prepared):
     evaluating = args.eval_n_runs > 0 and args.eval_interval > 0
     games = GameProcesses(
         args.processes,
-        # game i plays with seed --seed + 1000 i (game 0 as with one process), evaluations with one more;
+        # game i plays with seed --seed + 1000 i (game 0 as with one process), evaluations with one more
+        # (modulo 2**32);
         # game 0 is the one --monitor records
-        make_env=lambda i, test: make_game(args, args.seed + 1000 * i + int(test), outdir if i == 0 and not test
-                                           else None),
+        make_env=lambda i, test: make_game(args, offset_seed(args.seed, 1000 * i + int(test)),
+                                           outdir if i == 0 and not test else None),
         # forked game processes cannot use the CUDA context of this one: their agents run on the CPU
-        make_agent=lambda i: make_agent(args, prepared["n_actions"], obs_shape, seed=args.seed + 1000 * i, gpu=-1),
+        make_agent=lambda i: make_agent(args, prepared["n_actions"], obs_shape, seed=offset_seed(args.seed, 1000 * i),
+                                        gpu=-1),
         steps=args.steps, outdir=outdir, reward_filter=RewardFilter(args.min_reward, args.reward_scale_factor),
         eval_interval=args.eval_interval if evaluating else None, eval_n_episodes=args.eval_n_runs,
         save_agent=args.agent == "a3c")
@@ -626,13 +640,14 @@ def run(args, argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:  # --help, or a bad flag already reported in one line
-        return e.code
-    logging.basicConfig(level=args.logger_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prog = os.path.basename(sys.argv[0]) or "train_a3c_gym.py"
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help, or a bad flag already reported in one line
+            return e.code
+        logging.basicConfig(level=args.logger_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        write_undecodable_names()  # an --outdir whose name is not UTF-8 is printed, not a crash
         return run(args, [sys.argv[0]] + list(argv))
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

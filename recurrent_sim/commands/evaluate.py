@@ -27,7 +27,7 @@ from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.settings import positive_float
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
-from recurrent_sim.utils.run_folder import write_run_config
+from recurrent_sim.utils.run_folder import StagedOutputs, write_run_config
 from recurrent_sim.utils.settings import SEED
 
 logger = logging.getLogger(__name__)
@@ -202,11 +202,8 @@ def run(args) -> int:
         gpu=args.gpu,
     )
     use_device(args.gpu, simulator)
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create --out {args.out}: {e.strerror}") from None
-    remove_stale_temporaries(args.out, OUTPUT_FILES)  # of an evaluation killed mid-write
+    outputs = StagedOutputs(args.out, "--out")  # locks --out; this run's outputs replace an earlier run's at once
+    remove_stale_temporaries(args.out, OUTPUT_FILES)  # left in --out by an evaluation killed mid-write
 
     started = time.time()
     sequences = record_sequences(
@@ -255,7 +252,9 @@ def run(args) -> int:
         "config": checkpoint.config.to_dict(),
         "metadata": checkpoint.metadata,
     }
-    write_run_config(args.out, run_settings(args))
+    config = run_settings(args)
+    args.out = outputs.stage  # every output is written there first, then moved into --out by commit()
+    write_run_config(args.out, config)
     write_metrics_csv(os.path.join(args.out, "metrics.csv"), curves, evaluation.heads, evaluation.objects,
                       evaluation.positions)
     plot_error_curve(
@@ -274,6 +273,7 @@ def run(args) -> int:
         heads=evaluation.heads, objects=evaluation.objects, positions=evaluation.positions,
     )
     write_summary_json(os.path.join(args.out, "summary.json"), summary)
+    args.out = outputs.commit()
 
     for step in report_steps(curves.horizon):
         logger.info(

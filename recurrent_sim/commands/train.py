@@ -35,6 +35,7 @@ from recurrent_sim.training.optimizers import GRAD_CLIP
 from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
 from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.failures import OutputError
 from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.settings import SEED
@@ -207,7 +208,7 @@ def run(args) -> int:
             if ranks.is_root:
                 stack.enter_context(FolderLock(args.out, "--out"))
                 checkpoint = _resume_checkpoint(args)
-        except UserError as e:
+        except (UserError, OutputError) as e:  # OutputError: the system refuses the lock file
             error = e
         ranks.agree(error)
         path = ranks.broadcast(checkpoint.path if checkpoint is not None else None)

@@ -24,7 +24,9 @@ from recurrent_sim.training.rank_sampling import RANK_BATCHES
 from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME, training_split
 from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.device import GPU
-from recurrent_sim.utils.settings import SEED, Setting, SettingError, check_positive, fraction, non_negative_float, positive_int
+from recurrent_sim.utils.settings import (
+    MAX_SEED, SEED, Setting, SettingError, check_positive, fraction, non_negative_float, positive_int,
+)
 
 BATCH_SIZE = Setting("batch_size", 16, "sequences per update", positive_int, flags=("--batch-size", "--batch_size"),
                      original_flag="--batch_size")
@@ -111,6 +113,8 @@ class OfflineSettings:
         for name in ("batch_size", "hidden_size", "encoding_size", "validation_sequences"):
             check_positive(name, getattr(self, name))
         check_positive("lr", self.lr, integer=False)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise SettingError("seed", f"{{flag}} must be an integer in 0..{MAX_SEED}, got {self.seed}")
         if not 0 <= self.validation_fraction < 1:
             raise SettingError("validation_fraction", f"{{flag}} must be in [0, 1), got {self.validation_fraction}")
         if self.heads_only and not self.heads:

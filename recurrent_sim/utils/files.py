@@ -6,10 +6,13 @@ temporary file and raises a one-line :class:`OutputError`);
 :func:`remove_stale_temporaries` deletes what a killed writer left behind,
 never a file another live process may still be writing;
 :data:`READ_ERRORS` is what reading a truncated, corrupted or foreign
-``.npz``/zip file raises.
+``.npz``/zip file raises; :func:`display_path` is a path as text that can be
+drawn or printed whatever bytes its name holds, and
+:func:`write_undecodable_names` lets the standard output print such paths.
 """
 import logging
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -69,6 +72,22 @@ class _QuietAfterFailure:
 
     def __getattr__(self, name):
         return getattr(self._f, name)
+
+
+def display_path(path) -> str:
+    """``path`` as text that any text output takes: bytes of its name that are not UTF-8 (which
+    Python keeps as lone surrogates, refused by fonts and strict streams) written as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def write_undecodable_names(stream=None):
+    """Let ``stream`` (default: ``sys.stdout``) print paths whose names are not UTF-8 as the bytes they
+    are (``surrogateescape``, as the standard output of a C locale does) instead of raising
+    ``UnicodeEncodeError`` at the end of a run that wrote them. Streams that cannot be reconfigured
+    are left as they are."""
+    stream = sys.stdout if stream is None else stream
+    if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="surrogateescape")
 
 
 def atomic_write(path, write):

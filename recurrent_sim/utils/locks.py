@@ -26,6 +26,7 @@ import sys
 import time
 
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.failures import OutputError
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,9 @@ class FolderLock:
     Raises:
         FolderBusyError: another process holds the folder (the message names
             the folder and the holding process).
-        UserError: the folder cannot be created or the lock file written.
+        OutputError: the system refuses to create the folder or the lock file (disk full,
+            read-only, no permission ...): a failure of the machine, exit status 1 like any
+            refused write.
     """
 
     def __init__(self, folder, flag="--out"):
@@ -116,7 +119,7 @@ class FolderLock:
             self._fd = self._lock_file()
         except OSError as e:
             self._remove_created_folder()
-            raise UserError(f"{self.flag} {self.folder}: cannot lock it for writing ({e.strerror})") from None
+            raise OutputError(f"{self.flag} {self.folder}: cannot lock it for writing ({e.strerror})", e) from None
         _held[key] = [self, 1]
         self._key = key
         return self

@@ -14,7 +14,7 @@ import os
 import time
 
 from recurrent_sim.utils.failures import append_text
-from recurrent_sim.utils.files import atomic_write
+from recurrent_sim.utils.files import atomic_write, display_path
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class RunLog:
         axes.set_xlabel(self.step_field)
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(loc="best", fontsize="small")
-        axes.set_title(os.path.basename(os.path.abspath(self.folder)))
+        axes.set_title(display_path(os.path.basename(os.path.abspath(self.folder))))
         path = os.path.join(self.folder, CURVE_FILE)
         atomic_write(path, lambda f: figure.savefig(f, dpi=100, format="png"))
 

@@ -141,7 +141,27 @@ class Setting:
         return parser.add_argument(*(flags or self.flags or (self.flag,)), **kwargs)
 
 
-SEED = Setting("seed", 0, "random seed", int)
+MAX_SEED = 2**32 - 1  # the largest seed numpy's legacy generators, Chainer's and the games' take
+
+
+def seed_value(text) -> int:
+    """argparse type: a random seed, an integer in 0..2**32-1 (what every generator seeded by it takes)."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..{MAX_SEED}, got {text!r}")
+    return value
+
+
+def offset_seed(seed, offset) -> int:
+    """The seed ``offset`` places after ``seed`` (another process's, the evaluation game's),
+    wrapping around so that it stays in 0..2**32-1."""
+    return (int(seed) + int(offset)) % (MAX_SEED + 1)
+
+
+SEED = Setting("seed", 0, f"random seed, an integer in 0..{MAX_SEED}", seed_value)
 
 
 def setting_of(cls, name) -> Setting:

@@ -183,7 +183,7 @@ def read_only_folder(tmp_path):
 
 def test_read_only_output_is_one_line(read_only_folder, dataset, cli):
     code, _, err = cli("train", dataset, "--out", read_only_folder / "run", *SMALL_TRAIN_FLAGS)
-    assert code == 2
+    assert code == 1
     assert "cannot lock it for writing (Read-only file system)" in one_error_line(err, "train")
 
 
@@ -196,7 +196,7 @@ def test_injected_read_only_output_is_one_line(tmp_path, dataset, cli, monkeypat
     monkeypatch.setattr(os, "makedirs", read_only)
     code, _, err = cli("collect", *BLOCKWORLD, "--out", tmp_path / "data")
     monkeypatch.setattr(os, "makedirs", real_makedirs)
-    assert code == 2 and "cannot lock it for writing (Read-only file system)" in one_error_line(err, "collect")
+    assert code == 1 and "cannot lock it for writing (Read-only file system)" in one_error_line(err, "collect")
 
 
 # ----- sizes, games, datasets --------------------------------------------------------------
