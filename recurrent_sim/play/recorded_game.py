@@ -9,6 +9,8 @@ import logging
 
 import numpy as np
 
+from recurrent_sim.utils.settings import offset_seed
+
 logger = logging.getLogger(__name__)
 
 
@@ -19,7 +21,7 @@ class RecordedGame:
     ``frames[t]`` is the (H, W) uint8 frame seen after ``t`` steps (``frames[0]``
     the reset frame); ``actions[t]`` and ``rewards[t]`` belong to the step from
     ``frames[t]`` to ``frames[t + 1]``. Episode ``e`` is played with the game
-    seeded by ``seed + e``.
+    seeded by ``seed + e`` (wrapping around past 2**32 - 1, the largest seed).
     """
 
     def __init__(self, game, seed=0):
@@ -41,7 +43,7 @@ class RecordedGame:
 
     @property
     def episode_seed(self) -> int:
-        return self.seed + self.episode
+        return offset_seed(self.seed, self.episode)
 
     def action_names(self):
         """Names of the actions (``NOOP``, ``UP``, ``FIRE`` ...), or ``ACTION_k``."""

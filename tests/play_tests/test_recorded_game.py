@@ -48,6 +48,16 @@ def test_each_episode_has_its_own_seed(recorded):
     assert recorded.episode == 1 and not np.array_equal(first, recorded.frames[0])
 
 
+def test_the_largest_seed_wraps_around_for_later_episodes():
+    recorded = RecordedGame(make_game(BLOCKWORLD, seed=0, frame_size=32), seed=2**32 - 1)
+    recorded.reset()
+    recorded.reset()  # episode 1 is seeded with 0
+    assert recorded.episode_seed == 0
+    recorded.step(0)
+    recorded.rewind(0)
+    assert recorded.last_step == 0
+
+
 def test_episode_end_and_rewind_out_of_range(recorded):
     recorded.reset()
     play(recorded, [0] * 100)  # BlockWorld episodes last 100 steps
