@@ -27,6 +27,8 @@ setup(
         "Pillow>=9",
         "tensorboardX>=2.6",
         "aiohttp>=3.9,<4",
+        # the BLAS numpy calls: its kernels named (`system.blas_core`), its threads held on the fast path
+        "threadpoolctl>=3.5,<4",
     ],
     extras_require={
         # selenium drives the system's Chromium (Debian's chromium and chromium-driver) in the browser

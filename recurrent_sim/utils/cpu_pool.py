@@ -11,8 +11,8 @@ and every copy and addition of a chunk runs in parallel too. Because each
 thread takes the next chunk when it is free, a thread that waits for a
 busy core (a machine shared with other jobs) delays nothing: the others
 take its share. While the chunks run, OpenBLAS is held to one thread per
-call (:func:`single_blas_thread`), so its own threads neither compete with
-them nor spin.
+call (:func:`single_blas_thread`, through threadpoolctl), so its own
+threads neither compete with them nor spin.
 
 The thread count is the BLAS thread count the process was started with
 (``OPENBLAS_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable
@@ -21,19 +21,19 @@ thread, exactly as before.
 """
 import concurrent.futures
 import contextlib
-import ctypes
 import logging
 import os
 import threading
 
-from recurrent_sim.utils.openblas import openblas_function
+import numpy
+import threadpoolctl
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pool = None  # (process id, ThreadPoolExecutor)
 _inside = threading.local()  # .active: this thread is running chunks of a map_chunks call
-_blas = None  # (get_num_threads, set_num_threads) of numpy's OpenBLAS, False when not found
+_blas = None  # threadpoolctl's controllers of numpy's BLAS, found once
 
 
 def usable_cpus() -> int:
@@ -50,34 +50,31 @@ def worker_count() -> int:
     return usable_cpus()
 
 
-def _openblas():
-    """(get, set) thread-count functions of the OpenBLAS numpy calls, or None."""
+def numpy_blas() -> threadpoolctl.ThreadpoolController:
+    """threadpoolctl's controller of the BLAS numpy calls, made once per process: the libraries in numpy's
+    own folders (the OpenBLAS of numpy's wheels), else every BLAS loaded (a numpy linked with a system
+    BLAS). Each of its ``lib_controllers`` has ``num_threads``, ``internal_api`` (``"openblas"``) and,
+    for OpenBLAS, ``architecture`` (its kernels, e.g. ``"Haswell"``); none where no BLAS is found."""
     global _blas
-    if _blas is None:
-        get = openblas_function("openblas_get_num_threads", ctypes.c_int)
-        set_ = openblas_function("openblas_set_num_threads", None, [ctypes.c_int])
-        _blas = (get, set_) if get is not None and set_ is not None else False
-        if not _blas:
-            logger.debug("numpy's OpenBLAS not found: its thread count is left alone")
-    return _blas or None
+    if _blas is None:  # the scan of the loaded libraries takes milliseconds: once per process
+        libraries = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        folder = os.path.dirname(numpy.__file__)  # .../numpy; a wheel's libraries are in .../numpy.libs
+        own = [library.filepath for library in libraries.lib_controllers if library.filepath.startswith(folder)]
+        _blas = libraries.select(filepath=own) if own else libraries
+        if not _blas.lib_controllers:
+            logger.debug("numpy's BLAS not found: its thread count is left alone")
+    return _blas
 
 
 @contextlib.contextmanager
 def single_blas_thread():
-    """Hold numpy's OpenBLAS to one thread inside the block (nothing happens where it is not found)."""
-    blas = _openblas()
-    if blas is None:
+    """Hold numpy's BLAS (OpenBLAS) to one thread inside the block (nothing happens where it is not found)."""
+    blas = numpy_blas()
+    if all(library.num_threads == 1 for library in blas.lib_controllers):  # held already (nested), or none
         yield
         return
-    get, set_ = blas
-    before = get()
-    if before != 1:
-        set_(1)
-    try:
+    with blas.limit(limits=1, user_api="blas"):
         yield
-    finally:
-        if before != 1:
-            set_(before)
 
 
 def fast_path_threads(active=True):

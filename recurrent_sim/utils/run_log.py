@@ -7,6 +7,8 @@ numeric cell of a row is also written as a TensorBoard scalar (tag = column,
 step = the row's ``step_field``), and :meth:`RunLog.draw` plots the
 ``curve_fields`` against the step, log scale, into ``training_curve.png``.
 """
+import csv
+import io
 import json
 import logging
 import math
@@ -73,8 +75,15 @@ class RunLog:
         self.write(rewrite_csv=True)
         return self
 
-    def _csv_line(self, row) -> str:
-        return ",".join("" if row.get(field) is None else repr(row[field]) for field in self.fields)
+    def _csv_lines(self, rows, header=False) -> str:
+        """Lines of ``log.csv`` for ``rows`` (after the field names with ``header``): a cell per field,
+        empty where the row lacks it, a float as Python's ``repr`` writes it."""
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        if header:
+            writer.writerow(self.fields)
+        writer.writerows([row.get(field) for field in self.fields] for row in rows)
+        return text.getvalue()
 
     def write(self, rewrite_csv=False):
         """Rewrite ``log.json`` (and the curve, at most every ``draw_interval`` seconds); with
@@ -83,9 +92,8 @@ class RunLog:
         text = json.dumps({"fields": self.fields, "rows": self.rows}, indent=1) + "\n"
         atomic_write(os.path.join(self.folder, "log.json"), lambda f: f.write(text.encode("utf-8")))
         if rewrite_csv:
-            lines = [",".join(self.fields)] + [self._csv_line(row) for row in self.rows]
-            text = "\n".join(lines) + "\n"
-            atomic_write(self.csv_path, lambda f: f.write(text.encode("utf-8")))
+            lines = self._csv_lines(self.rows, header=True)
+            atomic_write(self.csv_path, lambda f: f.write(lines.encode("utf-8")))
         if self.rows and (self._drawn_at is None or time.monotonic() - self._drawn_at >= self.draw_interval):
             self.draw()
         if self._writer is not None:
@@ -94,7 +102,7 @@ class RunLog:
     def append(self, row):
         """Keep ``row``, append it to ``log.csv`` and to the TensorBoard events."""
         self.rows.append(row)
-        append_text(self.csv_path, self._csv_line(row) + "\n")
+        append_text(self.csv_path, self._csv_lines([row]))
         if self.tensorboard and row.get(self.step_field) is not None:
             writer = self._tensorboard_writer()
             for field in self.fields:

@@ -4,7 +4,9 @@ import os
 import platform
 import resource
 
-from recurrent_sim.utils.openblas import openblas_core
+from threadpoolctl import threadpool_info
+
+from recurrent_sim.utils.cpu_pool import numpy_blas
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -44,15 +46,9 @@ def system_info(gpu=-1) -> dict:
         threads={name: os.environ.get(name) for name in THREAD_VARIABLES},
         device="cpu" if gpu < 0 else f"cuda:{gpu}",
     )
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas"] = [
-            {"api": pool.get("internal_api"), "threads": pool.get("num_threads")} for pool in threadpool_info()
-        ]
-    except ImportError:
-        info["blas"] = None
-    info["blas_core"] = openblas_core()
+    info["blas"] = [{"api": pool.get("internal_api"), "threads": pool.get("num_threads")} for pool in threadpool_info()]
+    # the kernels numpy's OpenBLAS runs (e.g. "Cooperlake", "Haswell"; OPENBLAS_CORETYPE forces them), or None
+    info["blas_core"] = next((blas.architecture for blas in numpy_blas().lib_controllers if blas.internal_api == "openblas"), None)
     return info
 
 

@@ -42,6 +42,23 @@ def test_serves_the_page_and_its_files(play_server):
         assert status == 200 and kind == "image/svg+xml" and body.startswith(b"<svg")
 
 
+def test_the_files_are_revalidated_on_each_load(play_server):
+    address = urlsplit(play_server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    try:
+        connection.request("GET", "/static/play.js")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("Cache-Control") == "no-cache"
+        tag = response.getheader("ETag")
+        assert tag
+        connection.request("GET", "/static/play.js", headers={"If-None-Match": tag})
+        response = connection.getresponse()
+        assert response.status == 304 and response.read() == b""
+    finally:
+        connection.close()
+
+
 @pytest.mark.parametrize("path", [
     "/static/../../setup.py", "/static/..%2f..%2fsetup.py", "/static/%2e%2e/%2e%2e/setup.py", "/../setup.py",
     "/static/../server.py", "/static/..%2fserver.py", "/static/", "/static/missing.js", "/static/__init__.py",

@@ -1,4 +1,7 @@
 """Chunks spread over threads, BLAS held to one thread meanwhile."""
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -58,45 +61,75 @@ def test_nested_calls_run_inline_and_errors_propagate(two_cpus):
         cpu_pool.map_chunks(fail, 6, workers=2)
 
 
+def blas_threads():
+    """Thread counts of numpy's BLAS libraries (skips the test where numpy's BLAS is not found)."""
+    libraries = cpu_pool.numpy_blas().lib_controllers
+    if not libraries:
+        pytest.skip("numpy's BLAS is not found here")
+    return [library.num_threads for library in libraries]
+
+
 def test_single_blas_thread_restores_the_count():
-    blas = cpu_pool._openblas()
-    if blas is None:
-        pytest.skip("numpy is not linked with OpenBLAS here")
-    get, set_ = blas
-    before = get()
-    set_(2)
-    try:
+    blas_threads()
+    with cpu_pool.numpy_blas().limit(limits=2, user_api="blas"):
         with cpu_pool.single_blas_thread():
-            assert get() == 1
+            assert set(blas_threads()) == {1}
             a = np.ones((64, 64), np.float32)
             assert (a @ a == 64).all()
-        assert get() == 2
-    finally:
-        set_(before)
+        assert set(blas_threads()) == {2}
 
+
+def test_a_nested_hold_leaves_the_outer_one_in_place():
+    blas_threads()
+    with cpu_pool.numpy_blas().limit(limits=2, user_api="blas"):
+        with cpu_pool.single_blas_thread():
+            with cpu_pool.single_blas_thread():
+                assert set(blas_threads()) == {1}
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {2}
+
+
+HOLDS_FROM_THREADS = """
+import threading
+from recurrent_sim.utils import cpu_pool
+
+def hold():
+    with cpu_pool.single_blas_thread():
+        seen.append([library.num_threads for library in cpu_pool.numpy_blas().lib_controllers])
+
+seen = []
+hold()
+thread = threading.Thread(target=hold)
+thread.start()
+thread.join()
+hold()
+print(seen, [library.num_threads for library in cpu_pool.numpy_blas().lib_controllers])
+"""
+
+
+def test_a_hold_works_from_any_thread():
+    """A process started with two BLAS threads holds them to one from the main thread, then from another
+    thread, then from the main thread again, and keeps two outside."""
+    counts = len(blas_threads())
+    environment = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    result = subprocess.run([sys.executable, "-c", HOLDS_FROM_THREADS], env=environment, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{[[1] * counts] * 3} {[2] * counts}"
 
 
 @pytest.mark.parametrize("active, threads, expected", [(True, "2", 1), (False, "2", 2), (True, "1", 2)])
 def test_fast_path_threads_hold_blas_only_on_the_fast_path_with_workers(active, threads, expected, two_cpus,
                                                                          monkeypatch):
-    blas = cpu_pool._openblas()
-    if blas is None:
-        pytest.skip("numpy is not linked with OpenBLAS here")
-    get, set_ = blas
-    before = get()
+    blas_threads()
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", threads)
-    set_(2)
-    try:
+    with cpu_pool.numpy_blas().limit(limits=2, user_api="blas"):
         with cpu_pool.fast_path_threads(active):
-            assert get() == expected
-        assert get() == 2
-    finally:
-        set_(before)
+            assert set(blas_threads()) == {expected}
+        assert set(blas_threads()) == {2}
 
 
 def test_a_forked_child_gets_threads_of_its_own(two_cpus):
-    import os
-
     assert cpu_pool.map_chunks(lambda i: i, 4, workers=2) == [0, 1, 2, 3]  # the parent's pool exists
     pid = os.fork()
     if pid == 0:  # child: the parent's pool threads are not here; a hang would fail the test by timeout
