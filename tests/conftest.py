@@ -1,4 +1,6 @@
 """Fixtures shared by the tests (plain helpers are in tests/helpers.py)."""
+import signal
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,19 @@ from recurrent_sim.training import save_checkpoint
 from tests.helpers import BLOCKWORLD, FRAME_SIZE, collect_buffer, small_simulator, write_dataset
 
 register_synthetic_envs()
+
+
+@pytest.fixture(autouse=True)
+def signals_as_they_were():
+    """Each test ends with SIGINT's and SIGTERM's handlers and the blocked signals as it found them, so
+    that no test changes how a later one (or the processes it starts) reacts to Ctrl-C."""
+    handled = (signal.SIGINT, signal.SIGTERM)
+    handlers = {signum: signal.getsignal(signum) for signum in handled}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ BlockWorld samples and small simulators."""
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -78,8 +79,17 @@ def dead_pid() -> int:
     return process.pid
 
 
+def default_signals():
+    """For ``preexec_fn``: the child starts with SIGINT and SIGTERM at their defaults and unblocked, as
+    from a terminal, whatever an earlier test left in this process (an ignored signal is inherited)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+
+
 def start_cli(*argv, **kwargs):
     """``python -m recurrent_sim ARGS`` as a subprocess (stdout and stderr piped)."""
+    kwargs.setdefault("preexec_fn", default_signals)
     return subprocess.Popen([sys.executable, "-m", "recurrent_sim", *map(str, argv)], cwd=REPO, env=python_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 

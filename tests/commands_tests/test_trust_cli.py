@@ -15,8 +15,8 @@ import pytest
 from recurrent_sim.utils.settings import MAX_SEED
 from tests.commands_tests.test_trust import one_error_line, snapshot
 from tests.helpers import (
-    BLOCKWORLD, ORIGINAL_SCRIPT, REPO, SMALL_TRAIN_FLAGS, load_original_script, own_lines, python_env,
-    run_original_script, start_cli,
+    BLOCKWORLD, ORIGINAL_SCRIPT, REPO, SMALL_TRAIN_FLAGS, default_signals, load_original_script, own_lines,
+    python_env, run_original_script, start_cli,
 )
 
 EVALUATE = ["--env", BLOCKWORLD, "--warmup", "4", "--horizon", "30", "--sequences", "4", "--batch-size", "4"]
@@ -180,7 +180,7 @@ def test_ctrl_c_while_the_modules_load_is_one_line(tmp_path, dataset, program):
         argv = [sys.executable, "-m", "recurrent_sim", "train", dataset, "--out", str(tmp_path / "run")]
         expected = "recurrent-sim: interrupted"
     process = subprocess.Popen(argv, cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=default_signals)
     deadline = time.time() + 120
     while not loading(process.pid):
         assert process.poll() is None and time.time() < deadline, process.communicate()

@@ -78,6 +78,7 @@ def test_a_second_writer_is_refused(tmp_path):
 
 
 def test_signals_wait_for_the_end_of_a_deferred_block():
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if pytest runs in the background
     with end_on_sigterm():
         with pytest.raises(Terminated) as raised:
             with signals_deferred():
