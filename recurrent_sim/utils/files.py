@@ -131,6 +131,12 @@ def atomic_write(path, write):
         if failure is not None:
             raise failure from None
         raise
+    sync_folder(folder)
+
+
+def sync_folder(folder):
+    """fsync ``folder`` itself, so that the names just renamed into it survive a power cut
+    (nothing on file systems that refuse to fsync a folder)."""
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
         try:

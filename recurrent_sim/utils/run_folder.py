@@ -28,7 +28,7 @@ import weakref
 from typing import Optional
 
 from recurrent_sim.utils.failures import OutputError, describe_os_error
-from recurrent_sim.utils.files import atomic_write
+from recurrent_sim.utils.files import atomic_write, sync_folder
 from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.signals import signals_deferred
 from recurrent_sim.utils.system import package_versions
@@ -142,14 +142,7 @@ def _move_into(moving, folder):
     for name in sorted(os.listdir(moving)):
         os.replace(os.path.join(moving, name), os.path.join(folder, name))
     os.rmdir(moving)
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
-        pass
+    sync_folder(folder)
 
 
 def _finish_earlier_runs(folder):
