@@ -118,9 +118,9 @@ class MotionSimulator(SkipSimulator):
         frames_in = 2 if self.previous_frame else 1
         with self.init_scope():
             self.kernel_fc = L.Linear(config.hidden_size, kernels * taps, initialW=initializers.Normal(0.01))
-            # the local kernel's taps, the candidates' mask logits, then the synthesized image's logit
             # what the last frames show within reach of a kernel: the motion the masks and kernels follow
             self.motion_conv = L.Convolution2D(frames_in, MOTION_FEATURES, kernel_size, 1, kernel_size // 2)
+            # the local kernel's taps, the candidates' mask logits, then the synthesized image's logit
             self.mask_conv = L.Convolution2D(2 * MOTION_FEATURES + frames_in, len(bias), 3, 1, 1,
                                              initialW=initializers.Normal(0.01), initial_bias=bias)
 
