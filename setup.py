@@ -22,6 +22,8 @@ setup(
         "numpy>=1.24,<2",
         "ale-py>=0.12,<0.13",
         "opencv-python-headless>=4.8",
+        # the object measure's connected components (recurrent_sim.evaluation.objects)
+        "scipy>=1.10",
         "matplotlib>=3.7",
         "imageio>=2.30",
         "Pillow>=9",
