@@ -111,9 +111,9 @@ class MotionSimulator(SkipSimulator):
         self.n_kernels, self.kernel_size, self.local_kernel = kernels, kernel_size, local
         taps = kernel_size * kernel_size
         # the last frame as it is, the locally moved frame, the globally moved copies, the synthesized image
-        self.n_candidates = 1 + int(local) + kernels + 1
+        candidates = 1 + int(local) + kernels + 1
         local_taps = taps if local else 0
-        bias = np.zeros(local_taps + self.n_candidates + 1, dtype=np.float32)
+        bias = np.zeros(local_taps + candidates + 1, dtype=np.float32)
         bias[local_taps] = KEEP_BIAS
         frames_in = 2 if self.previous_frame else 1
         with self.init_scope():
