@@ -18,7 +18,7 @@ import os
 
 from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEADS, SimulatorConfig
+from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEAD_INPUT, HEADS, SimulatorConfig
 from recurrent_sim.training.heads_loss import (
     DONE_POSITIVE_WEIGHT,
     DONE_WEIGHT,
@@ -71,7 +71,7 @@ logger = logging.getLogger(__name__)
 # that a resume can tell.
 RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
                 "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss",
-                "scheme", "bptt_chunks", "curriculum", "architecture_options", "heads", "heads_only",
+                "scheme", "bptt_chunks", "curriculum", "architecture_options", "heads", "head_input", "heads_only",
                 "reward_weight", "done_weight", "error_weight", "done_positive_weight")
 RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
                "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes", "rank_batches")
@@ -112,6 +112,7 @@ def add_parser(subparsers):
                         default_text=f"{TRAIN_ARCHITECTURE}, with --loadtosim: the loaded simulator's")
     ARCHITECTURE_OPTIONS.add_to(parser, default_text="none")
     HEADS.add_to(parser, default_text="no heads; with --loadtosim: as the loaded simulator")
+    HEAD_INPUT.add_to(parser, default_text="state; with --loadtosim: as the loaded simulator")
     HEADS_ONLY.add_to(parser, default_text="the whole simulator learns")
     for setting in (REWARD_WEIGHT, DONE_WEIGHT, DONE_POSITIVE_WEIGHT, ERROR_WEIGHT):
         setting.add_to(parser)
@@ -155,11 +156,8 @@ def _new_settings(args, init) -> OfflineSettings:
     values = {name: args.run_defaults[name] for name in RUN_SETTINGS}
     if init is not None:
         values.update(hidden_size=init.config.hidden_size, architecture=init.config.architecture,
-                      heads=init.config.heads)
+                      heads=init.config.heads, head_input=init.config.head_input)
     given = _given(args)
-    if init is not None and given.get("heads", init.config.heads) != init.config.heads:
-        raise UserError(f"--heads: the simulator of --loadtosim {args.loadtosim} has no heads; drop --heads "
-                        "or train a new simulator")
     if init is not None and given.get("hidden_size", init.config.hidden_size) != init.config.hidden_size:
         raise UserError(
             f"--hidden-size {given['hidden_size']} differs from the {init.config.hidden_size} LSTM units of "

@@ -250,8 +250,12 @@ class BatchedSimEnv:
         if self.state is None:
             raise RuntimeError("call reset() before head_predictions()")
         to_cpu = chainer.backends.cuda.to_cpu
+        frames = None
+        if self.simulator.heads_read_frames:
+            self._decode_pending()
+            frames = self._current
         with _inference(self.simulator):
-            heads = self.simulator.heads(self.state)
+            heads = self.simulator.heads(self.state, frames)
             return HeadPredictions(
                 reward_probabilities=to_cpu(chainer.functions.softmax(heads.reward_logits).array),
                 done_probabilities=to_cpu(chainer.functions.sigmoid(heads.done_logit).array),

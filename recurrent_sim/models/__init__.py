@@ -5,13 +5,14 @@ from recurrent_sim.models.config import (  # NOQA
     ARCHITECTURE_OPTIONS,
     ENCODING_SIZE,
     HEADS,
+    HEAD_INPUT,
     HIDDEN_SIZE,
     PAPER_ARCHITECTURE,
     SimulatorConfig,
 )
 from recurrent_sim.models.decoder import FrameDecoder  # NOQA
 from recurrent_sim.models.encoder import FrameEncoder  # NOQA
-from recurrent_sim.models.heads import REWARD_CLASSES, HeadOutputs, StateHeads, class_rewards, reward_classes  # NOQA
+from recurrent_sim.models.heads import HEAD_INPUTS, REWARD_CLASSES, HeadOutputs, StateHeads, class_rewards, reward_classes  # NOQA
 from recurrent_sim.models.independent_simulator import INDEPENDENT_ARCHITECTURE, IndependentSimulator  # NOQA
 from recurrent_sim.models.registry import (  # NOQA
     architecture_names,

@@ -7,6 +7,7 @@ checkpoint rebuilds the network it was saved from.
 import dataclasses
 from typing import Optional, Tuple
 
+from recurrent_sim.models.heads import HEAD_INPUTS
 from recurrent_sim.utils.settings import Setting, json_object, positive_int
 
 PAPER_ARCHITECTURE = "paper"
@@ -21,6 +22,8 @@ ARCHITECTURE_OPTIONS = Setting("architecture_options", None, "JSON object of the
                                "'{\"skips\": false}' for the skip architecture (see docs/fidelity.md)", json_object)
 HEADS = Setting("heads", False, "give the simulator reward, episode-end and self-error heads on its state "
                 "(trained with the frame loss; see docs/simulated_game.md)", bool)
+HEAD_INPUT = Setting("head_input", "state", "what the heads read: 'state' (the LSTM output) or 'frame' (the LSTM "
+                     "output and the frame just predicted; see docs/simulated_game.md)", str)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -52,6 +55,10 @@ class SimulatorConfig:
             self-error heads on its state (:mod:`recurrent_sim.models.heads`);
             checkpoints saved before heads existed lack the key and load
             without them.
+        head_input: what the heads read, one of
+            :data:`~recurrent_sim.models.heads.HEAD_INPUTS` (``"state"``:
+            the LSTM output; ``"frame"``: also the frame just predicted);
+            checkpoints saved before it existed have ``"state"``.
     """
 
     frame_shape: Tuple[int, int] = (84, 84)
@@ -66,6 +73,7 @@ class SimulatorConfig:
     conv_strides: Tuple[int, ...] = (2, 2, 2, 2)
     options: dict = dataclasses.field(default_factory=dict)
     heads: bool = HEADS.field()
+    head_input: str = HEAD_INPUT.field()
 
     def __post_init__(self):
         if self.factor_size is None:
@@ -74,6 +82,8 @@ class SimulatorConfig:
             object.__setattr__(self, name, tuple(int(s) for s in getattr(self, name)))
         object.__setattr__(self, "options", dict(self.options))
         object.__setattr__(self, "heads", bool(self.heads))
+        if self.head_input not in HEAD_INPUTS:
+            raise ValueError(f"head_input must be one of {', '.join(HEAD_INPUTS)}, got {self.head_input!r}")
         for name in ("n_actions", "hidden_size", "factor_size", "encoding_size"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

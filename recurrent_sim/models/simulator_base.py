@@ -56,7 +56,8 @@ class SimulatorBase(chainer.Chain):
         self.state = None
         if config.heads:
             with self.init_scope():
-                self.state_heads = StateHeads(config.hidden_size)
+                self.state_heads = StateHeads(config.hidden_size,
+                                              frame_channels=1 if config.head_input == "frame" else 0)
 
     # ----- normalisation -------------------------------------------------
     def set_mean_image(self, frames):
@@ -177,25 +178,33 @@ class SimulatorBase(chainer.Chain):
         """
         return state[1]
 
-    def heads(self, state):
+    @property
+    def heads_read_frames(self) -> bool:
+        """True when the heads also read the frame just predicted (``config.head_input == "frame"``)."""
+        return self.has_heads and self.config.head_input == "frame"
+
+    def heads(self, state, frames=None):
         """Reward, episode-end and error predictions of the transition that produced ``state``.
 
         Args:
             state: a state returned by :meth:`predict`, :meth:`observe` or
                 :meth:`advance` (the step that predicted frame t + 1 from
                 frame t and action t).
+            frames: (B, 1, H, W) normalised frames that step predicted;
+                needed when :attr:`heads_read_frames`, ignored otherwise.
         Returns:
             None without heads, else a :class:`~recurrent_sim.models.heads.HeadOutputs`
             of Variables: reward_logits (B, 3), done_logit (B,), error_estimate (B,).
         """
         if not self.has_heads:
             return None
-        return self.state_heads.outputs(self.head_features(state))
+        return self.state_heads.outputs(self.head_features(state), frames if self.heads_read_frames else None)
 
-    def heads_of_hidden(self, hiddens):
+    def heads_of_hidden(self, hiddens, frames=None):
         """:class:`~recurrent_sim.models.heads.HeadOutputs` of (N, features) transition outputs
-        (what :meth:`observe_steps` returns; the ``h`` of the state). Needs heads."""
-        return self.state_heads.outputs(hiddens)
+        (what :meth:`observe_steps` returns; the ``h`` of the state) and the (N, 1, H, W)
+        frames those steps predicted (read when :attr:`heads_read_frames`). Needs heads."""
+        return self.state_heads.outputs(hiddens, frames if self.heads_read_frames else None)
 
     # ----- action-only steps (prediction-independent architectures) ---------
     #: True when, after the warm-up on real frames, the state advances from

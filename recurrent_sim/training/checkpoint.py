@@ -18,6 +18,7 @@ whose metadata fails :func:`~recurrent_sim.training.metadata.metadata_problem`,
 or whose arrays do not fit the model its config builds
 (:mod:`recurrent_sim.training.checkpoint_layout`).
 """
+import dataclasses
 import json
 import logging
 import os
@@ -52,6 +53,7 @@ class NewerFormatError(CheckpointError):
 
 TOP_LEVEL_KEYS = ("format_version", "config", "metadata")
 ARRAY_PREFIXES = ("model/", "optimizer/", "extra/")
+HEADS_PREFIX = "model/state_heads/"  # where a simulator's heads keep their weights
 
 
 def _format_version(path, arrays) -> int:
@@ -74,9 +76,7 @@ def _format_version(path, arrays) -> int:
 def checkpoint_path(path) -> str:
     """The checkpoint file for ``path``: ``path/simulator.npz`` for a folder."""
     path = os.fspath(path)
-    if os.path.isdir(path):
-        return os.path.join(path, CHECKPOINT_FILENAME)
-    return path
+    return os.path.join(path, CHECKPOINT_FILENAME) if os.path.isdir(path) else path
 
 
 def _json_array(value) -> np.ndarray:
@@ -153,14 +153,28 @@ class Checkpoint:
         self.restore_simulator(simulator)
         return simulator
 
-    def restore_simulator(self, simulator):
-        """Load the weights into an existing simulator of the same architecture."""
-        if simulator.config != self.config:
+    def restore_simulator(self, simulator, new_heads=False):
+        """Load the weights into an existing simulator of the same architecture.
+
+        With ``new_heads`` the simulator may differ in its heads alone
+        (``heads``, ``head_input``): everything else is loaded and its heads
+        keep the weights they were built with.
+        """
+        config = self.config
+        if new_heads:
+            config = dataclasses.replace(config, heads=simulator.config.heads, head_input=simulator.config.head_input)
+        if simulator.config != config:
             raise CheckpointError(
                 f"{self.path} holds a simulator with {describe(self.config)}, "
                 f"but one with {describe(simulator.config)} was asked for"
             )
-        self._deserialize("model/", simulator)
+        arrays = self.arrays
+        if new_heads:
+            arrays = {name: value for name, value in arrays.items() if not name.startswith(HEADS_PREFIX)}
+            if simulator.config.heads:
+                arrays.update((HEADS_PREFIX + name.lstrip("/"), chainer.backends.cuda.to_cpu(param.array))
+                              for name, param in simulator.state_heads.namedparams())
+        self._deserialize("model/", simulator, arrays)
 
     def restore_optimizer(self, optimizer):
         """Load the optimizer state (the optimizer must already be set up)."""
@@ -168,14 +182,16 @@ class Checkpoint:
             raise CheckpointError(f"{self.path} holds no optimizer state")
         self._deserialize("optimizer/", optimizer)
 
-    def _deserialize(self, prefix, target):
-        """Load the arrays under ``prefix`` into ``target`` once each has the name, shape and dtype
-        the target needs (see :mod:`recurrent_sim.training.checkpoint_layout`)."""
-        problem = layout_problem(self.arrays, prefix, target)
+    def _deserialize(self, prefix, target, arrays=None):
+        """Load the arrays under ``prefix`` of ``arrays`` (default: the checkpoint's) into ``target``
+        once each has the name, shape and dtype the target needs (see
+        :mod:`recurrent_sim.training.checkpoint_layout`)."""
+        arrays = self.arrays if arrays is None else arrays
+        problem = layout_problem(arrays, prefix, target)
         if problem:
             raise CheckpointError(f"{self.path} does not fit the simulator its config describes: {problem}; "
                                   "it is damaged or was not written by recurrent_sim")
-        NpzDeserializer(self.arrays, path=prefix, strict=True).load(target)
+        NpzDeserializer(arrays, path=prefix, strict=True).load(target)
 
 
 def describe(config: SimulatorConfig) -> str:
@@ -197,7 +213,7 @@ def describe(config: SimulatorConfig) -> str:
     if config.options:
         text += f", options {config.options}"
     if config.heads:
-        text += ", reward/episode-end/error heads"
+        text += ", reward/episode-end/error heads" + (" reading the frame" if config.head_input == "frame" else "")
     return text
 
 

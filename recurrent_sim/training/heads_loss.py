@@ -82,7 +82,7 @@ class HeadSteps:
     """The trained steps of one loss computation, for the heads: see the module docstring."""
 
     def __init__(self):
-        self.hiddens, self.errors, self.positions = [], [], []
+        self.hiddens, self.errors, self.positions, self.frames = [], [], [], []
 
     def add(self, hiddens, predictions, targets, first, batch):
         """Record ``len(hiddens) // batch`` steps from sequence position ``first`` on.
@@ -96,6 +96,7 @@ class HeadSteps:
         squared = F.squared_difference(chainer.as_array(predictions), chainer.as_array(targets))
         self.errors.append(F.mean(F.reshape(squared, (len(hiddens), -1)), axis=1).array)
         self.hiddens.append(hiddens)
+        self.frames.append(chainer.as_array(predictions))
         self.positions.extend(range(first, first + len(hiddens) // batch))
 
     def loss(self, simulator, targets: HeadTargets):
@@ -107,7 +108,8 @@ class HeadSteps:
         ends = targets.episode_ends
         ends = np.zeros_like(rewards, dtype=np.int32) if ends is None else (
             np.asarray(chainer.backends.cuda.to_cpu(ends))[:, positions].T.reshape(-1).astype(np.int32))
-        reward_logits, done_logit, log_error = simulator.state_heads(F.concat(self.hiddens, axis=0))
+        frames = xp.concatenate(self.frames) if simulator.heads_read_frames else None
+        reward_logits, done_logit, log_error = simulator.state_heads(F.concat(self.hiddens, axis=0), frames)
         errors = xp.concatenate(self.errors)
         reward_loss = F.softmax_cross_entropy(reward_logits, classes)
         weights = targets.weights

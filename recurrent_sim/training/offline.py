@@ -25,6 +25,7 @@ skipped and counted (``on_nonfinite="skip"``, stopping after
 ``max_nonfinite`` in a row) or it stops the run (``"stop"``). Parameters
 that are not finite are never saved.
 """
+import dataclasses
 import logging
 import os
 
@@ -85,7 +86,12 @@ class OfflineTrainer(RunCheckpoints):
         self.dataset = dataset
         self.settings = settings
         self.options = options
+        new_heads = init is not None and config is None and (
+            (settings.heads, settings.head_input) != (init.config.heads, init.config.head_input))
         try:
+            if new_heads:  # the loaded simulator with new (untrained) heads
+                config = dataclasses.replace(init.config, heads=settings.heads, head_input=settings.head_input)
+                logger.info("new heads reading the %s on the simulator of %s", settings.head_input, init.path)
             self.config = config or (init.config if init is not None else None) or simulator_config(
                 settings.architecture,
                 frame_shape=dataset.frame_shape,
@@ -94,6 +100,7 @@ class OfflineTrainer(RunCheckpoints):
                 encoding_size=settings.encoding_size,
                 options=settings.architecture_options or {},
                 heads=settings.heads,
+                head_input=settings.head_input,
             )
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
@@ -119,7 +126,7 @@ class OfflineTrainer(RunCheckpoints):
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
         if init is not None:
-            init.restore_simulator(self.simulator)
+            init.restore_simulator(self.simulator, new_heads=new_heads)
         use_device(options.gpu, self.simulator)
         # With heads_only the optimiser sees the heads alone: the rest keeps its weights
         # (its gradients are still computed, and ignored).

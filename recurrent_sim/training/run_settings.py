@@ -7,6 +7,8 @@ from recurrent_sim.models import (
     ARCHITECTURE_OPTIONS,
     ENCODING_SIZE,
     HEADS,
+    HEAD_INPUT,
+    HEAD_INPUTS,
     HIDDEN_SIZE,
     architecture_names,
 )
@@ -72,6 +74,7 @@ class OfflineSettings:
         architecture_options: the network's ``SimulatorConfig.options``
             (e.g. ``{"skips": False}`` for the skip architecture), or None.
         heads: the simulator has reward, episode-end and error heads.
+        head_input: what the heads read (``state`` or ``frame``; see :mod:`recurrent_sim.models.heads`).
         heads_only: only the heads learn; the rest of the network keeps its weights.
         reward_weight, done_weight, error_weight, done_positive_weight: their weights in the loss
             (see :mod:`recurrent_sim.training.heads_loss`).
@@ -92,6 +95,7 @@ class OfflineSettings:
     encoding_size: int = ENCODING_SIZE.field()
     architecture_options: Optional[dict] = ARCHITECTURE_OPTIONS.field()
     heads: bool = HEADS.field()
+    head_input: str = HEAD_INPUT.field()
     heads_only: bool = HEADS_ONLY.field()
     # its loss and optimiser
     loss: str = LOSS.field()
@@ -117,6 +121,8 @@ class OfflineSettings:
             raise SettingError("seed", f"{{flag}} must be an integer in 0..{MAX_SEED}, got {self.seed}")
         if not 0 <= self.validation_fraction < 1:
             raise SettingError("validation_fraction", f"{{flag}} must be in [0, 1), got {self.validation_fraction}")
+        if self.head_input not in HEAD_INPUTS:
+            raise SettingError("head_input", f"{{flag}} must be one of {', '.join(HEAD_INPUTS)}, got {self.head_input!r}")
         if self.heads_only and not self.heads:
             raise SettingError("heads_only", "{flag} needs a simulator with heads: add --heads, or --loadtosim one "
                                "that has them")

@@ -41,3 +41,28 @@ def test_heads_only_without_heads_is_one_clear_line(tmp_path, cli):
                          "--updates", 1)
     assert code == 2 and "--heads-only needs a simulator with heads" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_new_frame_heads_learn_on_a_simulator_trained_without_heads(tmp_path, cli):
+    data, first, heads = tmp_path / "data", tmp_path / "first", tmp_path / "heads"
+    code, _, err = cli("collect", "--env", "BlockWorld-v1", "--frame-size", 32, "--out", data, "--episodes", 8,
+                       "--policy", "random", "--seed", 0)
+    assert code == 0, err
+    code, out, err = cli("train", data, "--out", first, *SMALL_TRAIN_FLAGS, "--architecture", "motion",
+                         "--updates", 2, "--checkpoint-every", 2)
+    assert code == 0, err
+    assert not load_checkpoint(first / "simulator.npz").config.heads
+    code, out, err = cli("train", data, "--out", heads, *SMALL_TRAIN_FLAGS, "--loadtosim", first, "--heads",
+                         "--head-input", "frame", "--heads-only", "--reward-weight", 1, "--lr", 0.01,
+                         "--updates", 3, "--checkpoint-every", 3)
+    assert code == 0 and "trained to update 3" in out, err
+    saved = load_checkpoint(heads / "checkpoints" / "checkpoint_00000003.npz")
+    assert saved.config.heads and saved.config.head_input == "frame"
+    before, after = parameters(first), parameters(heads / "checkpoints" / "checkpoint_00000003.npz")
+    assert all(np.array_equal(before[name], after[name]) for name in before)  # the frame network is kept
+    assert "/state_heads/frame_conv1/W" in after
+
+    code, out, err = cli("train", "--out", heads, "--resume", "--updates", 4)
+    assert code == 0 and "trained to update 4" in out, err
+    code, out, err = cli("train", "--out", heads, "--resume", "--head-input", "state", "--updates", 5)
+    assert code == 2 and "--head-input" in err and len(err.strip().splitlines()) == 1

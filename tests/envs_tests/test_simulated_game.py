@@ -211,3 +211,19 @@ def test_warm_ups_from_recorded_episodes_and_from_the_live_game():
     game.simulator.set_mean_image(frames[0])
     assert game.reset().shape == (4, SIZE, SIZE)
     assert game.step(4)[0].shape == (4, SIZE, SIZE)
+
+
+def test_heads_that_read_the_frame_read_the_frame_the_game_shows():
+    """With head_input 'frame' the reward probabilities the game reports are the heads' on the
+    frame it shows (up to that frame's rounding to uint8)."""
+    np.random.seed(0)
+    sim = build_simulator(SimulatorConfig(frame_shape=(SIZE, SIZE), n_actions=N_ACTIONS, hidden_size=8,
+                                          encoding_size=16, heads=True, head_input="frame"))
+    sim.set_mean_image(np.random.RandomState(0).randint(0, 256, (8, SIZE, SIZE)).astype(np.uint8))
+    game = SimulatedGame(sim)
+    game.warm_up(*warmup())
+    _, _, _, info = game.step(1)
+    shown = sim.normalize(info["frame"][None])[:, None]
+    expected = sim.heads(game.games.sim_env.state, shown)
+    probabilities = np.exp(expected.reward_logits.array[0]) / np.exp(expected.reward_logits.array[0]).sum()
+    np.testing.assert_allclose(info["reward_probabilities"], probabilities, atol=2e-3)

@@ -72,3 +72,59 @@ def test_checkpoint_records_the_heads_and_old_configurations_load_without(tmp_pa
     plain.set_mean_image(np.zeros((1, SIZE, SIZE), dtype=np.uint8))
     save_checkpoint(tmp_path / "without.npz", plain)
     assert not load_checkpoint(tmp_path / "without.npz").build_simulator().has_heads
+
+
+def frame_heads(architecture="motion"):
+    return build_simulator(simulator_config(architecture, frame_shape=(SIZE, SIZE), n_actions=3, hidden_size=8,
+                                            encoding_size=16, heads=True, head_input="frame"))
+
+
+def test_frame_heads_read_the_predicted_frame_and_send_no_gradient_into_it():
+    sim = frame_heads()
+    assert sim.heads_read_frames
+    prediction, state = one_step(sim)
+    with pytest.raises(ValueError, match="read the predicted frame"):
+        sim.heads(state)
+    blank = np.zeros_like(prediction.array)
+    square = blank.copy()
+    square[:, :, 20:26, 4:10] = 0.8
+    outputs = sim.heads(state, blank)
+    moved = sim.heads(state, square)
+    assert not np.allclose(outputs.reward_logits.array, moved.reward_logits.array)  # the frame counts
+    frame = chainer.Variable(square)
+    sim.cleargrads()
+    chainer.functions.sum(sim.heads(state, frame).done_logit).backward()
+    assert frame.grad is None  # the heads' losses never change the frames
+    assert np.abs(sim.state_heads.frame_conv1.W.grad).sum() > 0
+
+
+def test_frame_heads_see_where_in_the_frame_an_object_is():
+    """The coordinate planes make an object at the bottom differ from the same object at the top."""
+    sim = frame_heads()
+    _, state = one_step(sim, batch=1)
+    top, bottom = np.zeros((1, 1, SIZE, SIZE), np.float32), np.zeros((1, 1, SIZE, SIZE), np.float32)
+    top[..., 2:6, 10:14], bottom[..., SIZE - 4:, 10:14] = 1.0, 1.0
+    features = [sim.state_heads.frame_features(frame).array for frame in (top, bottom)]
+    assert not np.allclose(features[0], features[1])
+
+
+def test_head_input_is_checked_and_old_configurations_read_the_state():
+    with pytest.raises(ValueError, match="head_input must be one of state, frame"):
+        SimulatorConfig(frame_shape=(SIZE, SIZE), heads=True, head_input="pixels")
+    stored = SimulatorConfig(frame_shape=(SIZE, SIZE), heads=True).to_dict()
+    del stored["head_input"]
+    assert SimulatorConfig.from_dict(stored).head_input == "state"
+
+
+def test_new_heads_on_a_checkpoint_keep_every_other_weight(tmp_path):
+    plain = small("motion", heads=False)
+    path = save_checkpoint(tmp_path / "plain", plain)
+    sim = frame_heads()
+    heads_before = {name: p.array.copy() for name, p in sim.state_heads.namedparams()}
+    load_checkpoint(path).restore_simulator(sim, new_heads=True)
+    for name, param in plain.namedparams():
+        np.testing.assert_array_equal(dict(sim.namedparams())[name].array, param.array)
+    for name, param in sim.state_heads.namedparams():
+        np.testing.assert_array_equal(param.array, heads_before[name])
+    with pytest.raises(Exception, match="was asked for"):
+        load_checkpoint(path).restore_simulator(sim)  # without new_heads the heads must match
