@@ -17,11 +17,8 @@ set -euo pipefail
 
 ENV="${ENV:-BreakoutDeterministic-v4}"   # the game
 EPISODES=300            # episodes recorded for training and validation
-ARCHITECTURE=skip       # simulator network (see docs/fidelity.md)
-LSTM_SIZE=512           # LSTM units
-WARMUP=10               # warm-up frames of a training sequence (the paper's tau)
-BATCH_SIZE=16           # sequences per update
-LR=5e-4                 # Adam step size of phase 1
+# The training settings (skip simulator, LSTM 512, 10 warm-up frames, batches of 16, Adam 5e-4, scheme 33,
+# checkpoints and validations every 100 updates) are the recipe recurrent_sim/recipes/long-job.json.
 LR2=2.5e-4              # Adam step size of phase 2
 PHASE1_MINUTES="${PHASE1_MINUTES:-45}"   # phase 1 budget (scheme 33), minutes
 PHASE2_MINUTES="${PHASE2_MINUTES:-70}"   # phase 2 budget (scheme 67, BPTT(15, 4)), minutes
@@ -36,18 +33,15 @@ echo "== 2/4 recording $EPISODES episodes of $ENV (log: $OUT/collect.log)"
 "$sim" collect --env "$ENV" --episodes "$EPISODES" --out "$OUT/data" --seed 1 2>&1 | tee "$OUT/collect.log"
 
 has_checkpoint() { compgen -G "$1/checkpoints/checkpoint_*.npz" >/dev/null; }
-common=(--hidden-size "$LSTM_SIZE" --unroll-dep "$WARMUP" --batch-size "$BATCH_SIZE" --updates 1000000
-        --checkpoint-every 100 --validate-every 100 --validation-fraction 0.05)
-
-echo "== 3/4 training the $ARCHITECTURE simulator: $PHASE1_MINUTES + $PHASE2_MINUTES minutes (log: $OUT/train.log)"
+echo "== 3/4 training the skip simulator: $PHASE1_MINUTES + $PHASE2_MINUTES minutes (log: $OUT/train.log)"
 t0=$(date +%s)
 # Phase 1: the paper's 33% scheme (10 observed, then 5 predicted steps): the motion.
 if [ ! -f "$OUT/train/phase.done" ]; then
   if has_checkpoint "$OUT/train"; then
     "$sim" train --out "$OUT/train" --resume --max-minutes "$PHASE1_MINUTES" 2>&1 | tee -a "$OUT/train.log"
   else
-    "$sim" train "$OUT/data" --out "$OUT/train" --architecture "$ARCHITECTURE" --scheme 33 --lr "$LR" \
-      "${common[@]}" --max-minutes "$PHASE1_MINUTES" 2>&1 | tee "$OUT/train.log"
+    "$sim" train "$OUT/data" --out "$OUT/train" --recipe long-job --max-minutes "$PHASE1_MINUTES" 2>&1 \
+      | tee "$OUT/train.log"
   fi
   touch "$OUT/train/phase.done"
 fi
@@ -55,8 +49,8 @@ fi
 if has_checkpoint "$OUT/train2"; then
   "$sim" train --out "$OUT/train2" --resume --max-minutes "$PHASE2_MINUTES" 2>&1 | tee -a "$OUT/train.log"
 else
-  "$sim" train "$OUT/data" --out "$OUT/train2" --loadtosim "$OUT/train" --scheme 67 --bptt-chunks 4 \
-    --lr "$LR2" "${common[@]}" --max-minutes "$PHASE2_MINUTES" 2>&1 | tee -a "$OUT/train.log"
+  "$sim" train "$OUT/data" --out "$OUT/train2" --loadtosim "$OUT/train" --recipe long-job --scheme 67 \
+    --bptt-chunks 4 --lr "$LR2" --max-minutes "$PHASE2_MINUTES" 2>&1 | tee -a "$OUT/train.log"
 fi
 train_s=$(( $(date +%s) - t0 ))
 

@@ -9,9 +9,9 @@ setup(
         "(Chiappa et al., ICLR 2017) in Chainer and ChainerRL"
     ),
     packages=find_packages(include=["recurrent_sim", "recurrent_sim.*"]),
-    # the shipped simulators: checkpoint, evaluation and the commands that made them
+    # the shipped simulators (checkpoint, evaluation and the commands that made them), the recipes, the play page
     package_data={"recurrent_sim": ["pretrained/*/*.npz", "pretrained/*/*.json", "pretrained/*/*.md",
-                                    "play/static/*.html", "play/static/*.js", "play/static/*.css"]},
+                                    "recipes/*.json", "play/static/*.html", "play/static/*.js", "play/static/*.css"]},
     python_requires=">=3.11,<3.12",
     install_requires=[
         "chainer==7.8.1",

@@ -22,15 +22,13 @@ from recurrent_sim.utils.signals import end_on_sigterm, interruption_line, signa
 
 def build_parser() -> argparse.ArgumentParser:
     from recurrent_sim import commands
+    from recurrent_sim.commands.flags import LOG_LEVEL
 
     parser = argparse.ArgumentParser(
         prog="recurrent-sim",
         description="Learn and measure recurrent simulators of Atari games.",
     )
-    parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="logging level (default: INFO)",
-    )
+    LOG_LEVEL.add_to(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -55,6 +53,7 @@ def main(argv=None) -> int:
 
 def _main(argv, prog) -> int:
     with signals_deferred():  # a signal while the commands' modules load is taken once they are loaded
+        from recurrent_sim.commands.flags import check_values, sub_parsers
         from recurrent_sim.utils.cuda import require_cuda
         from recurrent_sim.utils.failures import report_failure
         from recurrent_sim.utils.files import write_undecodable_names
@@ -72,6 +71,7 @@ def _main(argv, prog) -> int:
     )
     write_undecodable_names()  # an --out whose name is not UTF-8 is printed, not a crash
     try:
+        check_values(sub_parsers(parser)[args.command], args)  # the ranges argparse leaves to the settings
         require_cuda(getattr(args, "gpu", -1))
         return int(args.func(args) or 0)
     except SettingError as e:  # the library names the setting; the user knows the flag

@@ -15,6 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANKS = {
     "utils": 0,
     "pretrained": 0,
+    "recipes": 0,  # JSON files only, read by commands/recipes.py
     "models": 1,
     "data": 2,
     "training": 3,

@@ -18,6 +18,7 @@ from recurrent_sim.benchmark.settings import (
     REPEATS,
 )
 from recurrent_sim.commands.common import add_env_arguments, add_sequence_arguments, run_settings, sequence_schedule
+from recurrent_sim.commands.flags import OUT, QUICK
 from recurrent_sim.commands.validation import check_agent_frame_size, check_simulator_memory, one_line_errors
 from recurrent_sim.models import HIDDEN_SIZE, SimulatorConfig
 from recurrent_sim.models.footprint import MAX_ACTIONS
@@ -27,7 +28,7 @@ from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.run_folder import run_record
 
 # --quick: a smoke run in seconds (tests), not a measurement.
-QUICK = dict(hidden_size=32, batch_size=2, unroll_dep=2, obs_dep=2, pred_dep=2, inference_batch=4,
+QUICK_SIZES = dict(hidden_size=32, batch_size=2, unroll_dep=2, obs_dep=2, pred_dep=2, inference_batch=4,
              inference_steps=3, env_steps=60, repeats=1)
 
 
@@ -46,9 +47,8 @@ def add_parser(subparsers):
     BATCH_SIZE.add_to(parser, help="sequences per training update")
     for setting in (INFERENCE_BATCH, INFERENCE_STEPS, ENV_STEPS, REPEATS, REFERENCE_REPEATS):
         setting.add_to(parser)
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes and one repeat: checks that everything runs, measures nothing")
-    parser.add_argument("--out", default=None, help="write the results as JSON to this file")
+    QUICK.add_to(parser, show_default=False)
+    OUT.add_to(parser, help="write the results as JSON to this file", metavar="FILE", default_text="none")
     parser.set_defaults(func=run)
 
 
@@ -67,7 +67,7 @@ def run(args) -> int:
     from recurrent_sim.benchmark import BenchSettings, format_table, run_benchmark
 
     if args.quick:
-        for name, value in QUICK.items():
+        for name, value in QUICK_SIZES.items():
             setattr(args, name, value)
         args.reference_repeats = min(args.reference_repeats, 1)
     if args.out is not None and os.path.isdir(args.out):

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from recurrent_sim.commands.common import add_env_arguments, run_settings
+from recurrent_sim.commands.flags import EPISODES, LOAD, MAX_EPISODE_STEPS, OUT, POLICY
 from recurrent_sim.envs import FRAME_BUFFER_LENGTH, make_game
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.data.dataset_check import check_episodes_readable
@@ -26,7 +27,6 @@ from recurrent_sim.utils.signals import StopRequest
 from recurrent_sim.utils.progress import Progress
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.run_log import RunLog
-from recurrent_sim.utils.settings import positive_int
 from recurrent_sim.commands.validation import check_agent_frame_size, one_line_errors
 
 logger = logging.getLogger(__name__)
@@ -41,16 +41,12 @@ def add_parser(subparsers):
     )
     one_line_errors(parser)
     add_env_arguments(parser)
-    parser.add_argument("--out", required=True,
-                        help="dataset folder (created if missing; an existing one is continued)")
-    parser.add_argument("--episodes", type=positive_int, default=10,
-                        help="episodes the folder holds when the command ends (default: 10)")
-    parser.add_argument("--max-episode-steps", type=positive_int, default=None,
-                        help="cut episodes after this many steps (default: the game's own limit)")
-    parser.add_argument("--policy", choices=["agent", "random"], default="agent",
-                        help="who plays: the A3C agent (non-learning, or trained with --load) or uniformly "
-                        "random actions (default: agent)")
-    parser.add_argument("--load", default=None, help="folder of a trained agent to play with (default: untrained)")
+    OUT.add_to(parser, required=True, help="dataset folder (created if missing; an existing one is continued)",
+               show_default=False)
+    EPISODES.add_to(parser)
+    MAX_EPISODE_STEPS.add_to(parser, default_text="the game's own limit")
+    POLICY.add_to(parser)
+    LOAD.add_to(parser, help="folder of a trained agent to play with", default_text="untrained")
     FRAME_BUFFER_LENGTH.add_to(parser)
     parser.set_defaults(func=run)
 

@@ -5,11 +5,9 @@ Every flag is built from its setting's one definition
 original code's underscore spellings (``--unroll_dep``,
 ``--num_output_channels_sim`` ...) are accepted as aliases.
 """
+from recurrent_sim.commands.flags import LOADTOSIM, PRETRAINED
 from recurrent_sim.envs.preprocessing import FRAME_SIZE
 from recurrent_sim.envs.registration import ENV
-from recurrent_sim.models import HIDDEN_SIZE
-from recurrent_sim.training.optimizers import LR, OPTIMIZER
-from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
 from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.errors import UserError
@@ -27,10 +25,9 @@ def add_env_arguments(parser, default_env=ENV.default):
 def add_simulator_source(parser, what="the simulator"):
     """--loadtosim DIR or --pretrained NAME, exactly one of them; ``what`` the simulator is for, in their help."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--loadtosim", metavar="DIR",
-                        help=f"simulator folder (its simulator.npz) or checkpoint file: {what}")
-    source.add_argument("--pretrained", metavar="NAME",
-                        help="a simulator shipped with the package, by name (blockworld), instead of --loadtosim")
+    one_of = "one of --loadtosim, --pretrained is required"
+    LOADTOSIM.add_to(source, help=f"{LOADTOSIM.help}: {what}", show_default=False, default_text=one_of)
+    PRETRAINED.add_to(source, show_default=False, default_text=one_of)
 
 
 def simulator_path(args) -> str:
@@ -46,12 +43,6 @@ def simulator_path(args) -> str:
 def add_sequence_arguments(parser, **defaults):
     """--unroll-dep, --obs-dep, --pred-dep (training sequence split); ``defaults`` changes some defaults."""
     for setting in (UNROLL_DEP, OBS_DEP, PRED_DEP):
-        setting.add_to(parser, default=defaults.get(setting.name, setting.default))
-
-
-def add_model_arguments(parser, **defaults):
-    """--hidden-size (LSTM units), --batch-size, --lr, --optimizer; ``defaults`` changes some defaults."""
-    for setting in (HIDDEN_SIZE, BATCH_SIZE, LR, OPTIMIZER):
         setting.add_to(parser, default=defaults.get(setting.name, setting.default))
 
 

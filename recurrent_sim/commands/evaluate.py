@@ -22,9 +22,12 @@ from recurrent_sim.commands.validation import (
     check_mean_image, check_simulator_memory, check_square_frames, one_line_errors,
 )
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
-from recurrent_sim.evaluation.objects import DEFAULT_DISTANCE, DEFAULT_LEVEL
+from recurrent_sim.commands.flags import (
+    FPS, HORIZON, LOAD, MAX_GAP, OBJECT_DISTANCE, OBJECT_LEVEL, OUT, SEQUENCES, THRESHOLD, THRESHOLD_MSE, WARMUP,
+)
+from recurrent_sim.evaluation.metrics import DEFAULT_THRESHOLD_FRACTION
+from recurrent_sim.training.run_settings import BATCH_SIZE
 from recurrent_sim.utils.device import GPU
-from recurrent_sim.utils.settings import positive_float
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import remove_stale_temporaries
 from recurrent_sim.utils.run_folder import StagedOutputs, write_run_config
@@ -37,14 +40,6 @@ OUTPUT_FILES = ("metrics.csv", "summary.json", "error_curve.png", "object_curve.
                 "config.json")
 SEED_STREAM = 0x5EED_E7A1  # separates evaluation episodes from training ones played with the same --seed
 
-THRESHOLD_HELP = (
-    "accurate-horizon threshold as a fraction of the mean-frame baseline's error (averaged over the "
-    "horizon); the accurate horizon is the first step whose mean model MSE exceeds it. The mean "
-    "frame's error is the pixel variance of the game around its average picture, so the default 0.5 "
-    "means: accurate while the model still explains at least half of that variance, whatever the game's "
-    "brightness or amount of motion (default: 0.5)"
-)
-
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -55,64 +50,28 @@ def add_parser(subparsers):
     add_simulator_source(parser, "the one to evaluate")
     one_line_errors(parser)
     ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
-    parser.add_argument("--load", default=None, metavar="DIR",
-                        help="agent folder that plays the game (default: the non-learning agent)")
-    parser.add_argument("--out", default="evaluation", metavar="DIR",
-                        help="output folder, created if missing (default: evaluation)")
-    parser.add_argument("--warmup", type=int, default=10,
-                        help="real frames the simulator sees before predicting (default: 10, as in the paper)")
-    parser.add_argument("--horizon", type=int, default=100,
-                        help="steps predicted from the actions alone after the warm-up (default: 100)")
-    parser.add_argument("--sequences", type=int, default=100,
-                        help="held-out sequences the errors are averaged over (default: 100)")
-    parser.add_argument("--batch-size", type=int, default=20,
-                        help="sequences predicted together, one forward pass per step (default: 20)")
+    LOAD.add_to(parser, default_text="the non-learning agent")
+    OUT.add_to(parser, default="evaluation", help="output folder, created if missing")
+    for setting in (WARMUP, HORIZON, SEQUENCES):
+        setting.add_to(parser)
+    BATCH_SIZE.add_to(parser, default=20, help="sequences predicted together, one forward pass per step")
     threshold = parser.add_mutually_exclusive_group()
-    threshold.add_argument("--threshold", type=positive_float, default=None, metavar="FRACTION", help=THRESHOLD_HELP)
-    threshold.add_argument("--threshold-mse", type=positive_float, default=None, metavar="MSE",
-                           help="absolute accurate-horizon threshold, MSE per pixel with pixels in [0, 1], "
-                                "to compare evaluations of different runs on one scale (replaces --threshold)")
-    parser.add_argument("--object-level", type=float, default=DEFAULT_LEVEL, metavar="GRAY",
-                        help="a pixel is foreground (part of a moving object) when its gray level (0..255) differs "
-                             "by more than this from the sequence's per-pixel median real frame; 30 keeps "
-                             f"Breakout's 1-3 pixel ball at 84x84 (default: {DEFAULT_LEVEL:g})")
-    parser.add_argument("--object-distance", type=float, default=DEFAULT_DISTANCE, metavar="PIXELS",
-                        help="an object counts as found when its centre lies within this many pixels of the other "
-                             f"frame's foreground (object recall and precision; default: {DEFAULT_DISTANCE:g})")
-    parser.add_argument("--max-gap", type=int, default=20,
-                        help="at most this many unrecorded steps before each sequence, so sequences start "
-                             "at varied moments (default: 20)")
+    THRESHOLD.add_to(threshold, default_text=DEFAULT_THRESHOLD_FRACTION)
+    THRESHOLD_MSE.add_to(threshold, default_text="none")
+    for setting in (OBJECT_LEVEL, OBJECT_DISTANCE, MAX_GAP):
+        setting.add_to(parser)
     SEED.add_to(parser, help="seed of the game, the agent and the gaps; same seed, same results")
-    FRAME_SIZE.add_to(parser, default=None, type=int, help="side of the square frames, pixels",
+    FRAME_SIZE.add_to(parser, default=None, help="side of the square frames, pixels (must match the checkpoint)",
                       default_text="the checkpoint's")
-    FRAME_BUFFER_LENGTH.add_to(parser, type=int)
-    parser.add_argument("--fps", type=positive_float, default=10.0,
-                        help="frames per second of rollout.gif (default: 10)")
+    FRAME_BUFFER_LENGTH.add_to(parser)
+    FPS.add_to(parser)
     GPU.add_to(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def check_arguments(args):
-    """Raise UserError for values no evaluation can use."""
-    for name in ("warmup", "horizon", "sequences", "batch_size", "frame_buffer_length"):
-        value = getattr(args, name)
-        if value <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    if args.max_gap < 0:
-        raise UserError(f"--max-gap must be >= 0, got {args.max_gap}")
-    if args.frame_size is not None and args.frame_size <= 0:
-        raise UserError(f"--frame-size must be a positive integer, got {args.frame_size}")
-    if args.threshold is not None and not args.threshold > 0:
-        raise UserError(f"--threshold must be a positive fraction, got {args.threshold}")
-    if args.threshold_mse is not None and not args.threshold_mse > 0:
-        raise UserError(f"--threshold-mse must be positive, got {args.threshold_mse}")
-    if not 0 <= args.object_level < 255:
-        raise UserError(f"--object-level must be a gray level in 0..255 (exclusive), got {args.object_level}")
-    if not 0 <= args.object_distance < float("inf"):
-        raise UserError(f"--object-distance must be a number of pixels >= 0, got {args.object_distance}")
-    if not args.fps > 0:
-        raise UserError(f"--fps must be positive, got {args.fps}")
+    """Raise UserError for values no evaluation can use (the ranges of the flags are their settings')."""
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder")
 
@@ -171,7 +130,6 @@ def run(args) -> int:
     from recurrent_sim.agents import make_acting_agent
     from recurrent_sim.utils.device import use_device
     from recurrent_sim.evaluation import (
-        DEFAULT_THRESHOLD_FRACTION,
         accurate_horizon,
         build_summary,
         evaluate_simulator,

@@ -10,15 +10,14 @@ import logging
 import sys
 
 from recurrent_sim.commands.common import add_simulator_source, simulator_path
+from recurrent_sim.commands.flags import ALLOW_HOST, FPS, HOST, LOAD, OUT, PORT, SCALE, WARMUP
 from recurrent_sim.commands.validation import one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH
 from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.errors import UserError
-from recurrent_sim.utils.settings import SEED, positive_float
+from recurrent_sim.utils.settings import SEED
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_HOST = "127.0.0.1"
 
 
 def add_parser(subparsers):
@@ -30,42 +29,24 @@ def add_parser(subparsers):
     one_line_errors(parser)
     add_simulator_source(parser, "the one to play")
     ENV.add_to(parser, default=None, default_text=f"the checkpoint's, else {ENV.default}")
-    parser.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; any other "
-                             "address lets others on the network play and write GIFs, and prints a warning)")
-    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                        help="a name or address of this machine that browsers may use to reach the page, "
-                             "besides 127.0.0.1, localhost, [::1] and --host (repeatable; requests naming "
-                             "any other host are refused, so that other web sites cannot drive the game)")
-    parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default: 8765)")
-    parser.add_argument("--fps", type=positive_float, default=15.0,
-                        help="steps a second while playing (default: 15)")
-    parser.add_argument("--scale", type=int, default=None,
-                        help="screen pixels per frame pixel on the page (default: about 320 pixels a side)")
-    parser.add_argument("--warmup", type=int, default=10,
-                        help="real frames the simulator is warmed up on at each start and branch (default: 10)")
-    parser.add_argument("--agent", default=None, metavar="DIR",
-                        help="agent folder (saved by the training script) that plays when you hand over "
-                             "(default: the non-learning agent with random initial weights)")
-    parser.add_argument("--out", default="play", metavar="DIR",
-                        help="folder the saved GIFs go to, created when needed (default: play)")
+    HOST.add_to(parser)
+    ALLOW_HOST.add_to(parser, action="append", default=[], default_text="none")
+    PORT.add_to(parser)
+    FPS.add_to(parser, default=15.0, help="steps a second while playing")
+    SCALE.add_to(parser, default_text="about 320 pixels a side")
+    WARMUP.add_to(parser, help="real frames the simulator is warmed up on at each start and branch")
+    LOAD.add_to(parser, "--agent", dest="agent", help="agent folder (saved by the training script) that plays when "
+                "you hand over", default_text="the non-learning agent with random initial weights")
+    OUT.add_to(parser, default="play", help="folder the saved GIFs go to, created when needed")
     SEED.add_to(parser, help="seed of the real game's episodes and of the agent")
-    FRAME_BUFFER_LENGTH.add_to(parser, type=int)
+    FRAME_BUFFER_LENGTH.add_to(parser)
     GPU.add_to(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def check_arguments(args):
-    """Raise UserError for values no session can use."""
-    if not 0 <= args.port <= 65535:
-        raise UserError(f"--port must be in 0..65535, got {args.port}")
-    for name in ("warmup", "frame_buffer_length"):
-        value = getattr(args, name)
-        if value <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    if args.scale is not None and not 1 <= args.scale <= 64:
-        raise UserError(f"--scale must be in 1..64, got {args.scale}")
+    """Raise UserError for host names no session can use (the ranges of the flags are their settings')."""
     from recurrent_sim.play.http_guard import host_name
 
     for flag, values in (("--host", [args.host]), ("--allow-host", args.allow_host)):

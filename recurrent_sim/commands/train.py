@@ -16,45 +16,23 @@ import dataclasses
 import logging
 import os
 
-from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
+from recurrent_sim.commands.common import sequence_schedule
+from recurrent_sim.commands.flags import DATA, LOADTOSIM, OUT, RECIPE, RESUME
+from recurrent_sim.commands.recipes import apply_recipe, recipe_names
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEAD_INPUT, HEADS, SimulatorConfig
-from recurrent_sim.training.heads_loss import (
-    DONE_POSITIVE_WEIGHT,
-    DONE_WEIGHT,
-    ERROR_WEIGHT,
-    HEADS_ONLY,
-    REWARD_WEIGHT,
-)
+from recurrent_sim.models import SimulatorConfig
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
 from recurrent_sim.training.checkpoint import load_checkpoint
 from recurrent_sim.training.data_parallel import COMMUNICATOR, connect
-from recurrent_sim.training.losses import LOSS
-from recurrent_sim.training.rank_sampling import RANK_BATCHES
-from recurrent_sim.training.optimizers import GRAD_CLIP
-from recurrent_sim.training.schemes import BPTT_CHUNKS, CURRICULUM, SCHEME
+from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.failures import OutputError
 from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.run_folder import write_run_config
-from recurrent_sim.utils.settings import SEED
+from recurrent_sim.utils.settings import SETTINGS
 from recurrent_sim.training.offline import OfflineTrainer
-from recurrent_sim.training.run_settings import (
-    CHECKPOINT_EVERY,
-    KEEP_CHECKPOINTS,
-    LOG_EVERY,
-    MAX_CPU_MINUTES,
-    MAX_MINUTES,
-    MAX_NONFINITE,
-    ON_NONFINITE,
-    UPDATES,
-    VALIDATE_EVERY,
-    VALIDATION_FRACTION,
-    VALIDATION_SEQUENCES,
-    OfflineSettings,
-    RunOptions,
-)
+from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.training.run_state import check_fresh_output, find_resume_checkpoint, options_of, settings_of
 from recurrent_sim.commands.validation import (
     check_dataset_memory,
@@ -66,21 +44,38 @@ from recurrent_sim.commands.validation import (
 
 logger = logging.getLogger(__name__)
 
-# Flags that define a run (a resume must keep them) and flags of how it runs
-# (a resume keeps them unless given again). Both are None unless given, so
-# that a resume can tell.
-RUN_SETTINGS = ("unroll_dep", "obs_dep", "pred_dep", "batch_size", "hidden_size", "optimizer", "lr",
-                "grad_clip", "validation_fraction", "validation_sequences", "seed", "architecture", "loss",
-                "scheme", "bptt_chunks", "curriculum", "architecture_options", "heads", "head_input", "heads_only",
-                "reward_weight", "done_weight", "error_weight", "done_positive_weight")
-RUN_OPTIONS = ("updates", "checkpoint_every", "keep_checkpoints", "validate_every", "log_every",
-               "on_nonfinite", "max_nonfinite", "max_minutes", "max_cpu_minutes", "rank_batches")
 
-# Defaults of this command: the skip simulator with the paper's 33% scheme
-# (10 warm-up frames, then 10 observed and 5 predicted steps), LSTM 512, Adam 5e-4.
+
+def _setting_fields(cls, leave_out=()) -> tuple:
+    """Names of the fields of dataclass ``cls`` that a :class:`Setting` defines."""
+    return tuple(f.name for f in dataclasses.fields(cls) if "setting" in f.metadata and f.name not in leave_out)
+
+
+# Flags that define a run (a resume must keep them: the fields of OfflineSettings, the sequence split's
+# included; the encoder's size comes from --loadtosim or its default) and flags of how it runs (a resume keeps
+# them unless given again: RunOptions' fields but --gpu). Both are None unless given, so that a resume can tell.
+RUN_SETTINGS = _setting_fields(SequenceSchedule) + _setting_fields(OfflineSettings, leave_out=("encoding_size",))
+RUN_OPTIONS = _setting_fields(RunOptions, leave_out=("gpu",))
+
+# This command's defaults where they differ from the library's: the skip simulator with the paper's 33% scheme
+# (10 warm-up frames, then 10 observed and 5 predicted steps), LSTM 512, Adam 5e-4 (the first phase of the
+# recipe of docs/fidelity.md; the original script keeps the paper's network and split as its defaults), and how
+# the defaults read in the help.
 TRAIN_ARCHITECTURE = SKIP_ARCHITECTURE
-TRAIN_SEQUENCE = {"unroll_dep": 10, "obs_dep": 10, "pred_dep": 5}
-TRAIN_MODEL = {"hidden_size": 512, "lr": 5e-4}
+TRAIN_FLAGS = {
+    "unroll_dep": dict(default=10), "obs_dep": dict(default=10), "pred_dep": dict(default=5),
+    "hidden_size": dict(default=512), "lr": dict(default=5e-4),
+    "scheme": dict(default_text="the --obs-dep/--pred-dep split"),
+    "curriculum": dict(default_text="the scheme's"),
+    "seed": dict(help="seeds the validation split, the batch order and the initial weights"),
+    "architecture": dict(default=TRAIN_ARCHITECTURE,
+                         default_text=f"{TRAIN_ARCHITECTURE}, with --loadtosim: the loaded simulator's"),
+    "architecture_options": dict(default_text="none"),
+    "heads": dict(default_text="no heads; with --loadtosim: as the loaded simulator"),
+    "head_input": dict(default_text="state; with --loadtosim: as the loaded simulator"),
+    "heads_only": dict(default_text="the whole simulator learns"),
+    "validate_every": dict(default=None, default_text="--checkpoint-every"),
+}
 
 
 def add_parser(subparsers):
@@ -91,40 +86,18 @@ def add_parser(subparsers):
         "and exact --resume.",
     )
     one_line_errors(parser)
-    parser.add_argument("data", nargs="*", metavar="DATASET",
-                        help="dataset folders made by `recurrent-sim collect` "
-                        "(with --resume: the run's own by default)")
-    parser.add_argument("--out", required=True, help="output folder of the run (see `docs/persistence.md`)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
-    parser.add_argument("--loadtosim", default=None,
-                        help="start from this simulator (a folder holding simulator.npz, or a .npz file)")
-    # The defaults are the first phase of the recipe of docs/fidelity.md (the
-    # original script keeps the paper's network and split as its defaults).
-    add_sequence_arguments(parser, **TRAIN_SEQUENCE)
-    SCHEME.add_to(parser, default_text="the --obs-dep/--pred-dep split")
-    BPTT_CHUNKS.add_to(parser)
-    CURRICULUM.add_to(parser, default_text="the scheme's")
-    add_model_arguments(parser, **TRAIN_MODEL)
-    for setting in (GRAD_CLIP, VALIDATION_FRACTION, VALIDATION_SEQUENCES):
-        setting.add_to(parser)
-    SEED.add_to(parser, help="seed of the split, batch order and weights")
-    ARCHITECTURE.add_to(parser, default=TRAIN_ARCHITECTURE,
-                        default_text=f"{TRAIN_ARCHITECTURE}, with --loadtosim: the loaded simulator's")
-    ARCHITECTURE_OPTIONS.add_to(parser, default_text="none")
-    HEADS.add_to(parser, default_text="no heads; with --loadtosim: as the loaded simulator")
-    HEAD_INPUT.add_to(parser, default_text="state; with --loadtosim: as the loaded simulator")
-    HEADS_ONLY.add_to(parser, default_text="the whole simulator learns")
-    for setting in (REWARD_WEIGHT, DONE_WEIGHT, DONE_POSITIVE_WEIGHT, ERROR_WEIGHT):
-        setting.add_to(parser)
-    LOSS.add_to(parser)
-    for setting in (UPDATES, CHECKPOINT_EVERY, KEEP_CHECKPOINTS):
-        setting.add_to(parser)
-    VALIDATE_EVERY.add_to(parser, default=None, default_text="--checkpoint-every")
-    for setting in (LOG_EVERY, ON_NONFINITE, MAX_NONFINITE, MAX_MINUTES, MAX_CPU_MINUTES, GPU):
-        setting.add_to(parser)
+    DATA.add_to(parser, nargs="*", help=f"{DATA.help} (with --resume: the run's own by default)",
+                show_default=False, default_text="with --resume: the run's own")
+    OUT.add_to(parser, required=True, help="output folder of the run (see `docs/persistence.md`)",
+               show_default=False)
+    RESUME.add_to(parser, show_default=False)
+    LOADTOSIM.add_to(parser, help="start from this simulator (a folder holding simulator.npz, or a .npz file)")
+    RECIPE.add_to(parser, default_text=f"none; shipped: {', '.join(recipe_names())}")
+    for name in RUN_SETTINGS + RUN_OPTIONS:
+        SETTINGS[name].add_to(parser, **TRAIN_FLAGS.get(name, {}))
+    GPU.add_to(parser)
     COMMUNICATOR.add_to(parser, default_text="naive on the CPU, pure_nccl with --gpu; each rank uses GPU "
                         "--gpu + its rank on its machine")
-    RANK_BATCHES.add_to(parser)
     defaults = {name: parser.get_default(name) for name in RUN_SETTINGS + RUN_OPTIONS}
     parser.set_defaults(func=run, run_defaults=defaults, **{name: None for name in RUN_SETTINGS + RUN_OPTIONS})
     return parser
@@ -145,7 +118,7 @@ def _check_resume_flags(args, settings):
     stored = _flat(settings)
     for name, value in _given(args).items():
         if stored[name] != value:
-            flag = "--" + name.replace("_", "-")
+            flag = SETTINGS[name].flag
             raise UserError(
                 f"--resume: {flag} {value} differs from this run's {stored[name]}; drop {flag} to continue "
                 "the run, or start a new run in another --out"
@@ -187,6 +160,7 @@ def _new_options(args) -> RunOptions:
 
 
 def run(args) -> int:
+    apply_recipe(args, RUN_SETTINGS + RUN_OPTIONS)
     ranks = connect(args.communicator, args.gpu)
     if not ranks.is_root:  # rank 0 reports the run; the others only their warnings and errors
         logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
@@ -275,6 +249,6 @@ def _build_trainer(args, ranks, checkpoint):
 def _write_config(args, trainer):
     write_run_config(args.out, {
         "data": [os.path.abspath(folder) for folder in trainer.dataset.folders], "out": os.path.abspath(args.out),
-        "resume": args.resume, "loadtosim": args.loadtosim, "simulator": trainer.config.to_dict(),
-        "ranks": trainer.ranks.size, **trainer.settings.to_dict(), **dataclasses.asdict(trainer.options),
+        "resume": args.resume, "recipe": args.recipe, "loadtosim": args.loadtosim,
+        "simulator": trainer.config.to_dict(), "ranks": trainer.ranks.size, **trainer.settings.to_dict(), **dataclasses.asdict(trainer.options),
     })

@@ -23,7 +23,7 @@ ARCHITECTURE_OPTIONS = Setting("architecture_options", None, "JSON object of the
 HEADS = Setting("heads", False, "give the simulator reward, episode-end and self-error heads on its state "
                 "(trained with the frame loss; see docs/simulated_game.md)", bool)
 HEAD_INPUT = Setting("head_input", "state", "what the heads read: 'state' (the LSTM output) or 'frame' (the LSTM "
-                     "output and the frame just predicted; see docs/simulated_game.md)", str)
+                     "output and the frame just predicted; see docs/simulated_game.md)", str, choices=HEAD_INPUTS)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:

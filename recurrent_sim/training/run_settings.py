@@ -35,10 +35,13 @@ BATCH_SIZE = Setting("batch_size", 16, "sequences per update", positive_int, fla
 VALIDATION_FRACTION = Setting("validation_fraction", 0.1, "share of the episodes held out for validation", fraction)
 VALIDATION_SEQUENCES = Setting("validation_sequences", 64, "validation sequences the validation error averages",
                                positive_int)
-UPDATES = Setting("updates", 100000, "updates of the whole run; a resume goes on up to it", positive_int)
+UPDATES = Setting("updates", 100000, "updates of the whole run; a resume goes on up to it (give a larger value to extend "
+                  "a finished run)", positive_int)
 CHECKPOINT_EVERY = Setting("checkpoint_every", 1000, "updates between checkpoints", positive_int)
-KEEP_CHECKPOINTS = Setting("keep_checkpoints", 3, "newest checkpoints kept", positive_int)
-VALIDATE_EVERY = Setting("validate_every", 1000, "updates between validations", positive_int)
+KEEP_CHECKPOINTS = Setting("keep_checkpoints", 3, "newest checkpoints kept; older ones are deleted once a newer "
+                           "one is safely written", positive_int)
+VALIDATE_EVERY = Setting("validate_every", 1000, "updates between validations (and at the last update); the "
+                         "best simulator is saved on improvement", positive_int)
 LOG_EVERY = Setting("log_every", 10, "updates per training-error row of the log", positive_int)
 ON_NONFINITE = Setting("on_nonfinite", "skip",
                        "on a non-finite loss: skip the batch and count it, or stop", choices=("skip", "stop"))

@@ -80,6 +80,15 @@ fraction = _number_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)", "argp
 
 
 @dataclasses.dataclass(frozen=True)
+class Check:
+    """A range checked once the value is read (not by argparse): ``holds(value)``, else the message
+    ``{flag} must be <expected>, got <value>``."""
+
+    holds: Callable[[Any], bool]
+    expected: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Setting:
     """One setting.
 
@@ -91,6 +100,9 @@ class Setting:
         choices: the values it may take (None: any).
         flags: its spellings on ``recurrent-sim`` (default: ``--name-with-dashes``).
         original_flag: its spelling on the original script, when it has one.
+        metavar: how its value reads in help and docs (``DIR``, ``N``).
+        check: a range checked after parsing, on flags and recipe values alike (:meth:`validate`);
+            the others are checked by their ``type`` while parsing.
     """
 
     name: str
@@ -100,6 +112,8 @@ class Setting:
     choices: Optional[Tuple] = None
     flags: Tuple[str, ...] = ()
     original_flag: Optional[str] = None
+    metavar: Optional[str] = None
+    check: Optional[Check] = None
 
     def __post_init__(self):
         SETTINGS[self.name] = self
@@ -114,8 +128,16 @@ class Setting:
         value = self.default if default is _MISSING else default
         return dataclasses.field(default=value, metadata={"setting": self})
 
+    def validate(self, value):
+        """Raise :class:`SettingError` when ``value`` (not None) is outside :attr:`check`."""
+        if self.check is not None and value is not None and not self.check.holds(value):
+            raise SettingError(self.name, f"{{flag}} must be {self.check.expected}, got {value}")
+
     def add_to(self, parser, *flags, default=_MISSING, help=None, default_text=None, show_default=True, **overrides):
-        """Add this setting's flag to ``parser`` (dest = its name).
+        """Add this setting's flag to ``parser`` (dest = its name; a spelling without dashes makes it
+        positional). The action it returns carries ``setting`` (this setting), ``meaning`` (its help
+        without the default) and ``default_text`` (the default as the help reads it), from which the
+        docs' flag tables are generated (:mod:`recurrent_sim.commands.flag_tables`).
 
         Args:
             flags: spellings (default: :attr:`flags`, or :attr:`flag`).
@@ -126,10 +148,15 @@ class Setting:
             overrides: other ``add_argument`` keywords (``type``, ``choices`` ...).
         """
         value = self.default if default is _MISSING else default
-        text = help or self.help
-        if show_default:
-            text += f" (default: {value if default_text is None else default_text})"
-        kwargs = dict(dest=self.name, default=value, help=text)
+        meaning = help or self.help
+        shown = value if default_text is None else default_text
+        text = meaning + (f" (default: {shown})" if show_default else "")
+        flags = flags or self.flags or (self.flag,)
+        kwargs = dict(default=value, help=text)
+        if flags[0].startswith("-"):
+            kwargs["dest"] = self.name
+        if self.metavar is not None:
+            kwargs["metavar"] = self.metavar
         if self.type is bool:
             kwargs["action"] = "store_true"
         else:
@@ -138,7 +165,9 @@ class Setting:
             if self.choices is not None:
                 kwargs["choices"] = list(self.choices)
         kwargs.update(overrides)
-        return parser.add_argument(*(flags or self.flags or (self.flag,)), **kwargs)
+        action = parser.add_argument(*flags, **kwargs)
+        action.setting, action.meaning, action.default_text = self, meaning, shown
+        return action
 
 
 MAX_SEED = 2**32 - 1  # the largest seed numpy's legacy generators, Chainer's and the games' take

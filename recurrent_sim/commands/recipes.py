@@ -1,0 +1,72 @@
+"""Named recipes: the settings of a job, in one file shipped with the package.
+
+``recurrent_sim/recipes/NAME.json`` holds ``{"about": "...", "settings":
+{"hidden_size": 512, ...}}``, keyed by the settings' names (those of
+``config.json``). ``recurrent-sim train --recipe NAME`` takes each value
+unless the same setting was given as a flag; the values then count as
+given (a ``--resume`` checks them) and are written to ``config.json`` like
+any flag.
+"""
+import argparse
+import json
+import os
+
+from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import SETTINGS
+
+FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+
+
+def recipe_names() -> list:
+    """Names of the shipped recipes, sorted."""
+    return sorted(name[:-len(".json")] for name in os.listdir(FOLDER) if name.endswith(".json"))
+
+
+def load_recipe(name: str) -> dict:
+    """The settings of recipe ``name``: ``{setting name: value as JSON gives it}``.
+
+    Raises:
+        UserError: no such recipe (the message lists them), or a file that is not a recipe.
+    """
+    path = os.path.join(FOLDER, f"{name}.json")
+    if os.sep in str(name) or name in ("", ".", "..") or not os.path.isfile(path):
+        raise UserError(f"--recipe: no recipe {name!r}; shipped: {', '.join(recipe_names()) or 'none'}")
+    with open(path, encoding="utf-8") as f:
+        recipe = json.load(f)
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("settings"), dict):
+        raise UserError(f"--recipe {name}: {path} holds no \"settings\" object")
+    return recipe["settings"]
+
+
+def recipe_value(recipe: str, name: str, value):
+    """``value`` of setting ``name`` read from recipe ``recipe``, parsed and checked as its flag would be."""
+    setting = SETTINGS[name]
+    if setting.type is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"--recipe {recipe}: {name} must be true or false, got {value!r}")
+        return value
+    text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    try:
+        parsed = setting.type(text) if setting.type is not None else text
+    except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
+        raise UserError(f"--recipe {recipe}: {name}: {e}") from None
+    if setting.choices is not None and parsed not in setting.choices:
+        raise UserError(f"--recipe {recipe}: {name} must be one of {', '.join(map(str, setting.choices))}, "
+                        f"got {parsed!r}")
+    setting.validate(parsed)
+    return parsed
+
+
+def apply_recipe(args, names) -> list:
+    """Set each setting of recipe ``args.recipe`` on ``args`` that is still None (not given as a flag);
+    ``names`` are the settings a recipe may hold. Returns the names it set."""
+    if not getattr(args, "recipe", None):
+        return []
+    settings = load_recipe(args.recipe)
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        raise UserError(f"--recipe {args.recipe}: {', '.join(unknown)} cannot be set by a recipe of this command")
+    taken = [name for name in settings if getattr(args, name) is None]
+    for name in taken:
+        setattr(args, name, recipe_value(args.recipe, name, settings[name]))
+    return taken
