@@ -124,9 +124,10 @@ def add_parser(subparsers):
     parser.add_argument("--out", required=True, help="run folder (see docs/dyna.md)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     ROUNDS.add_to(parser)
-    for field in dataclasses.fields(DynaSettings):
-        default_text = "none" if field.default is None else None
-        field.metadata["setting"].add_to(parser, default=field.default, default_text=default_text)
+    for field in dataclasses.fields(DynaSettings):  # a setting whose default is None says it in its help
+        setting = field.metadata["setting"]
+        field_help = "the simulator's learning rate" if field.name == "lr" else None
+        setting.add_to(parser, default=field.default, help=field_help, show_default=field.default is not None)
     SIM_CPU_MINUTES.add_to(parser)
     GPU.add_to(parser)
     defaults = {name: parser.get_default(name) for name in DEFINING + CHANGEABLE}
