@@ -50,6 +50,13 @@ COMMANDS = {
         "--frame-buffer-length": [2], "--object-level": [0, 30], "--object-distance": [0, 2.5]})),
     "bench": (["--quick", "--reference-repeats", "0", "--env-steps", "5"], flag_values(**{
         "--env": ["BlockWorld-v0"], "--frame-size": [16, 32], "--out": ["{tmp}/bench.json", "{tmp}"]})),
+    "dyna": (["--out", "{tmp}/dyna", "--rounds", "1", "--env", "BlockWorld-v1", "--episodes-per-round", "2",
+              "--max-episode-steps", "12", "--sim-updates", "1", "--hidden-size", "8", "--batch-size", "2",
+              "--unroll-dep", "2", "--obs-dep", "1", "--pred-dep", "1", "--validation-fraction", "0.5",
+              "--agent-steps", "5", "--sim-episode-len", "3", "--score-episodes", "1"], flag_values(**{
+        "--rounds": [1], "--frame-size": [24, 32], "--episodes-per-round": [2, 3], "--sim-updates": [1, 2],
+        "--agent-steps": [3, 6], "--score-episodes": [1, 2], "--sim-reward": ["class", "expected"],
+        "--sim-warmup": [1, 2], "--agent-lr": [1e-4], "--reward-scale-factor": [0.5]})),
     "original": (["1", "--env", "BlockWorld-v0", "--eval-n-runs", "0", "--logger-level", "40",
                   "--outdir", "{tmp}/out", "--savesim", "{tmp}/sim", "--frame-size", "24", "--num_output_channels_sim",
                   "8", "--batch_size", "2", "--steps", "20", "--warm_up_steps", "5", "--training_steps", "5",
@@ -133,6 +140,7 @@ test_collect_random_flags = _test("collect", 6)
 test_train_random_flags = _test("train", 6)
 test_evaluate_random_flags = _test("evaluate", 4)
 test_bench_random_flags = _test("bench", 3)
+test_dyna_random_flags = _test("dyna", 3)
 test_original_script_random_flags = _test("original", 6)
 
 test_collect_random_flags_many = pytest.mark.slow(_test("collect", 60))
