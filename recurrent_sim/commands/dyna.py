@@ -23,6 +23,7 @@ import dataclasses
 import os
 from typing import Optional
 
+from recurrent_sim.commands.flags import MAX_EPISODE_STEPS, OUT, RESUME
 from recurrent_sim.commands.dyna_rounds import (
     STATE_FILE, DynaRun, new_state, read_state, simulator_settings, write_state,
 )
@@ -52,8 +53,6 @@ SIM_CPU_MINUTES = Setting("sim_cpu_minutes", 0.0, "also end each round's simulat
                           "minutes of processor time of this process (0: --sim-updates alone)", non_negative_float)
 EPISODES_PER_ROUND = Setting("episodes_per_round", 100, "real episodes the current agent plays each round",
                              positive_int)
-MAX_EPISODE_STEPS = Setting("max_episode_steps", None, "cut real episodes (collected and scored) after this many "
-                            "steps (default: the game's own limit)", positive_int)
 SIM_UPDATES = Setting("sim_updates", 1000, "simulator updates per round, on every episode so far", positive_int)
 AGENT_STEPS = Setting("agent_steps", 20000, "steps the A3C agent trains inside the simulated game per round",
                       positive_int)
@@ -121,8 +120,8 @@ def add_parser(subparsers):
         "(rounds.csv). Ctrl-C stops cleanly; --resume continues where it stopped.",
     )
     one_line_errors(parser)
-    parser.add_argument("--out", required=True, help="run folder (see docs/dyna.md)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    OUT.add_to(parser, required=True, help="run folder (see docs/dyna.md)", show_default=False)
+    RESUME.add_to(parser, help="continue the run in --out where it stopped", show_default=False)
     ROUNDS.add_to(parser)
     for field in dataclasses.fields(DynaSettings):  # a setting whose default is None says it in its help
         setting = field.metadata["setting"]

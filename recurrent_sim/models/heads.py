@@ -76,7 +76,7 @@ class StateHeads(chainer.Chain):
 
     With ``frame_channels`` > 0 the shared layer also reads
     :data:`FRAME_FEATURES` features of the predicted frame: three ReLU
-    convolutions (5x5, 5x5 at stride 2, 3x3 at stride 2) over the frame and
+    convolutions (8 5x5, 16 3x3 at stride 2, 32 3x3 at stride 2) over the frame and
     two coordinate planes (y and x from -1 to 1, so that a place such as the
     bottom wall can be recognised), then the maximum of each map over the
     frame (an event anywhere in the frame counts).
@@ -91,9 +91,9 @@ class StateHeads(chainer.Chain):
             self.done = L.Linear(width, 1)
             self.log_error = L.Linear(width, 1)
             if self.frame_channels:
-                self.frame_conv1 = L.Convolution2D(self.frame_channels + 2, 16, 5, pad=2)
-                self.frame_conv2 = L.Convolution2D(16, 32, 5, stride=2, pad=2)
-                self.frame_conv3 = L.Convolution2D(32, FRAME_FEATURES, 3, stride=2, pad=1)
+                self.frame_conv1 = L.Convolution2D(self.frame_channels + 2, 8, 5, pad=2)
+                self.frame_conv2 = L.Convolution2D(8, 16, 3, stride=2, pad=1)
+                self.frame_conv3 = L.Convolution2D(16, FRAME_FEATURES, 3, stride=2, pad=1)
 
     def frame_features(self, frames):
         """(batch, channels, H, W) normalised predicted frames -> (batch, FRAME_FEATURES) Variable.

@@ -50,12 +50,15 @@ HEAD_METRICS = ("reward_loss", "done_loss", "error_loss", "reward_accuracy")
 
 @dataclasses.dataclass(frozen=True)
 class HeadWeights:
-    """Weights of the three head losses beside the frame loss."""
+    """Weights of the three head losses beside the frame loss; with ``heads_only`` the loss is the
+    heads' alone, on the transition outputs cut from the graph (nothing behind the heads is
+    differentiated, so an update costs little more than the forward pass)."""
 
     reward_weight: float = REWARD_WEIGHT.field()
     done_weight: float = DONE_WEIGHT.field()
     error_weight: float = ERROR_WEIGHT.field()
     done_positive_weight: float = DONE_POSITIVE_WEIGHT.field()
+    heads_only: bool = HEADS_ONLY.field()
 
     def __post_init__(self):
         for name in ("reward_weight", "done_weight", "error_weight", "done_positive_weight"):
@@ -109,7 +112,10 @@ class HeadSteps:
         ends = np.zeros_like(rewards, dtype=np.int32) if ends is None else (
             np.asarray(chainer.backends.cuda.to_cpu(ends))[:, positions].T.reshape(-1).astype(np.int32))
         frames = xp.concatenate(self.frames) if simulator.heads_read_frames else None
-        reward_logits, done_logit, log_error = simulator.state_heads(F.concat(self.hiddens, axis=0), frames)
+        hiddens = F.concat(self.hiddens, axis=0)
+        if targets.weights.heads_only:
+            hiddens = hiddens.array
+        reward_logits, done_logit, log_error = simulator.state_heads(hiddens, frames)
         errors = xp.concatenate(self.errors)
         reward_loss = F.softmax_cross_entropy(reward_logits, classes)
         weights = targets.weights

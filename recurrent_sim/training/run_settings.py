@@ -136,7 +136,8 @@ class OfflineSettings:
     @property
     def head_weights(self) -> HeadWeights:
         """The weights of the heads' losses."""
-        return HeadWeights(self.reward_weight, self.done_weight, self.error_weight, self.done_positive_weight)
+        return HeadWeights(self.reward_weight, self.done_weight, self.error_weight, self.done_positive_weight,
+                           self.heads_only)
 
     @property
     def split(self):

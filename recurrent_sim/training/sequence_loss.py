@@ -95,7 +95,7 @@ class SequenceLoss:
             return self
         self.frame_error = float(self.loss.array)
         head_loss, self.head_metrics = steps.loss(simulator, heads)
-        self.loss = self.loss + head_loss
+        self.loss = head_loss if heads.weights.heads_only else self.loss + head_loss
         return self
 
 

@@ -132,3 +132,18 @@ def test_episode_end_steps_can_weigh_more():
     others = plain["done_loss"] * 8 - end_term
     p = np.exp(-end_term)  # that step's predicted probability of an end
     assert no_end["done_loss"] * 8 == pytest.approx(others - np.log(1 - p), rel=1e-4)
+
+
+@pytest.mark.parametrize("name", [DEFAULT_LOSS, INDEPENDENT_LOSS])
+def test_heads_only_differentiates_the_heads_alone_and_keeps_the_frame_error(name):
+    architecture = "independent" if name == INDEPENDENT_LOSS else "paper"
+    sim = simulator(architecture)
+    _, joint = loss_of(sim, HeadWeights(1.0, 1.0, 1.0), name=name)
+    loss, alone = loss_of(sim, HeadWeights(1.0, 1.0, 1.0, heads_only=True), name=name)
+    assert alone["error"] == pytest.approx(joint["error"]) and alone["reward_loss"] == pytest.approx(joint["reward_loss"])
+    heads = {name for name, _ in sim.state_heads.namedparams()}
+    grads = {name: param.grad for name, param in sim.namedparams()}
+    assert all(grads["/state_heads" + name] is not None for name in heads)
+    assert all(grad is None for name, grad in grads.items() if not name.startswith("/state_heads"))
+    expected = sum(alone[key] * 1.0 for key in ("reward_loss", "done_loss", "error_loss"))
+    assert float(loss.array) == pytest.approx(expected, rel=1e-5)  # the heads' loss, without the frames'
