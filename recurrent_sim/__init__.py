@@ -5,7 +5,18 @@ by :mod:`recurrent_sim.envs`, the first time a game is needed (the command
 lines and the env helpers import it), which registers ``Breakout-v0``,
 ``BlockWorld-v0`` ... with gym.
 """
+import contextlib
+
 from recurrent_sim.utils.signals import quiet_interrupt_while_loading
+
+# gym 0.22 (pinned: chainerrl needs it) prints on import, to stderr, the notice
+# that gym_notices holds for its version; it says nothing a user of this
+# package can act on. Emptied here, so whatever imports gym later (chainerrl,
+# recurrent_sim.envs) stays quiet, without importing gym now.
+with contextlib.suppress(ImportError):
+    import gym_notices.notices
+
+    gym_notices.notices.notices.clear()
 
 with quiet_interrupt_while_loading():  # Ctrl-C in the first second of `recurrent-sim`: one line
     from recurrent_sim.utils.cuda import preload_cuda_wheels

@@ -5,14 +5,7 @@ with gym (see :mod:`recurrent_sim.envs.atari_ids`), and the tiny synthetic game
 ``BlockWorld-v0`` (:mod:`recurrent_sim.envs.synthetic`): the games are
 registered when this package is first imported, not by ``import recurrent_sim``.
 """
-import contextlib
-import io
 import warnings
-
-# gym 0.22 (pinned: chainerrl needs it) prints a notice to stderr on import;
-# it says nothing a user of this package can act on, so it is swallowed.
-with contextlib.redirect_stderr(io.StringIO()):
-    import gym  # NOQA
 
 # The classic ids (Breakout-v0 ...) are what this package registers on
 # purpose; gym's "is out of date, consider v4" warning is noise here.
