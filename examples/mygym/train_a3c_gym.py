@@ -1,6 +1,11 @@
 """Train a recurrent simulator of an Atari game while an agent plays it, or
 play a demo inside a trained simulator.
 
+This script declares the flags; what they build and run lives in
+:mod:`recurrent_sim.commands.original` (the agent plays in chainerrl's
+``train_agent`` loop; a game wrapper hands every transition to the
+simulator's trainer, step hooks evaluate the agent and stop on a signal).
+
 Training (the agent sees the real game; every transition feeds the
 simulator, which trains every --training_steps steps after
 --warm_up_steps and is saved to --savesim every --saving_steps steps when
