@@ -28,9 +28,9 @@ import signal
 import time
 import warnings
 
-import gym
 import numpy as np
 
+from recurrent_sim.envs.wrappers import AgentReward, TransitionRecorder  # NOQA: F401 (AgentReward: here too)
 from recurrent_sim.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ CHUNK = 32  # transitions per message from a game process
 QUEUED_CHUNKS = 4  # messages each game may have waiting before it blocks
 
 
-class TransitionSender(gym.Wrapper):
+class TransitionSender(TransitionRecorder):
     """Sends the transitions of a :class:`~recurrent_sim.envs.PreprocessedEnv` to ``queue``.
 
     Messages are ``(game, frames (k, H, W) uint8, actions (k,) int32, rewards
@@ -53,20 +53,17 @@ class TransitionSender(gym.Wrapper):
         self.game, self.queue, self.chunk = int(game), queue, int(chunk)
         self._pending = []
 
-    def step(self, action):
-        frame = np.array(self.env.last_frame, dtype=np.uint8)
-        obs, reward, done, info = self.env.step(action)
-        self._pending.append((frame, int(action), float(reward), bool(done)))
-        if done or len(self._pending) > self.chunk:
-            self.flush(keep_last=not done)
-        return obs, reward, done, info
+    def record(self, frame, action, reward, episode_end):
+        self._pending.append((np.array(frame, dtype=np.uint8), action, reward, episode_end))
+        if episode_end or len(self._pending) > self.chunk:
+            self.flush(keep_last=not episode_end)
 
     def reset(self, **kwargs):
         if self._pending and not self._pending[-1][3]:
             frame, action, reward, _ = self._pending[-1]
             self._pending[-1] = (frame, action, reward, True)  # the episode ends here
         self.flush()
-        return self.env.reset(**kwargs)
+        return super().reset(**kwargs)
 
     def flush(self, keep_last=False):
         """Send the transitions held (all, or all but the newest)."""
@@ -80,17 +77,6 @@ class TransitionSender(gym.Wrapper):
     def close(self):
         self.flush()
         return self.env.close()
-
-
-class AgentReward(gym.RewardWrapper):
-    """The reward the agent learns from: ``reward_filter(game reward)``."""
-
-    def __init__(self, env, reward_filter):
-        super().__init__(env)
-        self.reward_filter = reward_filter
-
-    def reward(self, reward):
-        return self.reward_filter(reward)
 
 
 def _sender(env):

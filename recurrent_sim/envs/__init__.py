@@ -2,8 +2,14 @@
 
 Importing this package registers ``Breakout-v0``, ``PongNoFrameskip-v4``, ...
 with gym (see :mod:`recurrent_sim.envs.atari_ids`), and the tiny synthetic game
-``BlockWorld-v0`` (:mod:`recurrent_sim.envs.synthetic`).
+``BlockWorld-v0`` (:mod:`recurrent_sim.envs.synthetic`): the games are
+registered when this package is first imported, not by ``import recurrent_sim``.
 """
+import warnings
+
+# The classic ids (Breakout-v0 ...) are what this package registers on
+# purpose; gym's "is out of date, consider v4" warning is noise here.
+warnings.filterwarnings("ignore", message=r".*is out of date\. You should consider upgrading")
 
 from recurrent_sim.envs.atari import AtariEnv  # NOQA
 from recurrent_sim.envs.preprocessing import (  # NOQA

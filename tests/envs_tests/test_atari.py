@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from ale_py import roms
 
-import recurrent_sim  # NOQA  (registers the ids)
 from recurrent_sim.envs import AtariEnv, UnknownEnvError, make_env, register_atari_envs
 from recurrent_sim.envs import atari_ids as atari
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from gym import spaces
 
-import recurrent_sim  # NOQA  (registers the ids)
 from recurrent_sim.envs import PreprocessedEnv, make_env, preprocess_frame, to_gray
 
 
