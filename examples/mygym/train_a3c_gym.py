@@ -518,7 +518,6 @@ def save_simulator(args, trainer, prepared):
     from recurrent_sim.training.savesim import not_saved_message
 
     plan, sequence = prepared["plan"], prepared["sequence"]
-    error = trainer.running_error
     if trainer.updates and trainer.last_saved_path is None:
         trainer.save_if_best(force=not plan.protected)
     else:
@@ -528,7 +527,7 @@ def save_simulator(args, trainer, prepared):
         print(f"simulator saved in {trainer.last_saved_path} ({trainer.updates} updates, "
               f"best error {trainer.best_error:.6f}){'; ' + outcome if outcome else ''}")
     elif trainer.updates:
-        print(not_saved_message(plan, error if error is not None else trainer.best_error))
+        print(not_saved_message(plan, trainer.last_error if trainer.last_error is not None else trainer.best_error))
     else:
         print(f"no simulator saved: it never trained ({trainer.steps} steps played, training starts after "
               f"--warm_up_steps {args.warm_up_steps} once sequences of {sequence.sequence_length} frames "
