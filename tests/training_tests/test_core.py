@@ -72,10 +72,10 @@ def test_validation_averages_each_metric_over_the_sequences():
     core = TrainingCore(simulator, make_optimizer(simulator), UpdateStep(simulator, None, function),
                         loss.metric_names, function)
     rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
+    frames = rng.integers(0, 256, (3, 4, 32, 32), dtype=np.uint8)  # 3 sequences of 1 + 1 + 1 + 1 frames
     simulator.set_mean_image(frames[0])
     from recurrent_sim.data import SequenceBatch
-    batches = [SequenceBatch(frames[i:i + n], np.zeros((n, 2), np.int32), np.zeros((n, 2), np.float32),
+    batches = [SequenceBatch(frames[i:i + n], np.zeros((n, 3), np.int32), np.zeros((n, 3), np.float32),
                              np.zeros(n, np.int64)) for i, n in ((0, 2), (2, 1))]
     each = [function(simulator, batch)[1]["error"] for batch in batches]
     assert core.validate(batches)["validation_error"] == pytest.approx((2 * each[0] + each[1]) / 3, rel=1e-6)
