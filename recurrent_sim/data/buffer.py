@@ -186,7 +186,7 @@ class SampleBuffer:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
         return seq_len
 
-    def _valid_starts(self, seq_len: int) -> np.ndarray:
+    def valid_starts(self, seq_len: int) -> np.ndarray:
         """Sorted int64 logical start positions of all valid sequences."""
         seq_len = self._check_seq_len(seq_len)
         n = self._size - seq_len + 1  # starts whose frames are all filled
@@ -205,7 +205,7 @@ class SampleBuffer:
 
     def num_valid_starts(self, seq_len: int) -> int:
         """Number of logical positions at which a valid sequence of ``seq_len`` frames starts."""
-        return int(self._valid_starts(seq_len).size)
+        return int(self.valid_starts(seq_len).size)
 
     def can_sample(self, seq_len: int) -> bool:
         return self.num_valid_starts(seq_len) > 0
@@ -216,15 +216,19 @@ class SampleBuffer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         seq_len = self._check_seq_len(seq_len)
-        valid = self._valid_starts(seq_len)
+        valid = self.valid_starts(seq_len)
         if valid.size == 0:
             raise ValueError(
                 f"no valid sequence of {seq_len} frames in the buffer ({self._size} of "
                 f"{self._capacity} slots filled, episodes must span {seq_len} consecutive "
                 "frames without an episode end); append more transitions or use a "
                 "shorter seq_len")
-        starts = valid[self._rng.integers(0, valid.size, size=batch_size)]
-        phys = self._physical(starts[:, None] + np.arange(seq_len))
+        return self.sequences_at(valid[self._rng.integers(0, valid.size, size=batch_size)], seq_len)
+
+    def sequences_at(self, starts, seq_len: int) -> SequenceBatch:
+        """The sequences of ``seq_len`` frames at logical ``starts`` ((batch,) int64, valid starts)."""
+        starts = np.asarray(starts, dtype=np.int64)
+        phys = self._physical(starts[:, None] + np.arange(self._check_seq_len(seq_len)))
         return SequenceBatch(
             frames=self._frames[phys],
             actions=self._actions[phys[:, :-1]],

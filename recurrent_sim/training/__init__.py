@@ -1,4 +1,5 @@
-"""Training of the simulator: losses (by name), the update step, optimisers, the online trainer, checkpoints."""
+"""Training of the simulator: losses (by name), the update step, optimisers, the training core both
+command lines share, the online trainer, checkpoints."""
 from recurrent_sim.training.checkpoint import (  # NOQA
     Checkpoint,
     CheckpointError,
@@ -6,6 +7,7 @@ from recurrent_sim.training.checkpoint import (  # NOQA
     save_checkpoint,
 )
 from recurrent_sim.training.losses import DEFAULT_LOSS, get_loss, loss_names, register_loss  # NOQA
+from recurrent_sim.training.core import TrainingCore  # NOQA
 from recurrent_sim.training.mean_image import MEAN_IMAGE_FRAMES, ensure_mean_image  # NOQA
 from recurrent_sim.training.optimizers import make_optimizer  # NOQA
 from recurrent_sim.training.reference_loss import reference_sequence_loss  # NOQA

@@ -11,7 +11,7 @@ key                meaning
 ``env_id``         gym id of the game it was trained on
 ``updates``        updates made when it was saved
 ``error``          the error it was chosen by (lower is better), or None
-``error_source``   ``"training"`` (running mean of the training loss) or ``"validation"``
+``error_source``   ``"validation"``, or ``"training"`` in older online files
 ``settings``       the settings of the run that trained it (JSON)
 =================  ============================================================
 

@@ -20,10 +20,12 @@ leaves its previous checkpoints intact; :meth:`OfflineTrainer.resume`
 continues from the newest checkpoint that loads, and draws the same batches
 and gets the same errors (on CPU, bit for bit) as the uninterrupted run.
 
-A batch whose loss or gradient is not finite is never applied: it is
-skipped and counted (``on_nonfinite="skip"``, stopping after
-``max_nonfinite`` in a row) or it stops the run (``"stop"``). Parameters
-that are not finite are never saved.
+Each update, the non-finite rule, the choice of the best simulator and
+the checkpoint writer are the :class:`~recurrent_sim.training.core.TrainingCore`
+the online trainer uses too: a batch whose loss or gradient is not finite is
+never applied; it is skipped and counted (``on_nonfinite="skip"``, stopping
+after ``max_nonfinite`` in a row) or it stops the run (``"stop"``, the same
+rule with ``max_nonfinite`` 1). Parameters that are not finite are never saved.
 """
 import dataclasses
 import logging
@@ -35,9 +37,10 @@ from recurrent_sim.data.dataset_sampler import split_episodes, validation_batche
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.registry import simulator_config
 from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, NUMBERED_PREFIX
+from recurrent_sim.training.core import TrainingCore
 from recurrent_sim.training.data_parallel import DataParallelStep, SingleProcess
 from recurrent_sim.training.optimizers import make_optimizer
-from recurrent_sim.training.rank_sampling import RankSampler, all_ranks_mean, rank_share
+from recurrent_sim.training.rank_sampling import RankSampler
 from recurrent_sim.training.run_checkpoints import RunCheckpoints
 from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
@@ -46,7 +49,7 @@ from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RunState, saved_
 from recurrent_sim.training.heads_loss import HEAD_METRICS
 from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
-from recurrent_sim.training.update_step import UpdateStep, metric_sums
+from recurrent_sim.training.update_step import UpdateStep
 from recurrent_sim.utils.budget import TimeBudget
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
@@ -144,11 +147,13 @@ class OfflineTrainer(RunCheckpoints):
         self.step = (UpdateStep(self.simulator, self.optimizer, self.planned) if self.ranks.size == 1
                      else DataParallelStep(self.simulator, self.optimizer, self.planned, self.ranks))
         self.state = RunState()
+        max_nonfinite = 1 if options.on_nonfinite == "stop" else options.max_nonfinite
+        self.core = TrainingCore(self.simulator, self.optimizer, self.step, self.metric_names,
+                                 self.validation_function, max_nonfinite, self.state)
         self.log = (RunLog if self.ranks.is_root else MemoryLog)(self.out, log_fields(self.metric_names), step_field="update",
                          curve_fields=["train_" + name for name in self.metric_names[:1]]
                          + ["validation_" + name for name in self.metric_names[:1]])
         self.last_checkpoint = None
-        self.parameters_damaged = False
         self.last_loss = float("nan")
         self.budget = TimeBudget(options.max_minutes, options.max_cpu_minutes)
         if self.ranks.is_root:  # what a run of this folder killed mid-write left (see utils/files.py)
@@ -189,28 +194,21 @@ class OfflineTrainer(RunCheckpoints):
     # ----- one update -----------------------------------------------------------
     def train_step(self) -> str:
         """Sample a batch and apply one update; returns a reason to stop, or ''."""
-        outcome = self.step(self.sampler.sample(self.settings.batch_size))
+        updates = self.state.updates
+        stop_reason = self.core.train(self.sampler.sample(self.settings.batch_size))
         self.state.sequences_seen += self.settings.batch_size * self.ranks.size
-        if not outcome.applied:
-            return self.state.skip(outcome.problem, self.options)
-        if outcome.parameters_damaged:
-            self.parameters_damaged = True
-            return (
-                f"update {self.state.updates + 1} made the parameters non-finite, they are not saved; "
-                "the last checkpoint holds the last good state (try a lower --lr)"
-            )
-        self.state.updates += 1
-        self.state.consecutive_skipped = 0
-        self.last_loss = outcome.metrics[self.metric_names[0]]
-        self.state.window.append([outcome.metrics[name] for name in self.metric_names])
-        return ""
+        if self.core.parameters_damaged:
+            return (f"{stop_reason}, they are not saved; the last checkpoint holds the last good state "
+                    "(try a lower --lr)")
+        if self.state.updates > updates:
+            self.last_loss = self.core.metrics[self.metric_names[0]]
+            self.state.window.append([self.core.metrics[name] for name in self.metric_names])
+        return stop_reason
 
     def validate(self) -> dict:
         """Mean of each metric over the validation sequences, as ``validation_<name>`` (each
         rank evaluates its share of the sequences; the sums are added over the ranks)."""
-        totals, count = metric_sums(self.validation_function, self.simulator, rank_share(self.validation, self.ranks))
-        means = all_ranks_mean(totals, count, self.metric_names, self.ranks)
-        return {"validation_" + name: means[name] for name in self.metric_names}
+        return self.core.validate(self.validation, self.ranks)
 
     # ----- the loop -------------------------------------------------------------
     @property
@@ -282,7 +280,7 @@ class OfflineTrainer(RunCheckpoints):
                     saved_at = state.updates
                 bar.update(1, update=state.updates, **{self.metric_names[0]: self.last_loss},
                            frames_per_s=round(frames_per_second, 1))
-            if state.updates > 0 and saved_at != state.updates and not self.parameters_damaged:
+            if state.updates > 0 and saved_at != state.updates and not self.core.parameters_damaged:
                 self.save_checkpoint()
         self.log.close()
         reason, code, message = RunResult.ending(stop_reason, stop, state.updates, target)

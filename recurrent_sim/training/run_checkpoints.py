@@ -4,24 +4,23 @@
 :class:`recurrent_sim.training.offline.OfflineTrainer`; it reads the
 trainer's ``simulator``, ``optimizer``, ``step``, ``state``, ``settings``,
 ``options``, ``dataset``, ``sampler``, ``log``, ``out``,
-``checkpoint_folder``, ``validation``, ``metric_names``, ``elapsed`` and
-``ranks``. Parameters that are not finite are never saved. In a
+``checkpoint_folder``, ``validation``, ``metric_names``, ``elapsed``,
+``ranks`` and ``core`` (the :class:`~recurrent_sim.training.core.TrainingCore`
+that writes every file and keeps the best simulator by validation error).
+Parameters that are not finite are never saved. In a
 data-parallel run every rank calls these at the same update (the sampler
 states are gathered) and rank 0 alone writes.
 """
 import dataclasses
 import logging
-import math
 import os
 
 from recurrent_sim.training.checkpoint import (
     CHECKPOINT_FILENAME,
     numbered_checkpoint_path,
     prune_checkpoints,
-    save_checkpoint,
 )
 from recurrent_sim.training.metadata import RUN_KIND, simulator_metadata
-from recurrent_sim.utils.finite import NonFiniteError
 
 logger = logging.getLogger(__name__)
 
@@ -44,21 +43,15 @@ class RunCheckpoints:
             "history": self.log.rows,
         }
 
-    def _check_saveable(self):
-        if not self.step.parameters_finite():
-            raise NonFiniteError("the simulator's parameters are not finite and were not saved (try a lower --lr)")
-
     def save_checkpoint(self) -> str:
         """Save the full state as checkpoint number ``updates``, then prune old ones (its path;
         None on ranks other than 0)."""
-        self._check_saveable()
+        self.core.check_saveable()
         sampler_state = self.sampler.state_dict()
         if not self.ranks.is_root:
             return None
-        path = save_checkpoint(
-            numbered_checkpoint_path(self.checkpoint_folder, self.state.updates),
-            self.simulator, self.optimizer, metadata=self._metadata(sampler_state),
-        )
+        path = self.core.write(numbered_checkpoint_path(self.checkpoint_folder, self.state.updates),
+                               self._metadata(sampler_state))
         self.last_checkpoint = path
         prune_checkpoints(self.checkpoint_folder, self.options.keep_checkpoints)
         self.log.write()
@@ -68,19 +61,18 @@ class RunCheckpoints:
         return path
 
     def _save_simulator(self, validation_error):
-        self._check_saveable()
+        self.core.check_saveable()
         if not self.ranks.is_root:
             return
         metadata = simulator_metadata(self.dataset.env_id, self.state.updates, validation_error, "validation",
                                       self.settings.to_dict())
-        save_checkpoint(os.path.join(self.out, CHECKPOINT_FILENAME), self.simulator, metadata=metadata)
+        self.core.write(os.path.join(self.out, CHECKPOINT_FILENAME), metadata, with_optimizer=False)
 
     def _validate_and_keep_best(self, row):
         row.update(self.validate())
-        error, best = row["validation_" + self.metric_names[0]], self.state.best_validation_error
-        if math.isfinite(error) and (best is None or error < best):
-            self.state.best_validation_error = error
-            self._save_simulator(error)
+        error = row["validation_" + self.metric_names[0]]
+        if self.core.keep_if_best(error, lambda: self._save_simulator(error)):
             logger.info("update %d: validation error %.6f, best so far: saved", self.state.updates, error)
         else:
-            logger.info("update %d: validation error %.6f (best %.6f)", self.state.updates, error, best)
+            logger.info("update %d: validation error %.6f (best %.6f)", self.state.updates, error,
+                        self.core.best_error)

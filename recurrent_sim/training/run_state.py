@@ -61,17 +61,6 @@ class RunState:
             setattr(self, field.name, state[field.name])
         self.window = [list(values) for values in self.window]
 
-    def skip(self, why, options: RunOptions) -> str:
-        """Count a batch that was not applied (``why``); returns a reason to stop the run, or ''."""
-        self.skipped += 1
-        self.consecutive_skipped += 1
-        logger.warning("update %d: %s; batch skipped (%d skipped so far)", self.updates + 1, why, self.skipped)
-        if options.on_nonfinite == "stop":
-            return f"{why} at update {self.updates + 1}"
-        if self.consecutive_skipped >= options.max_nonfinite:
-            return f"{self.consecutive_skipped} batches in a row had a non-finite loss or gradient"
-        return ""
-
 
 def check_fresh_output(out):
     """Refuse to start a new run in a folder that holds one (it would be overwritten)."""

@@ -64,16 +64,18 @@ def savesim_file(savesim) -> str:
 
 
 def same_measure(metadata, env_id, sequence) -> bool:
-    """True when ``metadata`` of a saved simulator records a training error measured like this run's:
-    the online trainer's running training error, on the same game, with the same sequence split (a
-    dict) and the same loss. Files written before the common metadata schema are read too."""
+    """True when ``metadata`` of a saved simulator records an error measured like this run's: by
+    online training (its validation error on held-out episodes; files of earlier versions, chosen
+    by their running training error, are compared as they are), on the same game, with the same
+    sequence split (a dict) and the same loss. Files written before the common metadata schema are
+    read too; an offline run's simulator (no ``steps``) is another measure."""
     error = saved_error(metadata)
     settings = metadata.get("settings") or {}
     source = metadata.get("error_source", "validation" if "validation_error" in metadata else "training")
     return (
         error is not None
         and math.isfinite(error)
-        and source == "training"
+        and (source == "training" or (source == "validation" and "steps" in metadata))
         and metadata.get("env_id") == env_id
         and settings.get("sequence", metadata.get("sequence")) == sequence
         and settings.get("loss", DEFAULT_LOSS) == DEFAULT_LOSS

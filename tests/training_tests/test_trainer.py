@@ -72,13 +72,14 @@ def test_mean_image_comes_from_the_first_frames_seen():
 
 def test_best_simulator_is_saved_to_a_new_folder_and_reloads(tmp_path):
     trainer = make_trainer(tmp_path, warm_up_steps=10, training_steps=2, saving_steps=10)
-    feed(trainer, 30, np.random.default_rng(3))
+    feed(trainer, 30, np.random.default_rng(3), episode_length=10)  # the second episode is held out
     folder = tmp_path / "new" / "folder"
     assert (folder / "simulator.npz").exists()
     checkpoint = load_checkpoint(folder)
     assert checkpoint.metadata["env_id"] == "Test-v0"
     assert checkpoint.metadata["error"] == pytest.approx(trainer.best_error)
-    assert (checkpoint.metadata["kind"], checkpoint.metadata["error_source"]) == ("simulator", "training")
+    assert (checkpoint.metadata["kind"], checkpoint.metadata["error_source"]) == ("simulator", "validation")
+    assert checkpoint.metadata["settings"]["validation_fraction"] == 0.1
     assert checkpoint.metadata["settings"]["sequence"] == {"unroll_dep": 2, "obs_dep": 2, "pred_dep": 2}
     loaded = checkpoint.build_simulator()
     np.testing.assert_array_equal(loaded.mean_image, trainer.simulator.mean_image)
@@ -90,15 +91,38 @@ def test_best_simulator_is_saved_to_a_new_folder_and_reloads(tmp_path):
     assert optimizer.t == checkpoint.metadata["updates"]
 
 
-def test_worse_error_does_not_replace_the_saved_simulator(tmp_path):
+def test_no_save_point_saves_before_a_held_out_episode_holds_a_sequence(tmp_path):
     trainer = make_trainer(tmp_path, warm_up_steps=4, training_steps=2, saving_steps=10)
-    feed(trainer, 10, np.random.default_rng(4))
-    path = trainer.last_saved_path
-    assert path is not None
+    feed(trainer, 30, np.random.default_rng(4))  # one long episode: nothing held out
+    assert trainer.updates > 0 and trainer.last_saved_path is None and len(trainer.held_out) == 0
+    assert trainer.save_if_best(force=True)  # the end of a run saves it anyway, without an error
+    assert load_checkpoint(trainer.last_saved_path).metadata["error"] is None
+
+
+def test_the_best_simulator_is_chosen_by_validation_error_not_training_error(tmp_path):
+    trainer = make_trainer(tmp_path, warm_up_steps=4, training_steps=2, saving_steps=1000)
+    feed(trainer, 24, np.random.default_rng(4), episode_length=8)  # episode 2 (steps 9-16) is held out
+    assert len(trainer.held_out) == 8 and trainer.updates > 0
+    trained = {name: p.array.copy() for name, p in trainer.simulator.namedparams()}
+
+    def spoil():  # much worse on every sequence, held out or not
+        for _, p in trainer.simulator.namedparams():
+            p.array[...] += np.random.default_rng(0).normal(0, 1, p.shape).astype(p.dtype)
+
+    spoil()
+    assert trainer.save_if_best() is not None  # the first is the best so far
+    spoiled_error = trainer.best_error
+    for name, p in trainer.simulator.namedparams():
+        p.array[...] = trained[name]
+    trainer._errors_since_save = [1e6]  # a training error far worse than any so far ...
+    path = trainer.save_if_best()  # ... but a better validation error: saved
+    assert path is not None and trainer.best_error < spoiled_error
+    assert load_checkpoint(path).metadata["error"] == pytest.approx(trainer.best_error)
     before = open(path, "rb").read()
-    trainer._errors_since_save = [trainer.best_error * 2]
-    assert trainer.save_if_best() is None
-    assert open(path, "rb").read() == before
+    spoil()
+    trainer._errors_since_save = [1e-9]  # a training error far better than any so far ...
+    assert trainer.save_if_best() is None  # ... but a worse validation error: not saved
+    assert open(path, "rb").read() == before and trainer.last_error > trainer.best_error
 
 
 def test_non_finite_loss_is_skipped_and_counted():

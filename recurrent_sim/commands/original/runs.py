@@ -78,7 +78,6 @@ def make_trainer(args, outdir, setup: TrainingSetup, buffer) -> SimulatorTrainer
 def save_simulator(args, trainer, setup: TrainingSetup):
     """The final save of a training run to --savesim (if it learnt and is the best), and what happened."""
     plan = setup.plan
-    error = trainer.running_error
     # a run that learnt but never beat the saved error replaces it at the end, unless the plan protects it
     trainer.save_if_best(force=bool(trainer.updates) and trainer.last_saved_path is None and not plan.protected)
     if trainer.last_saved_path:
@@ -86,7 +85,7 @@ def save_simulator(args, trainer, setup: TrainingSetup):
         print(f"simulator saved in {trainer.last_saved_path} ({trainer.updates} updates, "
               f"best error {trainer.best_error:.6f}){'; ' + outcome if outcome else ''}")
     elif trainer.updates:
-        print(not_saved_message(plan, error if error is not None else trainer.best_error))
+        print(not_saved_message(plan, trainer.last_error if trainer.last_error is not None else trainer.best_error))
     else:
         print(f"no simulator saved: it never trained ({trainer.steps} steps played, training starts after "
               f"--warm_up_steps {args.warm_up_steps} once sequences of {setup.sequence.sequence_length} frames "
