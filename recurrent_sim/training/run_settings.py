@@ -49,9 +49,8 @@ MAX_MINUTES = Setting("max_minutes", 0.0, "stop after this many minutes of train
                       "checkpoint; --resume goes on (0: no limit)", non_negative_float)
 MAX_CPU_MINUTES = Setting("max_cpu_minutes", 0.0, "the same budget in processor time of this process (all its "
                           "threads), for fair comparisons on a shared machine (0: no limit)", non_negative_float)
-MAX_NONFINITE = Setting("max_nonfinite", 20, "with skip: stop after this many non-finite batches in a row (the same rule stops the "
-                        "original script's online training)",
-                        positive_int)
+MAX_NONFINITE = Setting("max_nonfinite", 20, "with skip: stop after this many non-finite batches in a row "
+                        "(the same rule stops the original script's online training)", positive_int)
 
 
 @dataclasses.dataclass(frozen=True)
