@@ -18,7 +18,7 @@ import os
 
 from recurrent_sim.commands.common import add_model_arguments, add_sequence_arguments, sequence_schedule
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEADS, SimulatorConfig
+from recurrent_sim.models import ARCHITECTURE, ARCHITECTURE_OPTIONS, HEADS, frame_settings, simulator_config
 from recurrent_sim.training.heads_loss import (
     DONE_POSITIVE_WEIGHT,
     DONE_WEIGHT,
@@ -241,8 +241,10 @@ def _resume_checkpoint(args):
 
 def _check_memory(settings, dataset, config=None):
     try:
-        config = config or SimulatorConfig(dataset.frame_shape, dataset.n_actions, settings.hidden_size,
-                                           encoding_size=settings.encoding_size, architecture=settings.architecture)
+        config = config or simulator_config(settings.architecture, **frame_settings(settings.architecture,
+                                                                                    dataset.frame_shape),
+                                            n_actions=dataset.n_actions, hidden_size=settings.hidden_size,
+                                            encoding_size=settings.encoding_size)
     except ValueError as e:
         raise UserError(f"cannot build a simulator for this dataset: {e}") from None
     check_simulator_memory(config, settings.optimizer, settings.batch_size, settings.sequence.sequence_length - 1,

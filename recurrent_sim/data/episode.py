@@ -30,7 +30,7 @@ class Episode:
     """One stretch of play from a reset, ``T`` steps.
 
     Attributes:
-        frames: (T + 1, H, W) uint8 gray frames.
+        frames: (T + 1, H, W) uint8 gray frames, or (T + 1, 3, H, W) RGB.
         actions: (T,) int32; ``actions[t]`` was taken on ``frames[t]``.
         rewards: (T,) float32.
         episode_ends: (T,) bool; true where the transition ended the episode.
@@ -51,7 +51,8 @@ class Episode:
             raise ValueError(f"invalid episode: {problem}")
 
     def _problem(self) -> str:
-        expected = (("frames", np.uint8, 3), ("actions", np.int32, 1),
+        frames_ndim = 4 if self.frames.ndim == 4 and self.frames.shape[1] == 3 else 3  # RGB, else gray
+        expected = (("frames", np.uint8, frames_ndim), ("actions", np.int32, 1),
                     ("rewards", np.float32, 1), ("episode_ends", np.bool_, 1))
         for name, dtype, ndim in expected:
             array = getattr(self, name)

@@ -7,9 +7,12 @@ with gym (see :mod:`recurrent_sim.envs.atari_ids`), and the tiny synthetic game
 
 from recurrent_sim.envs.atari import AtariEnv  # NOQA
 from recurrent_sim.envs.preprocessing import (  # NOQA
+    COLOR,
     FRAME_BUFFER_LENGTH,
     FRAME_SIZE,
     PreprocessedEnv,
+    frame_shape_value,
+    preprocess_color,
     preprocess_frame,
     to_gray,
 )
