@@ -89,8 +89,9 @@ class SampleBuffer:
             shape = tuple(operator.index(s) for s in frame_shape)
         except TypeError:
             raise ValueError(f"frame_shape must be (H, W) ints, got {frame_shape!r}") from None
-        if len(shape) not in (2, 3) or min(shape) <= 0 or any(isinstance(s, bool) for s in frame_shape):
-            raise ValueError(f"frame_shape must be (H, W) or (C, H, W) with sizes > 0, got {frame_shape!r}")
+        rgb = len(shape) == 3 and shape[0] == 3
+        if not (len(shape) == 2 or rgb) or min(shape) <= 0 or any(isinstance(s, bool) for s in frame_shape):
+            raise ValueError(f"frame_shape must be (H, W) or (3, H, W) with sizes > 0, got {frame_shape!r}")
         self._capacity = capacity
         self._frame_shape = shape
         self._frames = np.zeros((capacity,) + shape, dtype=np.uint8)
@@ -106,7 +107,7 @@ class SampleBuffer:
 
     # ------------------------------------------------------------------ info
     capacity = property(lambda self: self._capacity, doc="Transitions kept (the oldest are overwritten).")
-    frame_shape = property(lambda self: self._frame_shape, doc="``(H, W)`` or ``(C, H, W)`` of the stored frames.")
+    frame_shape = property(lambda self: self._frame_shape, doc="``(H, W)`` or ``(3, H, W)`` of the stored frames.")
 
     @property
     def total_appended(self) -> int:
