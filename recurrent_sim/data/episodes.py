@@ -44,11 +44,13 @@ from recurrent_sim.data.episode import (  # NOQA (Episode and DatasetError are p
     MANIFEST,
     DatasetError,
     Episode,
+    _count,
+    _frame_shape,
     episode_filename,
     load_episode,
     save_episode,
 )
-from recurrent_sim.models.config import describe_frames, image_shape, split_image_shape
+from recurrent_sim.models.config import describe_frames
 from recurrent_sim.utils.files import atomic_write, remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
@@ -64,14 +66,6 @@ def _check_folder(folder) -> str:
     if not os.path.isdir(folder):
         raise DatasetError(f"dataset {folder} is not a folder")
     return folder
-
-
-def _count(values, key, minimum=0) -> int:
-    """``values[key]`` if an integer >= ``minimum`` (not a boolean, nor a float such as 1e400), else ValueError."""
-    value = values[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{key} is {json.dumps(value)[:40]}, not an integer >= {minimum}")
-    return value
 
 
 def read_manifest(folder) -> dict:
@@ -97,8 +91,7 @@ def read_manifest(folder) -> dict:
         if version > FORMAT_VERSION:
             raise DatasetError(f"{path} was written by a newer recurrent_sim (dataset format {version}; this one "
                                f"reads up to {FORMAT_VERSION}): upgrade recurrent_sim")
-        shape = [_count({"frame side": s}, "frame side", 1) for s in manifest["frame_shape"]]  # (H, W) or (3, H, W)
-        manifest["frame_shape"] = list(image_shape(*split_image_shape(shape)))  # ValueError unless gray or RGB
+        manifest["frame_shape"] = _frame_shape(manifest["frame_shape"])
         manifest["n_actions"] = _count(manifest, "n_actions", minimum=1)
         _count(manifest, "total_steps")
         for entry in manifest["episodes"]:
