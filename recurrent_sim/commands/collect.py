@@ -1,7 +1,9 @@
 """``recurrent-sim collect``: play a game and record its episodes to a dataset folder.
 
-The frames stored are the preprocessed gray frames the simulator learns
-(``--frame-size`` square). Episode i is played from a reset seeded with a
+The frames stored are the preprocessed frames the simulator learns:
+gray, ``--frame-size`` square by default; ``--frame-size 210x160`` keeps
+Atari's own size and ``--color rgb`` keeps the colours, (3, H, W), as the
+paper's frames (the agent plays on gray frames of the same size). Episode i is played from a reset seeded with a
 seed derived from ``--seed`` and i, so running the same command again on a
 folder continues it (up to ``--episodes`` episodes in all) and gives the
 episodes an uninterrupted run would have given (exactly so with ``--policy
@@ -40,7 +42,7 @@ def add_parser(subparsers):
         "and write the episodes to a dataset folder. Running it again on the same folder continues it.",
     )
     one_line_errors(parser)
-    add_env_arguments(parser)
+    add_env_arguments(parser, frame_choices=True)
     OUT.add_to(parser, required=True, help="dataset folder (created if missing; an existing one is continued)",
                show_default=False)
     EPISODES.add_to(parser)
@@ -126,10 +128,12 @@ def run(args) -> int:
     register_synthetic_envs()
     if args.load is not None and args.policy == "random":
         raise UserError("--load gives the agent to play with; it cannot be combined with --policy random")
-    if args.frame_size < 16:
-        raise UserError(f"--frame-size {args.frame_size} is too small: the simulator needs frames of 16 pixels or more")
+    height, width = args.frame_size
+    if min(height, width) < 16:
+        given = height if height == width else f"{height}x{width}"
+        raise UserError(f"--frame-size {given} is too small: the simulator needs frames of 16 pixels or more")
     if args.policy == "agent":
-        check_agent_frame_size(args.frame_size, "use --policy random or a larger --frame-size")
+        check_agent_frame_size(min(height, width), "use --policy random or a larger --frame-size")
     use_device(args.gpu)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder")
@@ -139,23 +143,26 @@ def run(args) -> int:
 
 
 def _collect(args) -> int:
-    size = (args.frame_size, args.frame_size)
+    size = tuple(args.frame_size)
     obs_shape = (args.frame_buffer_length,) + size
-    check_fits(agent_bytes(obs_shape, MAX_ACTIONS) + 4 * obs_shape[0] * size[0] * size[1],
-               f"the agent and frames (--frame-size {args.frame_size}, "
+    check_fits(agent_bytes(obs_shape, MAX_ACTIONS) + 4 * (obs_shape[0] + 3) * size[0] * size[1],
+               f"the agent and frames (--frame-size {size[0]}x{size[1]}, "
                f"--frame-buffer-length {args.frame_buffer_length})",
                "lower --frame-size")
-    game = make_game(args.env, seed=args.seed, frame_size=args.frame_size, n_frames=args.frame_buffer_length)
+    game = make_game(args.env, seed=args.seed, frame_size=size, n_frames=args.frame_buffer_length, color=args.color)
     preprocessing = {
         "gray": "0.299 R + 0.587 G + 0.114 B",
         "resize": "area interpolation",
-        "frame_shape": list(size),
+        "color": args.color,
+        "frame_shape": list(game.image_shape),
     }
+    if args.color == "rgb":
+        preprocessing["gray"] = "only what the agent sees"
     if args.policy == "random":
         policy = RandomPolicy(game.action_space.n)
     else:
         policy = AgentPolicy(game.action_space.n, obs_shape, args.load, args.seed, args.gpu)
-    writer = EpisodeWriter(args.out, args.env, size, game.action_space.n, preprocessing)
+    writer = EpisodeWriter(args.out, args.env, game.image_shape, game.action_space.n, preprocessing)
     write_run_config(args.out, run_settings(args))
     log = RunLog(args.out, ("episode", "steps", "episode_return", "total_steps"), step_field="episode",
                  curve_fields=("episode_return",)).open()

@@ -6,7 +6,7 @@ original code's underscore spellings (``--unroll_dep``,
 ``--num_output_channels_sim`` ...) are accepted as aliases.
 """
 from recurrent_sim.commands.flags import LOADTOSIM, PRETRAINED
-from recurrent_sim.envs.preprocessing import FRAME_SIZE
+from recurrent_sim.envs.preprocessing import COLOR, FRAME_SIZE, frame_shape_value
 from recurrent_sim.envs.registration import ENV
 from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
 from recurrent_sim.utils.device import GPU
@@ -14,11 +14,18 @@ from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.settings import SEED
 
 
-def add_env_arguments(parser, default_env=ENV.default):
-    """--env, --seed, --frame-size, --gpu."""
+def add_env_arguments(parser, default_env=ENV.default, frame_choices=False):
+    """--env, --seed, --frame-size, --gpu; with ``frame_choices`` (collection) --frame-size takes
+    HEIGHTxWIDTH too (parsed to (height, width)) and --color picks gray or RGB frames."""
     ENV.add_to(parser, default=default_env)
     SEED.add_to(parser)
-    FRAME_SIZE.add_to(parser)
+    if frame_choices:
+        FRAME_SIZE.add_to(parser, default="84", type=frame_shape_value, metavar="SIZE",
+                          help="frames the simulator sees, pixels: a side (84: 84x84) or HEIGHTxWIDTH (210x160: "
+                          "Atari's own frames, the paper's)")
+        COLOR.add_to(parser)
+    else:
+        FRAME_SIZE.add_to(parser)
     GPU.add_to(parser)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from recurrent_sim.commands.common import add_simulator_source, run_settings, simulator_path
 from recurrent_sim.commands.validation import (
-    check_mean_image, check_simulator_memory, check_square_frames, one_line_errors,
+    check_mean_image, check_simulator_memory, game_frames, one_line_errors,
 )
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.commands.flags import (
@@ -82,14 +82,14 @@ def load_simulator(args):
     from recurrent_sim.utils.memory import check_fits
 
     checkpoint = load_checkpoint(args.loadtosim)
-    height = width = check_square_frames(checkpoint)
-    if args.frame_size is not None and args.frame_size != height:
+    height, width = checkpoint.config.frame_shape
+    if args.frame_size is not None and (args.frame_size, args.frame_size) != (height, width):
         raise CheckpointError(
             f"--frame-size {args.frame_size} does not match the {height}x{width} frames of {checkpoint.path}; "
             f"leave --frame-size out to use the checkpoint's"
         )
     check_simulator_memory(checkpoint.config, batch_size=args.batch_size, flags="--batch-size")
-    recorded = args.sequences * (args.warmup + args.horizon + 1) * height * width
+    recorded = args.sequences * (args.warmup + args.horizon + 1) * int(np.prod(checkpoint.config.image_shape))
     check_fits(recorded, f"{args.sequences} recorded sequences of {args.warmup + args.horizon + 1} frames",
                "lower --sequences, --warmup or --horizon")
     simulator = checkpoint.build_simulator()
@@ -108,9 +108,8 @@ def make_evaluation_game(args, checkpoint):
     env_id = args.env if args.env is not None else saved_env or ENV.default
     if saved_env and env_id != saved_env:
         logger.warning("evaluating on %s a simulator trained on %s", env_id, saved_env)
-    frame_size = checkpoint.config.frame_shape[0]
     game_seed, _, _ = seeds(args.seed)
-    game = make_game(env_id, seed=game_seed, frame_size=frame_size, n_frames=args.frame_buffer_length)
+    game = make_game(env_id, seed=game_seed, n_frames=args.frame_buffer_length, **game_frames(checkpoint))
     n_actions = game.action_space.n
     if n_actions != checkpoint.config.n_actions:
         raise CheckpointError(
@@ -150,11 +149,11 @@ def run(args) -> int:
     args.loadtosim = simulator_path(args)
     checkpoint, simulator = load_simulator(args)
     env_id, game = make_evaluation_game(args, checkpoint)
-    frame_size = checkpoint.config.frame_shape[0]
+    height, width = checkpoint.config.frame_shape
     _, agent_seed, gap_seed = seeds(args.seed)
-    agent = make_acting_agent(
+    agent = make_acting_agent(  # it sees gray frames of the simulator's size (RGB ones by their luminance)
         game.action_space.n,
-        obs_shape=(args.frame_buffer_length, frame_size, frame_size),
+        obs_shape=(args.frame_buffer_length, height, width),
         load=args.load,
         seed=agent_seed,
         gpu=args.gpu,
@@ -200,7 +199,8 @@ def run(args) -> int:
         "max_gap": args.max_gap,
         "object_level": args.object_level,
         "object_distance": args.object_distance,
-        "frame_size": frame_size,
+        "frame_size": height if height == width else [height, width],
+        "color": game_frames(checkpoint)["color"],
         "frame_buffer_length": args.frame_buffer_length,
         "gpu": args.gpu,
         "out": os.path.abspath(args.out),

@@ -69,12 +69,11 @@ def network_warning(args, names) -> str:
 
 
 def load_simulator(path):
-    """The checkpoint at ``path`` and its simulator (square frames and a mean image checked)."""
-    from recurrent_sim.commands.validation import check_mean_image, check_square_frames
+    """The checkpoint at ``path`` and its simulator (its mean image checked)."""
+    from recurrent_sim.commands.validation import check_mean_image
     from recurrent_sim.training import load_checkpoint
 
     checkpoint = load_checkpoint(path)
-    check_square_frames(checkpoint)
     simulator = checkpoint.build_simulator()
     check_mean_image(checkpoint, simulator)
     return checkpoint, simulator
@@ -88,8 +87,8 @@ def build_session(args, checkpoint, simulator):
     from recurrent_sim.utils.device import use_device
 
     env_id, game = make_evaluation_game(args, checkpoint)
-    frame_size = checkpoint.config.frame_shape[0]
-    agent = make_acting_agent(game.action_space.n, obs_shape=(args.frame_buffer_length, frame_size, frame_size),
+    height, width = checkpoint.config.frame_shape  # the agent sees gray frames (RGB ones by their luminance)
+    agent = make_acting_agent(game.action_space.n, obs_shape=(args.frame_buffer_length, height, width),
                               load=args.agent, seed=args.seed, gpu=args.gpu)
     use_device(args.gpu, simulator)
     simulated = SimulatedGame(simulator, n_frames=args.frame_buffer_length)
@@ -103,8 +102,7 @@ def run(args) -> int:
     check_arguments(args)
     checkpoint, simulator = load_simulator(simulator_path(args))
     env_id, session = build_session(args, checkpoint, simulator)
-    frame_size = checkpoint.config.frame_shape[0]
-    scale = args.scale or max(1, 320 // frame_size)
+    scale = args.scale or max(1, 320 // max(checkpoint.config.frame_shape))
     server = PlayServer(session, args.out, fps=args.fps, host=args.host, port=args.port,
                         agent_name="trained agent" if args.agent else "non-learning agent", scale=scale,
                         allow_hosts=args.allow_host, env_id=env_id)

@@ -20,7 +20,7 @@ from recurrent_sim.commands.common import sequence_schedule
 from recurrent_sim.commands.flags import DATA, LOADTOSIM, OUT, RECIPE, RESUME
 from recurrent_sim.commands.recipes import apply_recipe, recipe_names
 from recurrent_sim.data.episodes import EpisodeDataset
-from recurrent_sim.models import SimulatorConfig
+from recurrent_sim.models import frame_settings, simulator_config
 from recurrent_sim.models.skip_simulator import SKIP_ARCHITECTURE
 from recurrent_sim.training.checkpoint import load_checkpoint
 from recurrent_sim.training.data_parallel import COMMUNICATOR, connect
@@ -213,8 +213,10 @@ def _resume_checkpoint(args):
 
 def _check_memory(settings, dataset, config=None):
     try:
-        config = config or SimulatorConfig(dataset.frame_shape, dataset.n_actions, settings.hidden_size,
-                                           encoding_size=settings.encoding_size, architecture=settings.architecture)
+        config = config or simulator_config(settings.architecture, **frame_settings(settings.architecture,
+                                                                                    dataset.frame_shape),
+                                            n_actions=dataset.n_actions, hidden_size=settings.hidden_size,
+                                            encoding_size=settings.encoding_size)
     except ValueError as e:
         raise UserError(f"cannot build a simulator for this dataset: {e}") from None
     check_simulator_memory(config, settings.optimizer, settings.batch_size, settings.sequence.sequence_length - 1,

@@ -9,7 +9,10 @@ import os
 import sys
 import tempfile
 
+import numpy as np
+
 from recurrent_sim.models.agent_network import MIN_FRAME_SIZE as AGENT_MIN_FRAME_SIZE
+from recurrent_sim.models.config import color_name, describe_frames
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.training.checkpoint import CheckpointError, NewerFormatError, describe, load_checkpoint
 from recurrent_sim.utils.memory import check_fits
@@ -35,7 +38,8 @@ def load_simulator_checkpoint(path, flag="--loadtosim", frame_shape=None, n_acti
     Args:
         path: a ``.npz`` checkpoint or a folder holding ``simulator.npz``.
         flag: the flag name used in messages.
-        frame_shape: (H, W) the game's frames have, or None not to check.
+        frame_shape: the shape of the game's or dataset's stored frames ((H, W) gray, (3, H, W) RGB),
+            or None not to check.
         n_actions: the game's number of actions, or None not to check.
     Returns:
         a :class:`recurrent_sim.training.checkpoint.Checkpoint`.
@@ -48,12 +52,12 @@ def load_simulator_checkpoint(path, flag="--loadtosim", frame_shape=None, n_acti
     except UserError as e:
         raise type(e)(f"{flag}: {e}") from None
     config = checkpoint.config
-    wrong_frames = frame_shape is not None and tuple(config.frame_shape) != tuple(frame_shape)
+    wrong_frames = frame_shape is not None and tuple(config.image_shape) != tuple(frame_shape)
     wrong_actions = n_actions is not None and config.n_actions != int(n_actions)
     if wrong_frames or wrong_actions:
         wanted = []
         if frame_shape is not None:
-            wanted.append(f"{frame_shape[0]}x{frame_shape[1]} frames")
+            wanted.append(f"{describe_frames(frame_shape)} frames")
         if n_actions is not None:
             wanted.append(f"{n_actions} actions")
         raise CheckpointError(
@@ -63,12 +67,11 @@ def load_simulator_checkpoint(path, flag="--loadtosim", frame_shape=None, n_acti
     return checkpoint
 
 
-def check_square_frames(checkpoint) -> int:
-    """The side of ``checkpoint``'s frames, pixels; CheckpointError when they are not square."""
-    height, width = checkpoint.config.frame_shape
-    if height != width:
-        raise CheckpointError(f"{checkpoint.path} predicts {height}x{width} frames; only square frames are supported")
-    return height
+def game_frames(checkpoint) -> dict:
+    """The ``make_game`` keywords of the frames ``checkpoint``'s simulator predicts: ``frame_size``
+    ((height, width)) and ``color`` ("gray" or "rgb")."""
+    config = checkpoint.config
+    return dict(frame_size=tuple(config.frame_shape), color=color_name(config.channels))
 
 
 def check_mean_image(checkpoint, simulator):
@@ -144,8 +147,7 @@ def check_simulator_memory(config, optimizer=None, batch_size=1, steps=1, flags=
     from recurrent_sim.models.footprint import simulator_bytes
 
     estimate = simulator_bytes(config, optimizer, batch_size, steps)
-    h, w = config.frame_shape
-    what = f"the simulator ({h}x{w} frames, {config.hidden_size} LSTM units"
+    what = f"the simulator ({config.describe_frames()} frames, {config.hidden_size} LSTM units"
     what += f", batch {batch_size} x {steps} steps)" if optimizer else ")"
     return check_fits(estimate, what, f"lower {flags}" if flags else "use smaller sizes")
 
@@ -157,6 +159,6 @@ def check_dataset_memory(folders) -> int:
     total = 0
     for folder in folders:
         manifest = read_manifest(folder)
-        h, w = manifest["frame_shape"]
-        total += (int(manifest["total_steps"]) + len(manifest["episodes"])) * (h * w + 9)
+        frame_bytes = int(np.prod(manifest["frame_shape"]))
+        total += (int(manifest["total_steps"]) + len(manifest["episodes"])) * (frame_bytes + 9)
     return check_fits(total, f"the episodes of {', '.join(map(str, folders))}", "train on fewer episodes")

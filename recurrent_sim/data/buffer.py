@@ -65,18 +65,18 @@ class SampleBuffer:
 
     Args:
         capacity: number of transitions kept (the oldest are overwritten).
-        frame_shape: ``(H, W)`` of the uint8 frames.
+        frame_shape: ``(H, W)`` of the uint8 gray frames, ``(3, H, W)`` of RGB ones.
         seed: ``None``, an int seed or a ``np.random.Generator`` used by
             :meth:`sample`.
 
-    Arrays (preallocated): frames ``(capacity, H, W)`` uint8, actions
+    Arrays (preallocated): frames ``(capacity,) + frame_shape`` uint8, actions
     ``(capacity,)`` int32, rewards ``(capacity,)`` float32, episode_ends
     ``(capacity,)`` bool.
     """
 
     _ARRAY_KEYS = ("frames", "actions", "rewards", "episode_ends")
 
-    def __init__(self, capacity: int, frame_shape: tuple[int, int], seed=None):
+    def __init__(self, capacity: int, frame_shape: tuple[int, ...], seed=None):
         if isinstance(capacity, bool):
             raise TypeError("capacity must be an int, got bool")
         try:
@@ -89,8 +89,9 @@ class SampleBuffer:
             shape = tuple(operator.index(s) for s in frame_shape)
         except TypeError:
             raise ValueError(f"frame_shape must be (H, W) ints, got {frame_shape!r}") from None
-        if len(shape) != 2 or min(shape) <= 0 or any(isinstance(s, bool) for s in frame_shape):
-            raise ValueError(f"frame_shape must be (H, W) with H, W > 0, got {frame_shape!r}")
+        rgb = len(shape) == 3 and shape[0] == 3
+        if not (len(shape) == 2 or rgb) or min(shape) <= 0 or any(isinstance(s, bool) for s in frame_shape):
+            raise ValueError(f"frame_shape must be (H, W) or (3, H, W) with sizes > 0, got {frame_shape!r}")
         self._capacity = capacity
         self._frame_shape = shape
         self._frames = np.zeros((capacity,) + shape, dtype=np.uint8)
@@ -106,7 +107,7 @@ class SampleBuffer:
 
     # ------------------------------------------------------------------ info
     capacity = property(lambda self: self._capacity, doc="Transitions kept (the oldest are overwritten).")
-    frame_shape = property(lambda self: self._frame_shape, doc="``(H, W)`` of the stored uint8 frames.")
+    frame_shape = property(lambda self: self._frame_shape, doc="``(H, W)`` or ``(3, H, W)`` of the stored frames.")
 
     @property
     def total_appended(self) -> int:

@@ -4,10 +4,12 @@ The arrays and their shapes are described in :mod:`recurrent_sim.data.episodes`,
 which keeps episodes in dataset folders.
 """
 import dataclasses
+import json
 import os
 
 import numpy as np
 
+from recurrent_sim.models.config import image_shape, split_image_shape
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import READ_ERRORS, atomic_write
 from recurrent_sim.utils.finite import require_finite
@@ -30,7 +32,7 @@ class Episode:
     """One stretch of play from a reset, ``T`` steps.
 
     Attributes:
-        frames: (T + 1, H, W) uint8 gray frames.
+        frames: (T + 1, H, W) uint8 gray frames, or (T + 1, 3, H, W) RGB.
         actions: (T,) int32; ``actions[t]`` was taken on ``frames[t]``.
         rewards: (T,) float32.
         episode_ends: (T,) bool; true where the transition ended the episode.
@@ -51,7 +53,8 @@ class Episode:
             raise ValueError(f"invalid episode: {problem}")
 
     def _problem(self) -> str:
-        expected = (("frames", np.uint8, 3), ("actions", np.int32, 1),
+        frames_ndim = 4 if self.frames.ndim == 4 and self.frames.shape[1] == 3 else 3  # RGB, else gray
+        expected = (("frames", np.uint8, frames_ndim), ("actions", np.int32, 1),
                     ("rewards", np.float32, 1), ("episode_ends", np.bool_, 1))
         for name, dtype, ndim in expected:
             array = getattr(self, name)
@@ -115,3 +118,17 @@ def load_episode(path) -> Episode:
         raise DatasetError(f"episode file {path} holds {len(bad)} NaN or infinite reward(s) (first at step {bad[0]}); "
                            f"it is damaged: delete it and its line in {MANIFEST}, or collect again")
     return episode
+
+
+def _count(values, key, minimum=0) -> int:
+    """``values[key]`` if an integer >= ``minimum`` (not a boolean, nor a float such as 1e400), else ValueError."""
+    value = values[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{key} is {json.dumps(value)[:40]}, not an integer >= {minimum}")
+    return value
+
+
+def _frame_shape(sides) -> list:
+    """A manifest's ``frame_shape``, [H, W] gray or [3, H, W] RGB, checked (ValueError otherwise)."""
+    names = ("channels", "height", "width")[-len(sides):] if len(sides) in (2, 3) else ("side",) * len(sides)
+    return list(image_shape(*split_image_shape([_count({name: s}, name, 1) for name, s in zip(names, sides)])))

@@ -14,8 +14,8 @@ reset of the game, ``T`` steps long:
 ================  ===============  =======  ==========================================
 array             shape            dtype    meaning
 ================  ===============  =======  ==========================================
-``frames``        (T + 1, H, W)    uint8    preprocessed gray frames; ``frames[t]`` is
-                                            the frame ``actions[t]`` was taken on
+``frames``        (T + 1, H, W)    uint8    preprocessed gray frames, or (T + 1, 3, H, W)
+                                            RGB; ``frames[t]`` is the frame ``actions[t]`` was taken on
 ``actions``       (T,)             int32    action index
 ``rewards``       (T,)             float32  reward of the transition (unclipped)
 ``episode_ends``  (T,)             bool     the transition ended the episode (only the
@@ -44,10 +44,13 @@ from recurrent_sim.data.episode import (  # NOQA (Episode and DatasetError are p
     MANIFEST,
     DatasetError,
     Episode,
+    _count,
+    _frame_shape,
     episode_filename,
     load_episode,
     save_episode,
 )
+from recurrent_sim.models.config import describe_frames
 from recurrent_sim.utils.files import atomic_write, remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
@@ -63,14 +66,6 @@ def _check_folder(folder) -> str:
     if not os.path.isdir(folder):
         raise DatasetError(f"dataset {folder} is not a folder")
     return folder
-
-
-def _count(values, key, minimum=0) -> int:
-    """``values[key]`` if an integer >= ``minimum`` (not a boolean, nor a float such as 1e400), else ValueError."""
-    value = values[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{key} is {json.dumps(value)[:40]}, not an integer >= {minimum}")
-    return value
 
 
 def read_manifest(folder) -> dict:
@@ -96,8 +91,7 @@ def read_manifest(folder) -> dict:
         if version > FORMAT_VERSION:
             raise DatasetError(f"{path} was written by a newer recurrent_sim (dataset format {version}; this one "
                                f"reads up to {FORMAT_VERSION}): upgrade recurrent_sim")
-        height, width = manifest["frame_shape"]  # ValueError or TypeError unless two values
-        manifest["frame_shape"] = [_count({"height": height}, "height", 1), _count({"width": width}, "width", 1)]
+        manifest["frame_shape"] = _frame_shape(manifest["frame_shape"])
         manifest["n_actions"] = _count(manifest, "n_actions", minimum=1)
         _count(manifest, "total_steps")
         for entry in manifest["episodes"]:
@@ -110,9 +104,9 @@ def read_manifest(folder) -> dict:
 
 
 def _describe(manifest) -> str:
-    """'BlockWorld-v0 episodes (32x32 frames, 5 actions)'."""
-    height, width = manifest["frame_shape"]
-    return f"{manifest['env_id']} episodes ({height}x{width} frames, {manifest['n_actions']} actions)"
+    """'BlockWorld-v0 episodes (32x32 frames, 5 actions)' ('210x160 RGB frames' in colour)."""
+    frames = describe_frames(manifest["frame_shape"])
+    return f"{manifest['env_id']} episodes ({frames} frames, {manifest['n_actions']} actions)"
 
 
 def _actions_in_range(episode, n_actions) -> bool:
@@ -130,7 +124,7 @@ class EpisodeWriter:
     Args:
         folder: the dataset folder (created if missing).
         env_id: gym id of the game.
-        frame_shape: (H, W) of the stored frames, pixels.
+        frame_shape: (H, W) of the stored gray frames, (3, H, W) of RGB ones, pixels.
         n_actions: number of actions of the game.
         preprocessing: JSON-able description of how frames were made.
 
@@ -236,10 +230,9 @@ def load_dataset(folder):
         path = os.path.join(folder, entry["file"])
         episode = load_episode(path)
         if list(episode.frame_shape) != manifest["frame_shape"] or episode.steps != entry["steps"]:
-            height, width = manifest["frame_shape"]
             raise DatasetError(
-                f"{path} holds {episode.steps} steps of {episode.frame_shape[0]}x{episode.frame_shape[1]} frames, "
-                f"but {MANIFEST} says {entry['steps']} steps of {height}x{width}"
+                f"{path} holds {episode.steps} steps of {describe_frames(episode.frame_shape)} frames, "
+                f"but {MANIFEST} says {entry['steps']} steps of {describe_frames(manifest['frame_shape'])}"
             )
         if not _actions_in_range(episode, manifest["n_actions"]):
             raise DatasetError(f"{path} has actions outside 0..{manifest['n_actions'] - 1}")
@@ -256,7 +249,7 @@ class EpisodeDataset:
         folders: the folders, as given.
         episodes: list of :class:`Episode`, folder by folder in manifest order.
         names: ``"<folder>/<file>"`` of each episode.
-        env_id, frame_shape ((H, W)), n_actions: common to all folders.
+        env_id, frame_shape ((H, W) gray, (3, H, W) RGB), n_actions: common to all folders.
 
     Raises:
         DatasetError: a folder is unusable (see :func:`load_dataset`) or the

@@ -13,9 +13,12 @@ warnings.filterwarnings("ignore", message=r".*is out of date\. You should consid
 
 from recurrent_sim.envs.atari import AtariEnv  # NOQA
 from recurrent_sim.envs.preprocessing import (  # NOQA
+    COLOR,
     FRAME_BUFFER_LENGTH,
     FRAME_SIZE,
     PreprocessedEnv,
+    frame_shape_value,
+    preprocess_color,
     preprocess_frame,
     to_gray,
 )

@@ -65,7 +65,7 @@ class BatchedSimEnv:
     def __init__(self, simulator):
         self.simulator = simulator
         self.state = None
-        self._current = None  # (N, 1, H, W) float32 normalised, on the simulator's device
+        self._current = None  # (N, C, H, W) float32 normalised, on the simulator's device
         self._real = None  # (N,) bool: the current frame is real and not fed yet (prediction-independent)
         self._hidden = None  # (N, features) newest transition output not decoded yet, or None
 
@@ -127,8 +127,9 @@ class BatchedSimEnv:
         """State after the warm-up frames, and the last frame (normalised)."""
         frames = np.asarray(frames)
         actions = np.asarray(actions, dtype=np.int32)
-        if frames.ndim != 4 or frames.shape[1] < 1:
-            raise ValueError(f"reset needs (N, warmup >= 1, H, W) frames, got {frames.shape}")
+        shape = tuple(self.simulator.config.image_shape)
+        if frames.ndim != 2 + len(shape) or frames.shape[1] < 1 or frames.shape[2:] != shape:
+            raise ValueError(f"reset needs (N, warmup >= 1) + {shape} frames, got {frames.shape}")
         if actions.shape != (frames.shape[0], frames.shape[1] - 1):
             raise ValueError(
                 f"reset needs (N, warmup - 1) = {(frames.shape[0], frames.shape[1] - 1)} actions, "
@@ -137,7 +138,7 @@ class BatchedSimEnv:
         sim = self.simulator
         xp = sim.xp
         n, warmup = frames.shape[:2]
-        inputs = sim.normalize(frames)[:, :, None]  # (N, warmup, 1, H, W)
+        inputs = sim.network_frames(frames)  # (N, warmup, C, H, W)
         actions = xp.asarray(actions)
         state = sim.initial_state(n)
         if warmup > 1:
@@ -221,11 +222,11 @@ class BatchedSimEnv:
         self._hidden = None
 
     def set_frames(self, frames):
-        """Replace the current frames with real (N, H, W) uint8 frames."""
+        """Replace the current frames with real (N,) + ``config.image_shape`` uint8 frames."""
         frames = np.asarray(frames)
-        if self._current is None or frames.shape != self._current.shape[:1] + self._current.shape[2:]:
+        if self._current is None or frames.shape != (self.num_games,) + tuple(self.simulator.config.image_shape):
             raise ValueError(f"set_frames needs {self.num_games} frames of the simulator's size")
-        self._current = self.simulator.normalize(frames)[:, None]
+        self._current = self.simulator.network_frames(frames)
         self._hidden = None
         self._real = np.ones(self.num_games, dtype=bool)
 
@@ -264,9 +265,10 @@ class BatchedSimEnv:
 
     @property
     def frames(self) -> np.ndarray:
-        """(N, H, W) uint8 current frames, on the host (decoded now if they were left undecoded)."""
+        """(N,) + ``config.image_shape`` uint8 current frames ((N, H, W) gray), on the host (decoded now
+        if they were left undecoded)."""
         self._decode_pending()
-        return chainer.backends.cuda.to_cpu(self.simulator.to_uint8(self._current[:, 0]))
+        return chainer.backends.cuda.to_cpu(self.simulator.to_images(self._current))
 
 
 def _copy_array(array):

@@ -15,8 +15,10 @@ episode ends only at ``max_episode_steps``, and the drift is None.
 
 Observations are what the agents see on the real game
 (:class:`~recurrent_sim.envs.preprocessing.PreprocessedEnv`): the last
-``n_frames`` frames stacked, (n_frames, H, W) uint8, oldest first, the
-first frame repeated when fewer exist.
+``n_frames`` frames stacked, (n_frames, H, W) uint8 gray (the luminance of
+an RGB simulator's frames), oldest first, the first frame repeated when
+fewer exist. The frames themselves (``info["frames"]``) are the
+simulator's: (H, W) gray or (3, H, W) RGB.
 
 Where warm-ups come from: :meth:`warm_up` takes them explicitly; for
 :meth:`reset` and the automatic restarts a ``warmup_source(n) -> (frames
@@ -28,6 +30,7 @@ import numpy as np
 
 from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
 from recurrent_sim.models.heads import NEGATIVE, POSITIVE, class_rewards
+from recurrent_sim.utils.images import luminance
 
 REWARD_MODES = ("class", "expected")
 
@@ -62,9 +65,10 @@ class BatchedSimulatedGame:
         self.done_threshold = float(done_threshold)
         self.warmup_source = warmup_source
         self.frame_shape = tuple(simulator.config.frame_shape)
+        self.image_shape = tuple(simulator.config.image_shape)  # of one frame: (H, W) gray, (3, H, W) RGB
         self.n_actions = int(simulator.config.n_actions)
         self.sim_env = BatchedSimEnv(simulator)
-        self.stacks = None  # (N, n_frames, H, W) uint8
+        self.stacks = None  # (N, n_frames) + image_shape uint8 frames
         self.episode_steps = None  # (N,) int64 steps since each game's warm-up
         self._warmups = None  # per game: its last (frames (T, H, W), actions) warm-up, replayed by reset
 
@@ -81,7 +85,7 @@ class BatchedSimulatedGame:
         """Start every game from real frames.
 
         Args:
-            frames: (N, T, H, W) uint8 real frames, T >= 1.
+            frames: (N, T) + ``image_shape`` uint8 real frames, T >= 1.
             actions: (N, T - 1) int, ``actions[:, t]`` taken on ``frames[:, t]``:
                 the games then act on the last real frame; or (N, T): the last
                 action is taken on the last frame too, and the games start
@@ -97,13 +101,15 @@ class BatchedSimulatedGame:
         if actions.shape[1] == frames.shape[1]:
             predicted = self.sim_env.step(actions[:, -1])
             self.stacks = np.concatenate([self.stacks[:, 1:], predicted[:, None]], axis=1)
-        return self.stacks.copy()
+        return self._observations()
 
     def _check_warmup(self, frames, actions):
         frames = np.asarray(frames)
         actions = np.asarray(actions)
-        if frames.ndim != 4 or frames.shape[1] < 1 or frames.shape[2:] != self.frame_shape or frames.dtype != np.uint8:
-            raise ValueError(f"warm-up frames must be (N, T >= 1, {self.frame_shape[0]}, {self.frame_shape[1]}) "
+        shape = self.image_shape
+        wrong = frames.ndim != 2 + len(shape) or frames.shape[1] < 1 or frames.shape[2:] != shape
+        if wrong or frames.dtype != np.uint8:
+            raise ValueError(f"warm-up frames must be (N, T >= 1, {', '.join(map(str, shape))}) "
                              f"uint8, got {frames.shape} {frames.dtype}")
         steps = frames.shape[1]
         if actions.ndim != 2 or len(actions) != len(frames) or actions.shape[1] not in (steps - 1, steps):
@@ -113,8 +119,17 @@ class BatchedSimulatedGame:
             raise ValueError(f"warm-up actions must be in 0..{self.n_actions - 1}")
         return frames, actions.astype(np.int32)
 
+    def _observations(self):
+        """(N, n_frames, H, W) uint8 gray observations of the stacked frames (a copy)."""
+        return luminance(self.stacks) if len(self.image_shape) == 3 else self.stacks.copy()
+
+    @property
+    def last_frames(self):
+        """(N,) + ``image_shape`` uint8: each game's newest frame (a copy)."""
+        return self.stacks[:, -1].copy()
+
     def _stack(self, frames):
-        """(n_frames, H, W) stack of the last warm-up frames, the first repeated when too few."""
+        """(n_frames,) + image_shape stack of the last warm-up frames, the first repeated when too few."""
         last = frames[-self.n_frames :]
         pad = np.repeat(last[:1], self.n_frames - len(last), axis=0)
         return np.concatenate([pad, last])
@@ -142,7 +157,7 @@ class BatchedSimulatedGame:
         if self.stacks is None:
             raise RuntimeError("call warm_up() or reset() before reset_games()")
         if not len(games):
-            return self.stacks.copy()
+            return self._observations()
         if self.warmup_source is not None:
             frames, actions = self._check_warmup(*self._draw(len(games)))
         else:
@@ -154,7 +169,7 @@ class BatchedSimulatedGame:
             self._warmups[game] = (frames[row].copy(), actions[row].copy())
             self.stacks[game] = self._stack(frames[row])
         self.episode_steps[games] = 0
-        return self.stacks.copy()
+        return self._observations()
 
     # ----- stepping --------------------------------------------------------
     def step(self, actions):
@@ -164,8 +179,8 @@ class BatchedSimulatedGame:
             actions: (N,) int actions.
         Returns:
             ``(observations (N, n_frames, H, W) uint8, rewards (N,) float32,
-            dones (N,) bool, info)``; ``info`` holds ``frames`` (N, H, W)
-            uint8 predicted frames, ``drift`` (N,) float32 estimated error
+            dones (N,) bool, info)``; ``info`` holds ``frames`` (N,) +
+            ``image_shape`` uint8 predicted frames, ``drift`` (N,) float32 estimated error
             per pixel (None without heads), ``reward_probabilities`` (N, 3)
             and ``done_probabilities`` (N,) (None without heads), and
             ``episode_steps`` (N,) int64.
@@ -194,7 +209,7 @@ class BatchedSimulatedGame:
         if self.max_episode_steps is not None:
             dones = dones | (self.episode_steps >= self.max_episode_steps)
         info["episode_steps"] = self.episode_steps.copy()
-        return self.stacks.copy(), rewards, dones, info
+        return self._observations(), rewards, dones, info
 
     # ----- branching -------------------------------------------------------
     def get_state(self):

@@ -84,8 +84,9 @@ def make_env(env_id, seed=None):
     return env
 
 
-def make_game(env_id, seed=0, frame_size=FRAME_SIZE.default, n_frames=4):
-    """A preprocessed game: gray ``frame_size`` square frames, ``n_frames`` stacked.
+def make_game(env_id, seed=0, frame_size=FRAME_SIZE.default, n_frames=4, color="gray"):
+    """A preprocessed game: gray frames of ``frame_size`` (a side, or (height, width)), ``n_frames``
+    stacked; its ``last_frame`` in ``color`` (``"gray"`` or ``"rgb"``).
 
     Raises UserError for an unknown id (the message names close matches) or
     a game without image frames.
@@ -93,4 +94,5 @@ def make_game(env_id, seed=0, frame_size=FRAME_SIZE.default, n_frames=4):
     refuse_non_image_id(env_id)
     env = make_env(env_id, seed=seed)
     check_image_observations(env, env_id)
-    return PreprocessedEnv(env, size=(frame_size, frame_size), n_frames=n_frames)
+    size = tuple(frame_size) if isinstance(frame_size, (tuple, list)) else (frame_size, frame_size)
+    return PreprocessedEnv(env, size=size, n_frames=n_frames, color=color)

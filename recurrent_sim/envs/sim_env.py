@@ -53,9 +53,10 @@ class SimEnvironment:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         if chain_period < 0:
             raise ValueError(f"chain_period must be >= 0, got {chain_period}")
-        if tuple(simulator.config.frame_shape) != tuple(env.frame_shape):
+        game_shape = tuple(getattr(env, "image_shape", env.frame_shape))
+        if tuple(simulator.config.image_shape) != game_shape:
             raise ValueError(
-                f"the simulator predicts {simulator.config.frame_shape} frames, the game gives {env.frame_shape}"
+                f"the simulator predicts {simulator.config.image_shape} frames, the game gives {game_shape}"
             )
         self.env = env
         self.simulator = simulator

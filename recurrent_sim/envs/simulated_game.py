@@ -66,7 +66,8 @@ class SimulatedGame(gym.Env):
 
     @property
     def last_frame(self):
-        """The newest (H, W) uint8 frame (as :attr:`PreprocessedEnv.last_frame`), None before a warm-up."""
+        """The newest frame, (H, W) uint8 gray or (3, H, W) RGB (as :attr:`PreprocessedEnv.last_frame`),
+        None before a warm-up."""
         return None if self.frame is None else self.frame.copy()
 
     @property
@@ -80,7 +81,7 @@ class SimulatedGame(gym.Env):
         return 0 if self.games.episode_steps is None else int(self.games.episode_steps[0])
 
     def warm_up(self, frames, actions):
-        """Start from real frames: (T, H, W) uint8 and (T - 1,) or (T,) int actions.
+        """Start from real frames: (T, H, W) uint8 ((T, 3, H, W) RGB) and (T - 1,) or (T,) int actions.
 
         ``actions[t]`` was taken on ``frames[t]``. With T - 1 actions the
         game then acts on the last real frame; with T the last action is
@@ -89,23 +90,23 @@ class SimulatedGame(gym.Env):
         """
         frames = np.asarray(frames)
         actions = np.asarray(actions)
-        if frames.ndim != 3 or actions.ndim != 1:
+        if frames.ndim != 1 + len(self.games.image_shape) or actions.ndim != 1:
             raise ValueError(f"warm_up needs (T, H, W) frames and (T,) actions, got {frames.shape}, {actions.shape}")
         observation = self.games.warm_up(frames[None], actions[None])[0]
-        self.frame = observation[-1]
+        self.frame = self.games.last_frames[0]
         return observation
 
     def reset(self):
         """A new warm-up from the warm-up source, or the last warm-up again; returns the observation."""
         observation = self.games.reset()[0]
-        self.frame = observation[-1]
+        self.frame = self.games.last_frames[0]
         return observation
 
     def step(self, action):
         """Take ``action`` (int) in the simulator.
 
         Returns ``(observation (n_frames, H, W) uint8, reward float, done bool, info)``;
-        ``info`` holds ``frame`` ((H, W) uint8 predicted frame), ``drift``
+        ``info`` holds ``frame`` ((H, W) uint8 predicted frame, (3, H, W) RGB), ``drift``
         (float, the estimated mean squared error per pixel in [0, 1] of that
         frame; None without heads), ``reward_probabilities`` ((3,) over
         negative, zero, positive; None without heads), ``done_probability``

@@ -19,6 +19,7 @@ from recurrent_sim.evaluation.objects import DEFAULT_DISTANCE, DEFAULT_LEVEL, Ob
 from recurrent_sim.evaluation.positions import PositionCurves, position_errors
 from recurrent_sim.models.heads import reward_classes
 from recurrent_sim.evaluation.rollouts import predict_rollouts
+from recurrent_sim.utils.images import luminance
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,8 @@ class Evaluation:
     Attributes:
         curves: per-sequence, per-step errors of the model and the baselines.
         example_real: (horizon, H, W) uint8 real frames of the first sequence
-            after its warm-up.
-        example_predicted: (horizon, H, W) uint8 the model's predictions of them.
+            after its warm-up ((horizon, 3, H, W) RGB).
+        example_predicted: the model's predictions of them, the same shape.
         origins: (episode, start step) of every complete sequence, in order.
         heads: for a simulator with heads, the figures of
             :func:`~recurrent_sim.evaluation.head_metrics.head_figures` over
@@ -80,6 +81,7 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
     if not simulator.has_mean_image:
         raise ValueError("the simulator has no mean image; it was never trained")
     mean_image = chainer.backends.cuda.to_cpu(simulator.mean_image)
+    gray = luminance if simulator.config.channels == 3 else np.asarray  # objects are found in gray frames
     errors = {name: [] for name in PREDICTORS}
     origins = []
     example = None
@@ -97,13 +99,13 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
             for name, value in baseline_errors(frames[complete], warmup, mean_image).items():
                 errors[name].append(value)
             origins.extend((s.episode, s.start_step) for s in batch if s.complete)
-            object_parts.append(batch_object_measures(frames[complete], predictions[complete], warmup,
+            object_parts.append(batch_object_measures(gray(frames[complete]), gray(predictions[complete]), warmup,
                                                       object_level, object_distance))
             if batch[0].objects is not None:
                 tracked = batch[0].objects
                 positions = np.stack([s.positions[warmup:] for s in batch])[complete]
-                position_parts.append(position_errors(positions, predictions[complete],
-                                                      frames[complete, warmup - 1], tracked))
+                position_parts.append(position_errors(positions, gray(predictions[complete]),
+                                                      gray(frames[complete, warmup - 1]), tracked))
             if example is None:
                 first = int(np.flatnonzero(complete)[0])
                 example = (frames[first, warmup:].copy(), predictions[first].copy())

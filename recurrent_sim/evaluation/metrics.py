@@ -41,16 +41,18 @@ def per_step_mse(predictions, targets) -> np.ndarray:
 
     Args:
         predictions: (N, T, H, W) uint8 frames, float frames in [0, 1], or
-            one (H, W) / (N, 1, H, W) frame broadcast over the steps.
-        targets: (N, T, H, W) uint8 real frames.
+            one (H, W) / (N, 1, H, W) frame broadcast over the steps
+            ((N, T, 3, H, W) ... for RGB frames).
+        targets: (N, T, H, W) uint8 real frames, (N, T, 3, H, W) RGB (the mean
+            is then over the three channels' values too).
     Returns:
         (N, T) float64.
     """
     targets = as_unit_float(targets)
-    if targets.ndim != 4:
-        raise ValueError(f"targets must be (N, T, H, W), got {targets.shape}")
+    if targets.ndim not in (4, 5):
+        raise ValueError(f"targets must be (N, T, H, W) or (N, T, 3, H, W), got {targets.shape}")
     diff = as_unit_float(predictions) - targets
-    return np.mean(np.square(diff), axis=(2, 3))
+    return np.mean(np.square(diff), axis=tuple(range(2, targets.ndim)))
 
 
 def psnr(mse) -> np.ndarray:

@@ -239,12 +239,12 @@ def rollout_images(real, predicted):
     """One RGB image per step: real | predicted | |difference|, captioned with the step.
 
     Args:
-        real: (horizon, H, W) uint8 real frames after the warm-up.
-        predicted: (horizon, H, W) uint8 the model's predictions of them.
+        real: (horizon, H, W) uint8 real frames after the warm-up ((horizon, 3, H, W) RGB).
+        predicted: the model's predictions of them, the same shape.
     Returns:
         list of horizon (H', W', 3) uint8 images, all of one size.
     """
-    horizon, _, width = real.shape
+    horizon, width = len(real), real.shape[-1]
     scale = panel_scale(width)
     difference = np.abs(real.astype(np.int16) - predicted.astype(np.int16)).astype(np.uint8)
     return [

@@ -17,6 +17,7 @@ from recurrent_sim.models.independent_simulator import INDEPENDENT_ARCHITECTURE,
 from recurrent_sim.models.registry import (  # NOQA
     architecture_names,
     build_simulator,
+    frame_settings,
     register_architecture,
     simulator_config,
 )

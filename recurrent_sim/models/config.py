@@ -26,6 +26,41 @@ HEAD_INPUT = Setting("head_input", "state", "what the heads read: 'state' (the L
                      "output and the frame just predicted; see docs/simulated_game.md)", str, choices=HEAD_INPUTS)
 
 
+COLOR_CHANNELS = {"gray": 1, "rgb": 3}
+# The paper's full Atari frames (Chiappa et al.): 210x160, the emulator's own size.
+FULL_FRAME_SHAPE = (210, 160)
+# Paddings of the paper's four convolutions at 210x160: 210x160 -> 103x78, 50x38, 24x18, 11x8, so that the
+# fully connected layer reads 32 x 11 x 8 = 2,816 features, the paper's size (its defaults map 84x84 to 5x5).
+FULL_FRAME_PADS = (1, 1, 1, 0)
+
+
+def image_shape(frame_shape, channels=1) -> tuple:
+    """Shape of one stored uint8 frame: (H, W) gray, (channels, H, W) colour."""
+    frame_shape = tuple(int(s) for s in frame_shape)
+    return frame_shape if channels == 1 else (int(channels),) + frame_shape
+
+
+def split_image_shape(shape):
+    """Inverse of :func:`image_shape`: ((H, W), channels) of a stored frame shape (H, W) or (C, H, W)."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 2:
+        return shape, 1
+    if len(shape) == 3 and shape[0] in COLOR_CHANNELS.values():
+        return shape[1:], shape[0]
+    raise ValueError(f"a frame must be (H, W) gray or (3, H, W) RGB, got shape {shape}")
+
+
+def color_name(channels) -> str:
+    """"gray" or "rgb" for 1 or 3 channels."""
+    return {v: k for k, v in COLOR_CHANNELS.items()}[int(channels)]
+
+
+def describe_frames(shape) -> str:
+    """A stored frame shape for messages: "84x84" for (84, 84) gray, "210x160 RGB" for (3, 210, 160)."""
+    (height, width), channels = split_image_shape(shape)
+    return f"{height}x{width}" + ("" if channels == 1 else " RGB")
+
+
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
     """Spatial size after one convolution (Chainer's cover_all=False rule)."""
     return (size + 2 * pad - kernel) // stride + 1
@@ -36,7 +71,9 @@ class SimulatorConfig:
     """Shapes and sizes that define a simulator network.
 
     Attributes:
-        frame_shape: (height, width) of the gray frames it predicts, pixels.
+        frame_shape: (height, width) of the frames it predicts, pixels.
+        channels: 1 for gray frames, 3 for RGB; checkpoints saved before
+            colour existed lack the key and load as gray.
         n_actions: number of discrete actions of the game.
         hidden_size: LSTM units (the original code's ``--num_output_channels_sim``).
         factor_size: size of the multiplicative action-state interaction
@@ -48,7 +85,8 @@ class SimulatorConfig:
             the convolutional encoder (the decoder mirrors it): output
             channels, square kernel side, padding and stride, pixels. The
             paper's 64, 32, 32, 32 filters of 8x8, 6x6, 6x6, 4x4 at stride 2,
-            with paddings chosen so that 84x84 maps to 5x5.
+            with paddings chosen so that 84x84 maps to 5x5
+            (:data:`FULL_FRAME_PADS` at the paper's 210x160).
         options: further JSON-able settings of another architecture
             (name -> number, string or list); empty for the paper's.
         heads: True when the simulator has reward, episode-end and
@@ -74,6 +112,7 @@ class SimulatorConfig:
     options: dict = dataclasses.field(default_factory=dict)
     heads: bool = HEADS.field()
     head_input: str = HEAD_INPUT.field()
+    channels: int = 1
 
     def __post_init__(self):
         if self.factor_size is None:
@@ -84,6 +123,9 @@ class SimulatorConfig:
         object.__setattr__(self, "heads", bool(self.heads))
         if self.head_input not in HEAD_INPUTS:
             raise ValueError(f"head_input must be one of {', '.join(HEAD_INPUTS)}, got {self.head_input!r}")
+        object.__setattr__(self, "channels", int(self.channels))
+        if self.channels not in COLOR_CHANNELS.values():
+            raise ValueError(f"channels must be 1 (gray) or 3 (RGB), got {self.channels}")
         for name in ("n_actions", "hidden_size", "factor_size", "encoding_size"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -100,6 +142,15 @@ class SimulatorConfig:
             raise ValueError(
                 f"frames of {self.frame_shape} are too small for the convolutions: {self.feature_shapes()}"
             )
+
+    @property
+    def image_shape(self):
+        """Shape of one stored uint8 frame: (H, W) gray, (3, H, W) RGB."""
+        return image_shape(self.frame_shape, self.channels)
+
+    def describe_frames(self) -> str:
+        """E.g. "84x84" (gray) or "210x160 RGB", for messages."""
+        return describe_frames(self.image_shape)
 
     def feature_shapes(self):
         """Spatial (height, width) after the input and after each conv layer."""

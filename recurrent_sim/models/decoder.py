@@ -1,4 +1,4 @@
-"""Deconvolutional decoder from the LSTM output to a gray frame."""
+"""Deconvolutional decoder from the LSTM output to a frame (gray or RGB)."""
 import chainer
 import chainer.functions as F
 import chainer.links as L
@@ -12,7 +12,7 @@ class FrameDecoder(chainer.Chain):
     deconvolution per encoder convolution, whose output sizes retrace the encoder's.
 
     Input: (batch, config.hidden_size) float32 LSTM output ``h``.
-    Output: (batch, 1, height, width) float32 frame in normalised pixel units
+    Output: (batch, config.channels, height, width) float32 frame in normalised pixel units
     (pixel / 255 minus the mean image); no output nonlinearity.
 
     Its deconvolutions run channels-last on the CPU and are Chainer's own
@@ -24,7 +24,7 @@ class FrameDecoder(chainer.Chain):
         shapes = config.feature_shapes()
         channels = config.conv_channels
         self.top_shape = (channels[-1],) + tuple(shapes[-1])
-        out_channels = list(channels[:-1])[::-1] + [1]
+        out_channels = list(channels[:-1])[::-1] + [config.channels]
         in_channels = channels[-1]
         layers = list(zip(config.conv_kernels, config.conv_strides, config.conv_pads, shapes[:-1]))[::-1]
         with self.init_scope():
@@ -56,6 +56,8 @@ class FrameDecoder(chainer.Chain):
                 if i < last:
                     h = F.relu(h)
         if channels_last:
-            # One channel: (B, H, W, 1) and (B, 1, H, W) share their memory order.
-            h = F.reshape(h, (h.shape[0], 1) + h.shape[1:3])
+            if h.shape[3] == 1:  # (B, H, W, 1) and (B, 1, H, W) share their memory order
+                h = F.reshape(h, (h.shape[0], 1) + h.shape[1:3])
+            else:
+                h = F.transpose(h, (0, 3, 1, 2))
         return h

@@ -1,4 +1,4 @@
-"""Convolutional encoder of single gray frames."""
+"""Convolutional encoder of single frames (gray or RGB)."""
 import chainer
 import chainer.functions as F
 import chainer.links as L
@@ -10,7 +10,8 @@ from recurrent_sim.models.split_linear import split_linear
 class FrameEncoder(chainer.Chain):
     """The convolutions of ``config`` (the paper's: four, stride 2) and a fully connected layer, ReLU after each.
 
-    Input: (batch, 1, height, width) float32 normalised frames.
+    Input: (batch, config.channels, height, width) float32 normalised frames
+    (1 channel gray, 3 RGB).
     Output: (batch, config.encoding_size) float32 encoding ``z``.
 
     On the CPU the convolutions run channels-last through
@@ -23,7 +24,7 @@ class FrameEncoder(chainer.Chain):
         super().__init__()
         last_h, last_w = config.feature_shapes()[-1]
         with self.init_scope():
-            in_channels = 1
+            in_channels = config.channels
             self.convs = chainer.ChainList()
             layers = zip(config.conv_channels, config.conv_kernels, config.conv_strides, config.conv_pads)
             for out_channels, kernel, stride, pad in layers:
@@ -41,8 +42,10 @@ class FrameEncoder(chainer.Chain):
 
     def _forward_channels_last(self, frames):
         batch, channels, height, width = frames.shape
-        # One channel: (B, 1, H, W) and (B, H, W, 1) share their memory order.
-        h = F.reshape(frames, (batch, height, width, channels))
+        if channels == 1:  # (B, 1, H, W) and (B, H, W, 1) share their memory order
+            h = F.reshape(frames, (batch, height, width, channels))
+        else:
+            h = F.transpose(frames, (0, 2, 3, 1))
         for conv in self.convs:
             h = fast_conv.convolution_2d_nhwc(h, conv.W, conv.b, conv.stride, conv.pad, relu=True)
         # The fully connected layer reads the features in (C, H, W) order.

@@ -5,6 +5,8 @@ cannot fit (see :mod:`recurrent_sim.utils.memory`). Parameter counts are
 exact (the tests compare them with built networks); activation memory is an
 upper estimate of what one training batch keeps for the backward pass.
 """
+import numpy as np
+
 from recurrent_sim.models.agent_network import HEAD_CHANNELS, HEAD_KERNELS, HEAD_UNITS, head_output_shape
 from recurrent_sim.models.config import SimulatorConfig
 
@@ -22,7 +24,7 @@ def simulator_parameter_count(config: SimulatorConfig) -> int:
     ``original`` architectures (encoder, action LSTM, mirrored decoder); the ``skip`` architecture
     adds a few biases (under 0.1%)."""
     shapes = config.feature_shapes()
-    channels = (1,) + config.conv_channels
+    channels = (config.channels,) + config.conv_channels
     layers = list(zip(config.conv_kernels, channels, channels[1:]))
     convs = sum(k * k * c_in * c_out + c_out for k, c_in, c_out in layers)
     # The decoder's deconvolutions mirror the convolutions: same weights, biases of their inputs' channels.
@@ -39,7 +41,7 @@ def simulator_parameter_count(config: SimulatorConfig) -> int:
 def simulator_activation_floats(config: SimulatorConfig) -> int:
     """Floats of the feature maps of one frame through encoder, LSTM and decoder."""
     shapes = config.feature_shapes()
-    maps = sum(c * h * w for c, (h, w) in zip((1,) + config.conv_channels, shapes))
+    maps = sum(c * h * w for c, (h, w) in zip((config.channels,) + config.conv_channels, shapes))
     vectors = config.encoding_size + 2 * config.factor_size + 10 * config.hidden_size
     return 2 * maps + vectors
 
@@ -82,6 +84,6 @@ def agent_bytes(obs_shape, n_actions, learning=False) -> int:
 
 def sample_buffer_bytes(capacity, frame_shape) -> int:
     """Bytes of a :class:`recurrent_sim.data.SampleBuffer` of ``capacity`` transitions of
-    (H, W) uint8 frames (frame, int32 action, float32 reward, bool end per transition)."""
-    height, width = frame_shape
-    return int(capacity) * (int(height) * int(width) + 9)
+    uint8 frames of ``frame_shape``, (H, W) or (C, H, W) (frame, int32 action, float32 reward, bool end
+    per transition)."""
+    return int(capacity) * (int(np.prod(frame_shape)) + 9)

@@ -107,6 +107,9 @@ class MotionSimulator(SkipSimulator):
 
     def __init__(self, config):
         kernels, kernel_size, local = motion_options(config.options)
+        if config.channels != 1:
+            raise ValueError("the motion architecture moves the pixels of gray frames; use gray frames "
+                             "or another architecture (paper, skip)")
         super().__init__(config, output_channels=MOTION_FEATURES)
         self.n_kernels, self.kernel_size, self.local_kernel = kernels, kernel_size, local
         taps = kernel_size * kernel_size

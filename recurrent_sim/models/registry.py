@@ -23,7 +23,13 @@ trains it, provided the module that registers it has been imported. The
 sequence loss (:mod:`recurrent_sim.training.losses`) is chosen by name
 separately and uses only the interface of :class:`SimulatorBase`.
 """
-from recurrent_sim.models.config import PAPER_ARCHITECTURE, SimulatorConfig
+from recurrent_sim.models.config import (
+    FULL_FRAME_PADS,
+    FULL_FRAME_SHAPE,
+    PAPER_ARCHITECTURE,
+    SimulatorConfig,
+    split_image_shape,
+)
 from recurrent_sim.models.independent_simulator import INDEPENDENT_ARCHITECTURE, IndependentSimulator
 from recurrent_sim.models.motion_simulator import MOTION_ARCHITECTURE, MotionSimulator
 from recurrent_sim.models.simulator import Simulator
@@ -67,6 +73,17 @@ def simulator_config(architecture: str = PAPER_ARCHITECTURE, **settings) -> Simu
     values = dict(_DEFAULTS[architecture])
     values.update(settings)
     return SimulatorConfig(architecture=architecture, **values)
+
+
+def frame_settings(architecture: str, image_shape) -> dict:
+    """The :class:`SimulatorConfig` fields for frames stored as ``image_shape`` ((H, W) gray, (3, H, W) RGB):
+    ``frame_shape`` and ``channels``, and for the paper's network at the paper's 210x160 its paddings there
+    (:data:`~recurrent_sim.models.config.FULL_FRAME_PADS`: the fully connected layer reads 32 x 11 x 8)."""
+    frame_shape, channels = split_image_shape(image_shape)
+    settings = dict(frame_shape=frame_shape, channels=channels)
+    if architecture == PAPER_ARCHITECTURE and frame_shape == FULL_FRAME_SHAPE:
+        settings["conv_pads"] = FULL_FRAME_PADS
+    return settings
 
 
 def architecture_names():

@@ -15,9 +15,11 @@ the input frame's feature maps) overrides :meth:`~SimulatorBase.predict` and
 by name with :func:`recurrent_sim.models.registry.register_architecture`.
 
 Pixel convention used throughout the package: frames are stored as uint8
-(height, width) gray images; the network sees ``frame / 255 - mean_image``
-(float32), and predicts frames in that same normalised space. The mean
-image, (height, width) float32 in [0, 1], is a persistent value of the
+(height, width) gray images, or (3, height, width) RGB images
+(``config.image_shape``); the network sees ``frame / 255 - mean_image``
+(float32) as (channels, height, width) maps (:meth:`SimulatorBase.network_frames`),
+and predicts frames in that same normalised space. The mean image, of the
+stored frame's shape, float32 in [0, 1], is a persistent value of the
 model, so it is saved and loaded with the weights.
 """
 import chainer
@@ -42,8 +44,8 @@ class SimulatorBase(chainer.Chain):
         prediction = sim.step(frames, actions)
         saved = sim.get_state(); ...; sim.set_state(saved)
 
-    Shapes: ``frames`` and ``prediction`` are (batch, 1, height, width)
-    float32 normalised frames; ``actions`` is (batch,) int32. A subclass
+    Shapes: ``frames`` and ``prediction`` are (batch, channels, height, width)
+    float32 normalised frames (channels 1 gray, 3 RGB); ``actions`` is (batch,) int32. A subclass
     creates its links inside ``self.init_scope()`` after calling
     ``super().__init__(config)``.
     """
@@ -51,23 +53,21 @@ class SimulatorBase(chainer.Chain):
     def __init__(self, config: SimulatorConfig):
         super().__init__()
         self.config = config
-        self.add_persistent("mean_image", np.zeros(config.frame_shape, dtype=np.float32))
+        self.add_persistent("mean_image", np.zeros(config.image_shape, dtype=np.float32))
         self.add_persistent("mean_image_ready", np.zeros((), dtype=np.bool_))
         self.state = None
         if config.heads:
             with self.init_scope():
                 self.state_heads = StateHeads(config.hidden_size,
-                                              frame_channels=1 if config.head_input == "frame" else 0)
+                                              frame_channels=config.channels if config.head_input == "frame" else 0)
 
     # ----- normalisation -------------------------------------------------
     def set_mean_image(self, frames):
-        """Set the mean image from (n, height, width) uint8 frames."""
+        """Set the mean image from (n,) + ``config.image_shape`` uint8 frames."""
         frames = np.asarray(chainer.backends.cuda.to_cpu(frames))
-        if frames.ndim != 3 or frames.shape[1:] != self.config.frame_shape or len(frames) == 0:
-            raise ValueError(
-                f"mean image needs (n, {self.config.frame_shape[0]}, "
-                f"{self.config.frame_shape[1]}) frames, got {frames.shape}"
-            )
+        shape = tuple(self.config.image_shape)
+        if frames.shape[1:] != shape or len(frames) == 0:
+            raise ValueError(f"mean image needs (n, {', '.join(map(str, shape))}) frames, got {frames.shape}")
         mean = frames.astype(np.float64).mean(axis=0) / 255.0
         self.mean_image = self.xp.asarray(mean.astype(np.float32))
         self.mean_image_ready = self.xp.asarray(True)
@@ -82,18 +82,31 @@ class SimulatorBase(chainer.Chain):
         frames = xp.asarray(frames)
         return frames.astype(np.float32) * np.float32(1.0 / 255.0) - self.mean_image
 
+    def network_frames(self, frames):
+        """uint8 frames (..., *config.image_shape) -> float32 normalised (..., channels, height, width):
+        what the network reads (a gray frame gains its channel axis)."""
+        frames = self.normalize(frames)
+        if self.config.channels == 1:
+            frames = frames.reshape(frames.shape[:-2] + (1,) + frames.shape[-2:])
+        return frames
+
+    def to_images(self, frames):
+        """Normalised (N, channels, H, W) predictions -> (N,) + ``config.image_shape`` uint8 frames."""
+        frames = chainer.as_array(frames)
+        return self.to_uint8(frames.reshape((frames.shape[0],) + tuple(self.config.image_shape)))
+
     def denormalize(self, frames):
         """Normalised float frames (..., height, width) -> float32 in [0, 1] (clipped)."""
         xp = self.xp
         return xp.clip(xp.asarray(frames) + self.mean_image, 0.0, 1.0)
 
     def to_uint8(self, frames):
-        """Normalised float frames (..., height, width) -> uint8 gray frames."""
+        """Normalised float frames (..., height, width) -> uint8 frames of the same shape."""
         xp = self.xp
         return (self.denormalize(frames) * 255.0 + 0.5).astype(xp.uint8)
 
     def clip_to_pixels(self, frames):
-        """Clip normalised (N, 1, H, W) frames to the valid range [-mean, 1 - mean].
+        """Clip normalised (N, channels, H, W) frames to the valid range [-mean, 1 - mean].
 
         Inside the range the gradient passes unchanged; outside it is zero.
         Keeps predictions that are fed back as inputs images.
@@ -190,7 +203,7 @@ class SimulatorBase(chainer.Chain):
             state: a state returned by :meth:`predict`, :meth:`observe` or
                 :meth:`advance` (the step that predicted frame t + 1 from
                 frame t and action t).
-            frames: (B, 1, H, W) normalised frames that step predicted;
+            frames: (B, C, H, W) normalised frames that step predicted;
                 needed when :attr:`heads_read_frames`, ignored otherwise.
         Returns:
             None without heads, else a :class:`~recurrent_sim.models.heads.HeadOutputs`
@@ -202,7 +215,7 @@ class SimulatorBase(chainer.Chain):
 
     def heads_of_hidden(self, hiddens, frames=None):
         """:class:`~recurrent_sim.models.heads.HeadOutputs` of (N, features) transition outputs
-        (what :meth:`observe_steps` returns; the ``h`` of the state) and the (N, 1, H, W)
+        (what :meth:`observe_steps` returns; the ``h`` of the state) and the (N, C, H, W)
         frames those steps predicted (read when :attr:`heads_read_frames`). Needs heads."""
         return self.state_heads.outputs(hiddens, frames if self.heads_read_frames else None)
 

@@ -17,8 +17,8 @@ three things that let it learn local motion in a few hundred updates:
   frame. The prediction is clipped to the valid pixel range, so fed-back
   predictions stay images.
 
-Frames: (batch, 1, H, W) float32 normalised (pixel / 255 minus the mean
-image). State: ``(c, h)``, each (batch, hidden_size) float32, as for
+Frames: (batch, C, H, W) float32 normalised (pixel / 255 minus the mean
+image; C = 1 gray, 3 RGB). State: ``(c, h)``, each (batch, hidden_size) float32, as for
 :class:`recurrent_sim.models.simulator.Simulator`.
 
 Registered as the architecture ``"skip"``; its default layers
@@ -62,8 +62,9 @@ class SkipSimulator(SimulatorBase):
     #: whether the encoder sees the previous frame too when the options do not say
     PREVIOUS_FRAME_DEFAULT = False
 
-    def __init__(self, config, output_channels=1):
+    def __init__(self, config, output_channels=None):
         super().__init__(config)
+        output_channels = config.channels if output_channels is None else output_channels
         unknown = set(config.options) - set(self.OPTIONS)
         if unknown:
             raise ValueError(f"unknown options of the {config.architecture} architecture: {sorted(unknown)}")
@@ -80,7 +81,7 @@ class SkipSimulator(SimulatorBase):
         out_channels = list(channels[:-1])[::-1] + [output_channels]
         with self.init_scope():
             self.encoder_convs = chainer.ChainList()
-            in_ch = 2 if self.previous_frame else 1
+            in_ch = config.channels * (2 if self.previous_frame else 1)
             for out_ch, (kernel, stride, pad) in zip(channels, layers):
                 self.encoder_convs.append(L.Convolution2D(in_ch, out_ch, kernel, stride, pad))
                 in_ch = out_ch
@@ -108,13 +109,15 @@ class SkipSimulator(SimulatorBase):
 
     # ----- pieces ----------------------------------------------------------
     def _encode_maps(self, frames, previous=None):
-        """(N, 1, H, W) frames (and the frames before them, with ``previous_frame``) ->
+        """(N, C, H, W) frames (and the frames before them, with ``previous_frame``) ->
         code (N, encoding_size) and NHWC feature maps."""
         n = frames.shape[0]
         if self.previous_frame:
             h = F.transpose(F.concat([previous, frames], axis=1), (0, 2, 3, 1))
-        else:
+        elif frames.shape[1] == 1:  # (N, 1, H, W) and (N, H, W, 1) share their memory order
             h = F.reshape(frames, (n,) + tuple(frames.shape[2:]) + (1,))
+        else:
+            h = F.transpose(frames, (0, 2, 3, 1))
         maps = []
         fast = fast_conv.fast_path(self.xp)
         for conv in self.encoder_convs:
@@ -127,9 +130,9 @@ class SkipSimulator(SimulatorBase):
         return code, maps
 
     def _run_steps(self, frames, actions, state):
-        """The transitions of (B, T, 1, H, W) real frames and (B, T) actions.
+        """The transitions of (B, T, C, H, W) real frames and (B, T) actions.
 
-        Returns the frames time-major (T * B, 1, H, W), the frames before them
+        Returns the frames time-major (T * B, C, H, W), the frames before them
         (the same shape, with ``previous_frame``; else None), the feature maps,
         the transition outputs (T * B, hidden_size) time-major, and the new state.
         """
@@ -146,14 +149,17 @@ class SkipSimulator(SimulatorBase):
         return merged, previous, maps, F.concat(hiddens, axis=0), self._next_state(lstm_state, merged[-batch:])
 
     def _next_state(self, lstm_state, frames):
-        """The state after a step on (B, 1, H, W) ``frames``: the LSTM's, and the frames with ``previous_frame``."""
+        """The state after a step on (B, C, H, W) ``frames``: the LSTM's, and the frames with ``previous_frame``."""
         return tuple(lstm_state) + ((frames,) if self.previous_frame else ())
 
     def _decode(self, hidden, maps, actions, frames, previous=None):
-        """Prediction (N, 1, H, W) from LSTM output, skip maps, actions and input frames
+        """Prediction (N, C, H, W) from LSTM output, skip maps, actions and input frames
         (``previous``, the frames before them, is for subclasses)."""
         prediction = self._decode_levels(hidden, maps, actions)
-        prediction = F.reshape(prediction, (prediction.shape[0], 1) + tuple(prediction.shape[1:3]))
+        if prediction.shape[3] == 1:  # (N, H, W, 1) and (N, 1, H, W) share their memory order
+            prediction = F.reshape(prediction, (prediction.shape[0], 1) + tuple(prediction.shape[1:3]))
+        else:
+            prediction = F.transpose(prediction, (0, 3, 1, 2))
         if self.residual:
             prediction = prediction + frames
         return self.clip_to_pixels(prediction)
@@ -185,14 +191,15 @@ class SkipSimulator(SimulatorBase):
     # ----- SimulatorBase interface -----------------------------------------
     def initial_state(self, batch_size):
         """Zero recurrent state ``(c, h)`` for ``batch_size`` games; with ``previous_frame`` also
-        the previous frames, (batch, 1, H, W) zeros (the mean image) before the first step."""
+        the previous frames, (batch, C, H, W) zeros (the mean image) before the first step."""
         state = self.transition_lstm.initial_state(batch_size)
         if self.previous_frame:
-            state = tuple(state) + (self.xp.zeros((batch_size, 1) + self.config.frame_shape, dtype=np.float32),)
+            state = tuple(state) + (self.xp.zeros((batch_size, self.config.channels) + self.config.frame_shape,
+                                                   dtype=np.float32),)
         return state
 
     def encode(self, frames):
-        """(batch, 1, H, W) normalised frames -> (batch, encoding_size) code (maps dropped)."""
+        """(batch, C, H, W) normalised frames -> (batch, encoding_size) code (maps dropped)."""
         if self.previous_frame:
             raise NotImplementedError("with previous_frame the encoder needs the frames before these; "
                                       "use predict(), warm_up() or observe()")
@@ -211,13 +218,13 @@ class SkipSimulator(SimulatorBase):
         )
 
     def warm_up(self, frames, actions, state):
-        """Consume (B, T, 1, H, W) real frames and (B, T) int32 actions; return the new state."""
+        """Consume (B, T, C, H, W) real frames and (B, T) int32 actions; return the new state."""
         return self._run_steps(frames, actions, state)[-1]
 
     def observe_steps(self, frames, actions, state):
-        """Observation-dependent steps on (B, T, 1, H, W) real frames.
+        """Observation-dependent steps on (B, T, C, H, W) real frames.
 
-        Returns predictions (T * B, 1, H, W) and transition outputs (T * B,
+        Returns predictions (T * B, C, H, W) and transition outputs (T * B,
         hidden_size), both time-major, and the new state.
         """
         merged, previous, maps, hiddens, state = self._run_steps(frames, actions, state)
@@ -226,7 +233,7 @@ class SkipSimulator(SimulatorBase):
         return predictions, hiddens, state
 
     def predict(self, frames, actions, state):
-        """One step from (B, 1, H, W) frames and (B,) actions: prediction and new state."""
+        """One step from (B, C, H, W) frames and (B,) actions: prediction and new state."""
         previous = state[2] if self.previous_frame else None
         code, maps = self._encode_maps(frames, previous)
         hidden, lstm_state = self.transition_lstm(code, actions, state[:2])

@@ -100,12 +100,19 @@ def parse_command(text, n_actions, last_step) -> Command:
 
 
 def encode_frame(frame) -> str:
-    """(height, width) uint8 frame -> base64 of its raw bytes."""
-    return base64.b64encode(np.ascontiguousarray(frame, dtype=np.uint8).tobytes()).decode("ascii")
+    """(height, width) uint8 gray frame, or (3, height, width) RGB -> base64 of its raw bytes, row by row
+    (RGB: R, G, B of each pixel in turn)."""
+    frame = np.asarray(frame, dtype=np.uint8)
+    if frame.ndim == 3:
+        frame = frame.transpose(1, 2, 0)
+    return base64.b64encode(np.ascontiguousarray(frame).tobytes()).decode("ascii")
 
 
 def decode_frame(text, shape) -> np.ndarray:
-    """Inverse of :func:`encode_frame`: base64 -> (height, width) uint8."""
+    """Inverse of :func:`encode_frame`: base64 -> ``shape`` uint8, (height, width) or (3, height, width)."""
+    shape = tuple(shape)
+    if len(shape) == 3:
+        return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(shape[1:] + shape[:1]).transpose(2, 0, 1)
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(shape)
 
 

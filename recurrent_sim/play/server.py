@@ -121,10 +121,11 @@ class PlayServer:
 
     def hello(self) -> str:
         session = self.session
-        height, width = session.real.frames[0].shape if session.real.frames else (0, 0)
+        shape = session.real.frames[0].shape if session.real.frames else (0, 0)
         actions = session.real.action_names()
         return to_json({
-            "type": "hello", "actions": actions, "height": int(height), "width": int(width),
+            "type": "hello", "actions": actions, "height": int(shape[-2]), "width": int(shape[-1]),
+            "channels": 3 if len(shape) == 3 else 1,
             "fps": self.fps, "has_drift": session.has_drift, "agent": self.agent_name, "warmup": session.warmup,
             "scale": self.scale, "legend": legend(self.env_id, actions), "keys": key_help(actions),
         })

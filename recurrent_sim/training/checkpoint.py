@@ -196,9 +196,8 @@ class Checkpoint:
 
 def describe(config: SimulatorConfig) -> str:
     """One-line description of an architecture, for error messages."""
-    h, w = config.frame_shape
     text = (
-        f"frames {h}x{w}, {config.n_actions} actions, LSTM {config.hidden_size}, "
+        f"frames {config.describe_frames()}, {config.n_actions} actions, LSTM {config.hidden_size}, "
         f"factor {config.factor_size}, encoding {config.encoding_size}"
     )
     paper = SimulatorConfig()

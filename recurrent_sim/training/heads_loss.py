@@ -92,7 +92,7 @@ class HeadSteps:
 
         Args:
             hiddens: (n * B, features) transition outputs, time-major.
-            predictions, targets: (n * B, 1, H, W) normalised frames (Variables or arrays).
+            predictions, targets: (n * B, C, H, W) normalised frames (Variables or arrays).
             first: sequence position of the first of these steps.
             batch: B.
         """

@@ -60,10 +60,10 @@ def independent_loss(simulator, frames, actions, split, heads=None) -> SequenceL
             train the heads of a simulator that has them (None: frames only).
     """
     _require_independent(simulator)
-    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    plan, batch, values, actions, state = start_sequences(simulator, frames, actions, split)
     warm = plan.warmup
     steps = head_steps(simulator, heads)
-    inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
+    inputs = simulator.network_frames(frames)  # (B, L, C, H, W)
     if warm:
         with chainer.no_backprop_mode():
             state = simulator.warm_up(inputs[:, :warm], actions[:, :warm], state)
@@ -84,21 +84,21 @@ def independent_loss(simulator, frames, actions, split, heads=None) -> SequenceL
             hiddens = F.concat(hiddens, axis=0)
             decoded = simulator.decode(hiddens)  # ((last - first) * B, 1, H, W), time-major
         targets = inputs[:, first + 1 : last + 1].transpose(1, 0, 2, 3, 4)
-        targets = targets.reshape(((last - first) * batch, 1, height, width))
+        targets = targets.reshape(((last - first) * batch,) + inputs.shape[2:])
         errors[letter] = errors[letter] + F.sum(F.squared_difference(decoded, targets))
         if steps is not None:
             steps.add(hiddens, decoded, targets, first, batch)
-    return errors_to_loss(errors, plan, batch * height * width).add_heads(simulator, steps, heads)
+    return errors_to_loss(errors, plan, batch * values).add_heads(simulator, steps, heads)
 
 
 def reference_independent_loss(simulator, frames, actions, split) -> SequenceLoss:
     """The same loss as :func:`independent_loss`, one step and one frame at a time."""
     _require_independent(simulator)
-    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    plan, batch, values, actions, state = start_sequences(simulator, frames, actions, split)
     warm = plan.warmup
 
     def real_frame(t):
-        return simulator.normalize(frames[:, t])[:, None]
+        return simulator.network_frames(frames[:, t])
 
     with chainer.no_backprop_mode():
         for t in range(warm):
@@ -115,4 +115,4 @@ def reference_independent_loss(simulator, frames, actions, split) -> SequenceLos
             hidden, state = simulator.advance(actions[:, t], state)
         prediction = simulator.decode(hidden)
         errors[letter] = errors[letter] + F.sum(F.squared_difference(prediction, real_frame(t + 1)))
-    return errors_to_loss(errors, plan, batch * height * width)
+    return errors_to_loss(errors, plan, batch * values)

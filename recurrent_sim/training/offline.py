@@ -35,7 +35,8 @@ import numpy as np
 
 from recurrent_sim.data.dataset_sampler import split_episodes, validation_batches
 from recurrent_sim.models import build_simulator
-from recurrent_sim.models.registry import simulator_config
+from recurrent_sim.models.config import describe_frames
+from recurrent_sim.models.registry import frame_settings, simulator_config
 from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, NUMBERED_PREFIX
 from recurrent_sim.training.core import TrainingCore
 from recurrent_sim.training.data_parallel import DataParallelStep, SingleProcess
@@ -97,7 +98,7 @@ class OfflineTrainer(RunCheckpoints):
                 logger.info("new heads reading the %s on the simulator of %s", settings.head_input, init.path)
             self.config = config or (init.config if init is not None else None) or simulator_config(
                 settings.architecture,
-                frame_shape=dataset.frame_shape,
+                **frame_settings(settings.architecture, dataset.frame_shape),
                 n_actions=dataset.n_actions,
                 hidden_size=settings.hidden_size,
                 encoding_size=settings.encoding_size,
@@ -107,6 +108,9 @@ class OfflineTrainer(RunCheckpoints):
             )
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
+        if tuple(self.config.image_shape) != tuple(dataset.frame_shape):
+            raise UserError(f"the simulator predicts {describe_frames(self.config.image_shape)} frames but the dataset "
+                            f"holds {describe_frames(dataset.frame_shape)} frames: train a new simulator on it")
         sequence_length = settings.sequence_length
         lengths = [len(episode.frames) for episode in dataset.episodes]
         self.train_indices, self.validation_indices = split_episodes(
@@ -128,6 +132,9 @@ class OfflineTrainer(RunCheckpoints):
             self.simulator = build_simulator(self.config)
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
+        if tuple(self.config.image_shape) != tuple(dataset.frame_shape):
+            raise UserError(f"the simulator predicts {describe_frames(self.config.image_shape)} frames but the dataset "
+                            f"holds {describe_frames(dataset.frame_shape)} frames: train a new simulator on it")
         if init is not None:
             init.restore_simulator(self.simulator, new_heads=new_heads)
         use_device(options.gpu, self.simulator)

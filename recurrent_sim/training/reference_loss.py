@@ -33,11 +33,11 @@ def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     Returns:
         :class:`SequenceLoss` (loss Variable, obs_mse and pred_mse floats).
     """
-    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    plan, batch, values, actions, state = start_sequences(simulator, frames, actions, split)
 
     def real_frame(t):
-        """(batch, 1, H, W) normalised real frame t."""
-        return simulator.normalize(frames[:, t])[:, None]
+        """(batch, C, H, W) normalised real frame t."""
+        return simulator.network_frames(frames[:, t])
 
     prediction = None
     with chainer.no_backprop_mode():
@@ -53,4 +53,4 @@ def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
         inputs = real_frame(t) if letter == "O" else prediction
         prediction, state = simulator.predict(inputs, actions[:, t], state)
         errors[letter] = errors[letter] + F.sum(F.squared_difference(prediction, real_frame(t + 1)))
-    return errors_to_loss(errors, plan, batch * height * width)
+    return errors_to_loss(errors, plan, batch * values)

@@ -34,6 +34,7 @@ from typing import Optional
 
 import chainer
 import chainer.functions as F
+import numpy as np
 
 from recurrent_sim.training.heads_loss import HeadSteps
 from recurrent_sim.training.schemes import StepPlan
@@ -142,16 +143,18 @@ def errors_to_loss(errors, plan, pixels) -> SequenceLoss:
 
 
 def start_sequences(simulator, frames, actions, split):
-    """``(plan, batch, height, width, actions, state)`` to start a loss on sequences: the
-    :class:`StepPlan` of ``split``, the sizes of ``frames`` (checked against the plan's length,
-    ValueError otherwise), the actions as int32 on the simulator's device and its initial state."""
+    """``(plan, batch, values, actions, state)`` to start a loss on sequences: the
+    :class:`StepPlan` of ``split``, the batch size of ``frames`` (their length checked against the
+    plan's, ValueError otherwise), the pixel values of one frame (H * W gray, 3 * H * W RGB: the
+    loss is a mean over them), the actions as int32 on the simulator's device and its initial state."""
     plan = as_plan(split)
     batch, length = frames.shape[:2]
     if length != plan.sequence_length:
         raise ValueError(f"expected sequences of {plan.sequence_length} frames, got {length}")
     xp = simulator.xp
     actions = xp.asarray(actions, dtype=xp.int32)
-    return plan, batch, frames.shape[2], frames.shape[3], actions, simulator.initial_state(batch)
+    values = int(np.prod(frames.shape[2:]))
+    return plan, batch, values, actions, simulator.initial_state(batch)
 
 
 def sequence_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss:
@@ -159,15 +162,15 @@ def sequence_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss
 
     Args:
         simulator: a :class:`recurrent_sim.models.SimulatorBase`.
-        frames: (batch, sequence_length, H, W) uint8 (numpy or cupy).
+        frames: (batch, sequence_length) + ``simulator.config.image_shape`` uint8 (numpy or cupy).
         actions: (batch, sequence_length - 1) int32.
         split: a :class:`StepPlan`, or a :class:`SequenceSchedule`.
         heads: :class:`~recurrent_sim.training.heads_loss.HeadTargets` to
             train the heads of a simulator that has them (None: frames only).
     """
-    plan, batch, height, width, actions, state = start_sequences(simulator, frames, actions, split)
+    plan, batch, values, actions, state = start_sequences(simulator, frames, actions, split)
     warm = plan.warmup
-    inputs = simulator.normalize(frames)[:, :, None]  # (B, L, 1, H, W)
+    inputs = simulator.network_frames(frames)  # (B, L, C, H, W)
 
     previous = None
     with chainer.no_backprop_mode():
@@ -190,7 +193,7 @@ def sequence_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss
                 inputs[:, step : step + count], actions[:, step : step + count], state
             )
             targets = inputs[:, step + 1 : step + count + 1].transpose(1, 0, 2, 3, 4)
-            targets = targets.reshape((count * batch, 1, height, width))
+            targets = targets.reshape((count * batch,) + inputs.shape[2:])
             errors["O"] = errors["O"] + F.sum(F.squared_difference(predictions, targets))
             previous = predictions[(count - 1) * batch :]
             if steps is not None:
@@ -201,4 +204,4 @@ def sequence_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss
                 errors["P"] = errors["P"] + F.sum(F.squared_difference(previous, inputs[:, t + 1]))
                 if steps is not None:
                     steps.add(simulator.head_features(state), previous, inputs[:, t + 1], t, batch)
-    return errors_to_loss(errors, plan, batch * height * width).add_heads(simulator, steps, heads)
+    return errors_to_loss(errors, plan, batch * values).add_heads(simulator, steps, heads)

@@ -1,6 +1,7 @@
 """Pictures and animations of frames: side-by-side panels, PNG, GIF.
 
-Frames are (H, W) uint8 gray or (H, W, 3) uint8 RGB images.
+Frames are (H, W) uint8 gray or (H, W, 3) uint8 RGB images; the stored RGB
+frames of the simulator, (3, H, W) channels first, are accepted too.
 """
 import os
 
@@ -11,11 +12,23 @@ from recurrent_sim.utils.files import atomic_write
 
 
 def to_rgb(frame) -> np.ndarray:
-    """(H, W) or (H, W, 3) uint8 -> (H, W, 3) uint8."""
+    """(H, W), (H, W, 3) or channels-first (3, H, W) uint8 -> (H, W, 3) uint8."""
     frame = np.asarray(frame)
     if frame.ndim == 2:
         return np.repeat(frame[:, :, None], 3, axis=2)
+    if frame.ndim == 3 and frame.shape[0] == 3 and frame.shape[2] != 3:
+        return np.ascontiguousarray(frame.transpose(1, 2, 0))
     return frame
+
+
+def luminance(frames) -> np.ndarray:
+    """RGB frames stored channels first, (..., 3, H, W) uint8 -> (..., H, W) uint8 gray,
+    0.299 R + 0.587 G + 0.114 B rounded: what the agents see of RGB frames and what the object measures read."""
+    frames = np.asarray(frames)
+    if frames.ndim < 3 or frames.shape[-3] != 3:
+        raise ValueError(f"expected (..., 3, H, W) RGB frames, got shape {frames.shape}")
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32).reshape(3, 1, 1)
+    return np.clip(np.rint((frames * weights).sum(axis=-3)), 0, 255).astype(np.uint8)
 
 
 def side_by_side(panels, labels=None, scale=2, caption=None) -> np.ndarray:

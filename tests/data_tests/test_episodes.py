@@ -241,7 +241,8 @@ def test_dataset_of_several_folders(tmp_path):
     ("n_actions", "1e400", "n_actions is Infinity, not an integer >= 1"),
     ("total_steps", "-1e400", "total_steps is -Infinity, not an integer >= 0"),
     ("frame_shape", "[1e400, 32]", "height is Infinity, not an integer >= 1"),
-    ("frame_shape", "[32, 32, 1]", "ValueError: too many values to unpack"),
+    ("frame_shape", "[32, 32, 1]", "a frame must be (H, W) gray or (3, H, W) RGB, got shape (32, 32, 1)"),
+    ("frame_shape", "[3, 32, 32, 1]", "a frame must be"),
 ])
 def test_manifest_numbers_must_be_integers(tmp_path, field, value, message):
     """A number a float cannot hold (1e400 is read as infinity), a boolean or a fraction is refused in one line."""

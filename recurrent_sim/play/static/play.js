@@ -14,15 +14,15 @@ const socket = new WebSocket(`ws://${location.host}/ws`);
 const send = (message) => { if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message)); };
 
 function draw(canvas, base64) {
-  const { width, height, scale } = state.hello;
+  const { width, height, scale } = state.hello, channels = state.hello.channels || 1;
   const pixels = atob(base64);
   const small = document.createElement("canvas");
   small.width = width; small.height = height;
   const context = small.getContext("2d");
   const image = context.createImageData(width, height);
   for (let i = 0; i < width * height; i++) {
-    const v = pixels.charCodeAt(i);
-    image.data[4 * i] = v; image.data[4 * i + 1] = v; image.data[4 * i + 2] = v; image.data[4 * i + 3] = 255;
+    for (let c = 0; c < 3; c++) image.data[4 * i + c] = pixels.charCodeAt(channels * i + (channels === 3 ? c : 0));
+    image.data[4 * i + 3] = 255;
   }
   context.putImageData(image, 0, 0);
   canvas.width = width * scale; canvas.height = height * scale;
