@@ -2,8 +2,10 @@
 
 ``scores.txt`` (written by the original script and by chainerrl's
 evaluator) is tab-separated with a header row; the columns used here are
-``steps`` (agent steps so far), ``mean``, ``min`` and ``max`` (of the
-returns of one evaluation's episodes). Several runs (seeds) are drawn on one
+``steps`` (agent steps so far), ``episodes`` (how many returns the row
+sums up), ``mean``, ``min`` and ``max`` (of those returns). The original
+script's last row sums up the training episodes; ``--episodes N`` keeps
+only the rows of N episodes, the evaluations. Several runs (seeds) are drawn on one
 figure, with horizontal lines for reference returns (random play, a target).
 
 From the shell::
@@ -23,14 +25,14 @@ from recurrent_sim.evaluation.plots import DPI, FIGURE_SIZE
 from recurrent_sim.utils.files import atomic_write
 
 SCORES_FILENAME = "scores.txt"
-COLUMNS = ("steps", "mean", "min", "max")
+COLUMNS = ("steps", "episodes", "mean", "min", "max")
 
 
 def read_scores(path) -> dict:
     """The rows of a ``scores.txt`` (or of the one in folder ``path``).
 
     Returns:
-        {"steps", "mean", "min", "max"}: (rows,) float64 arrays in file order.
+        {"steps", "episodes", "mean", "min", "max"}: (rows,) float64 arrays in file order.
     Raises:
         ValueError: the file has no such columns, or a value is not a number.
         OSError: the file cannot be read.
@@ -56,9 +58,15 @@ def read_scores(path) -> dict:
     return {name: np.asarray(values, dtype=np.float64) for name, values in rows.items()}
 
 
+def rows_of(scores, episodes) -> dict:
+    """The rows of ``scores`` (as :func:`read_scores` returns) that sum up ``episodes`` episodes."""
+    keep = scores["episodes"] == episodes
+    return {name: values[keep] for name, values in scores.items()}
+
+
 def plot_learning_curve(path, runs, references=(), title=None):
-    """Write ``path`` (PNG, 800 x 500 pixels): mean return against agent steps, one line per run,
-    its min-max band shaded.
+    """Write ``path`` (PNG, 800 x 500 pixels): mean return against agent steps, one line per run;
+    a single run has its min-max band shaded.
 
     Args:
         path: output file.
@@ -71,12 +79,13 @@ def plot_learning_curve(path, runs, references=(), title=None):
     axes = figure.add_subplot(1, 1, 1)
     for label, scores in runs:
         (line,) = axes.plot(scores["steps"], scores["mean"], marker="o", markersize=3, label=label)
-        axes.fill_between(scores["steps"], scores["min"], scores["max"], color=line.get_color(), alpha=0.12,
-                          linewidth=0)
+        if len(runs) == 1:
+            axes.fill_between(scores["steps"], scores["min"], scores["max"], color=line.get_color(), alpha=0.15,
+                              linewidth=0, label="min to max")
     for (label, value), style in zip(references, ("--", ":", "-.")):
         axes.axhline(value, color="gray", linestyle=style, linewidth=1.2, label=f"{label}: {value:g}")
     axes.set_xlabel("agent steps")
-    axes.set_ylabel("return per episode (mean; band: min to max)")
+    axes.set_ylabel("mean return per episode")
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize="small")
     axes.set_title(title or "learning curve")
@@ -101,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--label", action="append", default=[], help="label of each run, in order (default: its path)")
     parser.add_argument("--reference", action="append", default=[], type=_reference,
                         help="LABEL=RETURN drawn as a horizontal line (repeatable)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="draw only the rows of this many episodes (the evaluations; default: every row)")
     parser.add_argument("--title", default=None, help="figure title")
     args = parser.parse_args(argv)
     if len(args.label) > len(args.runs):
@@ -108,6 +119,8 @@ def main(argv=None) -> int:
     labels = args.label + args.runs[len(args.label):]
     try:
         runs = [(label, read_scores(run)) for label, run in zip(labels, args.runs)]
+        if args.episodes is not None:
+            runs = [(label, rows_of(scores, args.episodes)) for label, scores in runs]
     except (OSError, ValueError) as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2

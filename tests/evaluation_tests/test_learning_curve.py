@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recurrent_sim.evaluation.learning_curve import main, plot_learning_curve, read_scores
+from recurrent_sim.evaluation.learning_curve import main, plot_learning_curve, read_scores, rows_of
 
 HEADER = "steps\tepisodes\telapsed\tmean\tmedian\tstdev\tmax\tmin\taverage_value\n"
 
@@ -24,11 +24,21 @@ def test_read_scores_takes_columns_by_name(tmp_path):
     np.testing.assert_array_equal(scores["max"], [9.0, 63.0])
     np.testing.assert_array_equal(scores["min"], [-1.0, 2.0])
     assert read_scores(tmp_path / "run" / "scores.txt")["mean"][1] == 20.25
+    evaluations = rows_of(scores, 50)
+    np.testing.assert_array_equal(evaluations["steps"], [1000, 2000])
+    np.testing.assert_array_equal(rows_of(scores, 20)["steps"], [])
+
+
+def test_rows_of_drops_the_training_row(tmp_path):
+    write_scores(tmp_path, [(1000, 20, 1.0, 1.5, 0, 0, 9.0, -1.0, 0.1), (1000, 317, 2.0, 0.9, 0, 0, 9.0, -1.0, 0.1)])
+    kept = rows_of(read_scores(tmp_path), 20)
+    np.testing.assert_array_equal(kept["mean"], [1.5])
+    np.testing.assert_array_equal(kept["episodes"], [20])
 
 
 def test_read_scores_refuses_other_files(tmp_path):
     (tmp_path / "a.txt").write_text("x\ty\n1\t2\n")
-    with pytest.raises(ValueError, match="no column steps, mean, min, max"):
+    with pytest.raises(ValueError, match="no column steps, episodes, mean, min, max"):
         read_scores(tmp_path / "a.txt")
     path = write_scores(tmp_path / "b", [(1000, 50, 3.2, "nan?", 0, 0, 0, 0, 0)])
     with pytest.raises(ValueError, match="line 2: not a row of numbers"):
@@ -36,7 +46,7 @@ def test_read_scores_refuses_other_files(tmp_path):
 
 
 def test_plot_writes_a_png(tmp_path):
-    scores = {"steps": np.array([1.0, 2.0]), "mean": np.array([1.0, 5.0]), "min": np.array([-1.0, 0.0]),
+    scores = {"steps": np.array([1.0, 2.0]), "episodes": np.array([50.0, 50.0]), "mean": np.array([1.0, 5.0]), "min": np.array([-1.0, 0.0]),
               "max": np.array([3.0, 9.0])}
     out = tmp_path / "images" / "curve.png"
     plot_learning_curve(out, [("seed 0", scores)], references=[("random", 1.78)])
@@ -46,7 +56,8 @@ def test_plot_writes_a_png(tmp_path):
 def test_main_draws_runs_and_reports_a_missing_file_in_one_line(tmp_path, capsys):
     run = write_scores(tmp_path / "run", [(1000, 50, 3.2, 1.5, -1.0, 2.0, 9.0, -1.0, 0.1)]).parent
     out = tmp_path / "curve.png"
-    assert main([str(out), str(run), "--label", "seed 0", "--reference", "random play=1.78"]) == 0
+    assert main([str(out), str(run), "--label", "seed 0", "--reference", "random play=1.78",
+                 "--episodes", "50"]) == 0
     assert out.exists()
     assert main([str(tmp_path / "other.png"), str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
