@@ -13,7 +13,7 @@ import time
 
 from chainerrl.experiments import train_agent
 
-from recurrent_sim.agents.play import summarize
+from recurrent_sim.agents.episode_loops import summarize
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@
   channels-last CPU convolutions) and for the reference
   (:func:`reference_sequence_loss` on Chainer's own convolutions), so the
   speed-up is a ratio measured side by side;
-* **inference**: :class:`BatchedSimEnv` steps at batch 1 and at a large
+* **inference**: :class:`RolloutBatch` steps at batch 1 and at a large
   batch, and the reference's batch-1 step (encode -> transition -> decode
   on Chainer's convolutions), in simulated game steps per second;
 * **prediction-independent simulator** (architecture ``independent``, same
-  sizes) at the large batch: :class:`BatchedSimEnv` stepping with every
+  sizes) at the large batch: :class:`RolloutBatch` stepping with every
   frame decoded (``step``), and advancing the same steps from the actions
   alone with only the last frame decoded (``advance`` then ``decode``), in
   simulated game steps per second, to compare with the real game's;
@@ -33,7 +33,7 @@ import numpy as np
 from recurrent_sim.benchmark.settings import BenchSettings
 from recurrent_sim.benchmark.timing import Results, time_repeats
 from recurrent_sim.data import SampleBuffer, SequenceBatch
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.envs.rollout_batch import RolloutBatch
 from recurrent_sim.models import INDEPENDENT_ARCHITECTURE, SimulatorConfig, build_simulator, fast_conv
 from recurrent_sim.training import make_optimizer
 from recurrent_sim.training.losses import DEFAULT_LOSS, REFERENCE_LOSS, get_loss
@@ -111,12 +111,12 @@ def time_training(settings, results, simulator, batch):
 
 
 def time_inference(settings, results, simulator, warmup_frames, warmup_actions, n_actions):
-    """Simulated game steps per second: BatchedSimEnv at batch 1 and at
+    """Simulated game steps per second: RolloutBatch at batch 1 and at
     ``inference_batch``, and the reference's batch-1 step."""
     rng = np.random.RandomState(settings.seed)
     steps = settings.inference_steps
     for n_games, key in ((1, "sim_batch_1"), (settings.inference_batch, "sim_batch_n")):
-        env = BatchedSimEnv(simulator)
+        env = RolloutBatch(simulator)
         env.reset(warmup_frames[:n_games], warmup_actions[:n_games])
         actions = rng.randint(0, n_actions, (steps, n_games))
 
@@ -158,7 +158,7 @@ def time_independent(settings, results, simulator, warmup_frames, warmup_actions
     use_device(settings.gpu, independent)
     n_games, steps = settings.inference_batch, settings.inference_steps
     actions = np.random.RandomState(settings.seed).randint(0, n_actions, (n_games, steps))
-    env = BatchedSimEnv(independent)
+    env = RolloutBatch(independent)
     env.reset(warmup_frames[:n_games], warmup_actions[:n_games])
 
     def play_decoding():

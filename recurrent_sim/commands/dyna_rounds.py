@@ -27,7 +27,7 @@ import signal
 import numpy as np
 
 from recurrent_sim.agents import make_acting_agent, make_learning_agent
-from recurrent_sim.agents.play import RewardFilter, summarize, train
+from recurrent_sim.agents.episode_loops import RewardFilter, summarize, train
 from recurrent_sim.commands.train import TRAIN_ARCHITECTURE
 from recurrent_sim.commands.collect import AgentPolicy, episode_seed, play_episode
 from recurrent_sim.data.episodes import EpisodeDataset, EpisodeWriter, read_manifest
@@ -258,7 +258,7 @@ class SeededAgentPolicy(AgentPolicy):
 
 
 class StepCounter:
-    """A recorder for :func:`~recurrent_sim.agents.play.train` that counts the steps played."""
+    """A recorder for :func:`~recurrent_sim.agents.episode_loops.train` that counts the steps played."""
 
     def __init__(self):
         self.steps = 0

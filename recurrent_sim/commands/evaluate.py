@@ -18,9 +18,7 @@ import time
 import numpy as np
 
 from recurrent_sim.commands.common import add_simulator_source, run_settings, simulator_path
-from recurrent_sim.commands.validation import (
-    check_mean_image, check_simulator_memory, game_frames, one_line_errors,
-)
+from recurrent_sim.commands.validation import game_frames, load_simulator, one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.commands.flags import (
     FPS, HORIZON, LOAD, MAX_GAP, OBJECT_DISTANCE, OBJECT_LEVEL, OUT, SEQUENCES, THRESHOLD, THRESHOLD_MSE, WARMUP,
@@ -76,24 +74,23 @@ def check_arguments(args):
         raise UserError(f"--out {args.out} is a file; give a folder")
 
 
-def load_simulator(args):
-    """The checkpoint and its simulator; the frame size checked against --frame-size."""
-    from recurrent_sim.training import CheckpointError, load_checkpoint
+def load_evaluated_simulator(args):
+    """The checkpoint and its simulator (see :func:`load_simulator`); the frame size checked against
+    --frame-size, the recorded sequences against the memory available."""
+    from recurrent_sim.training import CheckpointError
     from recurrent_sim.utils.memory import check_fits
 
-    checkpoint = load_checkpoint(args.loadtosim)
+    checkpoint, simulator = load_simulator(simulator_path(args), None, build=True, batch_size=args.batch_size,
+                                           batch_flags="--batch-size")
     height, width = checkpoint.config.frame_shape
     if args.frame_size is not None and (args.frame_size, args.frame_size) != (height, width):
         raise CheckpointError(
             f"--frame-size {args.frame_size} does not match the {height}x{width} frames of {checkpoint.path}; "
             f"leave --frame-size out to use the checkpoint's"
         )
-    check_simulator_memory(checkpoint.config, batch_size=args.batch_size, flags="--batch-size")
     recorded = args.sequences * (args.warmup + args.horizon + 1) * int(np.prod(checkpoint.config.image_shape))
     check_fits(recorded, f"{args.sequences} recorded sequences of {args.warmup + args.horizon + 1} frames",
                "lower --sequences, --warmup or --horizon")
-    simulator = checkpoint.build_simulator()
-    check_mean_image(checkpoint, simulator)
     return checkpoint, simulator
 
 
@@ -146,8 +143,7 @@ def run(args) -> int:
     from recurrent_sim.utils.progress import Progress
 
     check_arguments(args)
-    args.loadtosim = simulator_path(args)
-    checkpoint, simulator = load_simulator(args)
+    checkpoint, simulator = load_evaluated_simulator(args)
     env_id, game = make_evaluation_game(args, checkpoint)
     height, width = checkpoint.config.frame_shape
     _, agent_seed, gap_seed = seeds(args.seed)

@@ -11,7 +11,7 @@ import sys
 
 from recurrent_sim.commands.common import add_simulator_source, simulator_path
 from recurrent_sim.commands.flags import ALLOW_HOST, FPS, HOST, LOAD, OUT, PORT, SCALE, WARMUP
-from recurrent_sim.commands.validation import one_line_errors
+from recurrent_sim.commands.validation import load_simulator, one_line_errors
 from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH
 from recurrent_sim.utils.device import GPU
 from recurrent_sim.utils.errors import UserError
@@ -68,17 +68,6 @@ def network_warning(args, names) -> str:
             f"{', '.join(names)} (--allow-host NAME adds the name others type in their browser)")
 
 
-def load_simulator(path):
-    """The checkpoint at ``path`` and its simulator (its mean image checked)."""
-    from recurrent_sim.commands.validation import check_mean_image
-    from recurrent_sim.training import load_checkpoint
-
-    checkpoint = load_checkpoint(path)
-    simulator = checkpoint.build_simulator()
-    check_mean_image(checkpoint, simulator)
-    return checkpoint, simulator
-
-
 def build_session(args, checkpoint, simulator):
     from recurrent_sim.agents import make_acting_agent
     from recurrent_sim.commands.evaluate import make_evaluation_game
@@ -100,7 +89,7 @@ def run(args) -> int:
     from recurrent_sim.play.http_guard import allowed_names, is_loopback
 
     check_arguments(args)
-    checkpoint, simulator = load_simulator(simulator_path(args))
+    checkpoint, simulator = load_simulator(simulator_path(args), None, build=True)
     env_id, session = build_session(args, checkpoint, simulator)
     scale = args.scale or max(1, 320 // max(checkpoint.config.frame_shape))
     server = PlayServer(session, args.out, fps=args.fps, host=args.host, port=args.port,

@@ -37,7 +37,7 @@ from recurrent_sim.training.run_state import check_fresh_output, find_resume_che
 from recurrent_sim.commands.validation import (
     check_dataset_memory,
     check_simulator_memory,
-    load_simulator_checkpoint,
+    load_simulator,
     one_line_errors,
     prepare_output_folder,
 )
@@ -239,7 +239,7 @@ def _build_trainer(args, ranks, checkpoint):
     dataset = EpisodeDataset(args.data)
     init = None
     if args.loadtosim:
-        init = load_simulator_checkpoint(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
+        init, _ = load_simulator(args.loadtosim, "--loadtosim", dataset.frame_shape, dataset.n_actions)
     settings = _new_settings(args, init)
     _check_memory(settings, dataset, init.config if init is not None else None)
     trainer = OfflineTrainer(out, dataset, settings, _new_options(args), init=init, ranks=ranks)

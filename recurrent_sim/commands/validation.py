@@ -32,24 +32,35 @@ def prepare_output_folder(path, flag="--out") -> str:
     return path
 
 
-def load_simulator_checkpoint(path, flag="--loadtosim", frame_shape=None, n_actions=None):
-    """Read a simulator checkpoint (file or folder) and check it fits the game.
+def load_simulator(path, flag="--loadtosim", frame_shape=None, n_actions=None, build=False, batch_size=1,
+                   batch_flags=""):
+    """Read a simulator checkpoint and check it fits the game: the one loader of every command.
 
     Args:
-        path: a ``.npz`` checkpoint or a folder holding ``simulator.npz``.
-        flag: the flag name used in messages.
+        path: a ``.npz`` checkpoint or a folder holding ``simulator.npz`` (a
+            --pretrained name is first turned into its folder by
+            :func:`recurrent_sim.commands.common.simulator_path`).
+        flag: the flag named at the start of a message, or None for messages
+            that start with the path.
         frame_shape: the shape of the game's or dataset's stored frames ((H, W) gray, (3, H, W) RGB),
             or None not to check.
         n_actions: the game's number of actions, or None not to check.
+        build: also build the simulator, after checking that it fits in
+            memory with ``batch_size`` sequences
+            (``batch_flags`` name the flags behind that size); it must hold a
+            mean image (have been trained at least once).
     Returns:
-        a :class:`recurrent_sim.training.checkpoint.Checkpoint`.
+        (checkpoint, simulator): the :class:`recurrent_sim.training.checkpoint.Checkpoint`
+        and the simulator built from it (None unless ``build``).
     Raises:
-        CheckpointError: missing, truncated, corrupted, foreign, or made for
-            another frame size or action count.
+        CheckpointError: missing, truncated, corrupted, foreign, made for
+            another frame size or action count, or never trained.
     """
     try:
         checkpoint = load_checkpoint(path)
     except UserError as e:
+        if flag is None:
+            raise
         raise type(e)(f"{flag}: {e}") from None
     config = checkpoint.config
     wrong_frames = frame_shape is not None and tuple(config.image_shape) != tuple(frame_shape)
@@ -61,10 +72,15 @@ def load_simulator_checkpoint(path, flag="--loadtosim", frame_shape=None, n_acti
         if n_actions is not None:
             wanted.append(f"{n_actions} actions")
         raise CheckpointError(
-            f"{flag} {path}: the simulator has {describe(config)}, but this game needs "
+            f"{flag + ' ' if flag else ''}{path}: the simulator has {describe(config)}, but this game needs "
             f"{' and '.join(wanted)}; train a simulator for it or pick the matching --env / --frame-size"
         )
-    return checkpoint
+    if not build:
+        return checkpoint, None
+    check_simulator_memory(config, batch_size=batch_size, flags=batch_flags)
+    simulator = checkpoint.build_simulator()
+    check_mean_image(checkpoint, simulator)
+    return checkpoint, simulator
 
 
 def game_frames(checkpoint) -> dict:

@@ -1,7 +1,7 @@
 """N whole games played inside a simulator: frames, reward, episode end and drift, no emulator.
 
 :class:`BatchedSimulatedGame` runs N games in one forward pass per step
-(:class:`~recurrent_sim.envs.batched_sim_env.BatchedSimEnv`). Once warmed
+(:class:`~recurrent_sim.envs.rollout_batch.RolloutBatch`). Once warmed
 up on real frames it needs no emulator: the frames are the simulator's
 predictions, and when the simulator has heads
 (:mod:`recurrent_sim.models.heads`) the reward is the sign class the reward
@@ -28,7 +28,7 @@ each game is replayed.
 """
 import numpy as np
 
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.envs.rollout_batch import RolloutBatch
 from recurrent_sim.models.heads import NEGATIVE, POSITIVE, class_rewards
 from recurrent_sim.utils.images import luminance
 
@@ -67,7 +67,7 @@ class BatchedSimulatedGame:
         self.frame_shape = tuple(simulator.config.frame_shape)
         self.image_shape = tuple(simulator.config.image_shape)  # of one frame: (H, W) gray, (3, H, W) RGB
         self.n_actions = int(simulator.config.n_actions)
-        self.sim_env = BatchedSimEnv(simulator)
+        self.rollouts = RolloutBatch(simulator)
         self.stacks = None  # (N, n_frames) + image_shape uint8 frames
         self.episode_steps = None  # (N,) int64 steps since each game's warm-up
         self._warmups = None  # per game: its last (frames (T, H, W), actions) warm-up, replayed by reset
@@ -95,11 +95,11 @@ class BatchedSimulatedGame:
         """
         frames, actions = self._check_warmup(frames, actions)
         self._warmups = [(frames[i].copy(), actions[i].copy()) for i in range(len(frames))]
-        self.sim_env.reset(frames, actions[:, : frames.shape[1] - 1])
+        self.rollouts.reset(frames, actions[:, : frames.shape[1] - 1])
         self.stacks = np.stack([self._stack(f) for f in frames])
         self.episode_steps = np.zeros(len(frames), dtype=np.int64)
         if actions.shape[1] == frames.shape[1]:
-            predicted = self.sim_env.step(actions[:, -1])
+            predicted = self.rollouts.step(actions[:, -1])
             self.stacks = np.concatenate([self.stacks[:, 1:], predicted[:, None]], axis=1)
         return self._observations()
 
@@ -164,7 +164,7 @@ class BatchedSimulatedGame:
             frames, actions = (np.stack(parts) for parts in zip(*(self._warmups[g] for g in games)))
         if actions.shape[1] != frames.shape[1] - 1:
             raise ValueError("restarting some games needs warm-ups of T frames and T - 1 actions")
-        self.sim_env.reset_games(games, frames, actions)
+        self.rollouts.reset_games(games, frames, actions)
         for row, game in enumerate(games):
             self._warmups[game] = (frames[row].copy(), actions[row].copy())
             self.stacks[game] = self._stack(frames[row])
@@ -192,14 +192,14 @@ class BatchedSimulatedGame:
             raise ValueError(f"step needs {self.num_games} actions, got {len(actions)}")
         if not np.all((actions >= 0) & (actions < self.n_actions)) or actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers in 0..{self.n_actions - 1}, got {actions.tolist()}")
-        frames = self.sim_env.step(actions.astype(np.int32))
+        frames = self.rollouts.step(actions.astype(np.int32))
         self.stacks = np.concatenate([self.stacks[:, 1:], frames[:, None]], axis=1)
         self.episode_steps = self.episode_steps + 1
         rewards = np.zeros(self.num_games, dtype=np.float32)
         dones = np.zeros(self.num_games, dtype=bool)
         info = dict(frames=frames, drift=None, reward_probabilities=None, done_probabilities=None)
         if self.has_heads:
-            reward_probabilities, done_probabilities, drift = self.sim_env.head_predictions()
+            reward_probabilities, done_probabilities, drift = self.rollouts.head_predictions()
             if self.reward_mode == "class":
                 rewards = class_rewards(reward_probabilities.argmax(axis=1))
             else:
@@ -216,10 +216,10 @@ class BatchedSimulatedGame:
         """A snapshot of every game (simulator state, frames, counters) for :meth:`set_state`."""
         if self.stacks is None:
             raise RuntimeError("nothing to snapshot: call warm_up() or reset() first")
-        return dict(sim=self.sim_env.snapshot(), stacks=self.stacks.copy(), episode_steps=self.episode_steps.copy())
+        return dict(sim=self.rollouts.snapshot(), stacks=self.stacks.copy(), episode_steps=self.episode_steps.copy())
 
     def set_state(self, snapshot):
         """Go back to a :meth:`get_state` snapshot; it stays valid for further branches."""
-        self.sim_env.restore(snapshot["sim"])
+        self.rollouts.restore(snapshot["sim"])
         self.stacks = snapshot["stacks"].copy()
         self.episode_steps = snapshot["episode_steps"].copy()

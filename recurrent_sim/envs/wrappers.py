@@ -10,7 +10,7 @@ import gym
 
 class AgentReward(gym.RewardWrapper):
     """The reward the agent learns from: ``reward_filter(game reward)``
-    (a :class:`~recurrent_sim.agents.play.RewardFilter`)."""
+    (a :class:`~recurrent_sim.agents.episode_loops.RewardFilter`)."""
 
     def __init__(self, env, reward_filter):
         super().__init__(env)

@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.envs.rollout_batch import RolloutBatch
 from recurrent_sim.evaluation.positions import tracked_objects, true_positions
 from recurrent_sim.utils.errors import UserError
 
@@ -192,7 +192,7 @@ def predict_rollouts(simulator, frames, actions, warmup, progress=None, heads=No
     recorded actions, fed with its own predictions; one forward pass per
     step serves every sequence of the batch. A prediction-independent
     simulator advances from the recorded actions alone after the warm-up
-    (see :class:`BatchedSimEnv`); each step's frames are decoded to be scored.
+    (see :class:`RolloutBatch`); each step's frames are decoded to be scored.
 
     Args:
         simulator: a :class:`recurrent_sim.models.Simulator` with its mean image.
@@ -214,7 +214,7 @@ def predict_rollouts(simulator, frames, actions, warmup, progress=None, heads=No
     if not 1 <= warmup < length:
         raise ValueError(f"warmup must be in 1..{length - 1}, got {warmup}")
     horizon = length - warmup
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     env.reset(frames[:, :warmup], actions[:, : warmup - 1])
     predictions = np.empty((n, horizon) + frames.shape[2:], dtype=np.uint8)
     read_heads = heads is not None and simulator.has_heads

@@ -15,7 +15,7 @@ gates read ``v_t`` alone (:meth:`advance`). Encoder and decoder are the
 paper's: the network is :class:`~recurrent_sim.models.simulator.Simulator`
 plus the action-only LSTM. :meth:`predict` (frame in, frame out) is the
 frame-conditioned step, so code written for any architecture runs; code that knows
-:attr:`prediction_independent` (``BatchedSimEnv``, evaluation, the demo,
+:attr:`prediction_independent` (``RolloutBatch``, evaluation, the demo,
 the loss ``independent_mse``) steps with :meth:`advance` after the warm-up.
 
 Registered as the architecture ``"independent"``.

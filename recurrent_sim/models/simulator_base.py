@@ -30,6 +30,16 @@ from recurrent_sim.models.config import SimulatorConfig
 from recurrent_sim.models.heads import StateHeads
 
 
+def detach(value):
+    """A simulator's state (tuple of arrays or Variables) or one Variable, as arrays cut from the graph
+    (None stays None): what truncated backpropagation and inference carry from one step to the next."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(chainer.as_array(v) for v in value)
+    return chainer.as_array(value)
+
+
 class SimulatorBase(chainer.Chain):
     """Action-conditioned recurrent frame predictor built from ``config``.
 

@@ -28,9 +28,9 @@ step at a time, what the tests check it against.
 import chainer
 import chainer.functions as F
 
+from recurrent_sim.models.simulator_base import detach
 from recurrent_sim.training.sequence_loss import (
     SequenceLoss,
-    detach,
     errors_to_loss,
     head_steps,
     plan_runs,

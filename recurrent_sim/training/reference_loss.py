@@ -11,7 +11,8 @@ the baseline that ``recurrent-sim bench`` times it against.
 import chainer
 import chainer.functions as F
 
-from recurrent_sim.training.sequence_loss import SequenceLoss, detach, errors_to_loss, start_sequences
+from recurrent_sim.models.simulator_base import detach
+from recurrent_sim.training.sequence_loss import SequenceLoss, errors_to_loss, start_sequences
 
 
 def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:

@@ -36,6 +36,7 @@ import chainer
 import chainer.functions as F
 import numpy as np
 
+from recurrent_sim.models.simulator_base import detach
 from recurrent_sim.training.heads_loss import HeadSteps
 from recurrent_sim.training.schemes import StepPlan
 from recurrent_sim.utils.settings import Setting, non_negative_int
@@ -120,15 +121,6 @@ def plan_runs(plan):
             end += 1
         yield start, end, pattern[start]
         start = end
-
-
-def detach(value):
-    """Arrays of a state tuple or a Variable, cut from the graph (None stays None)."""
-    if value is None:
-        return None
-    if isinstance(value, tuple):
-        return tuple(chainer.as_array(v) for v in value)
-    return chainer.as_array(value)
 
 
 def errors_to_loss(errors, plan, pixels) -> SequenceLoss:

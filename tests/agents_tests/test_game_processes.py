@@ -2,7 +2,7 @@
 import numpy as np
 
 from recurrent_sim.agents.game_processes import AgentReward, TransitionSender, _sender
-from recurrent_sim.agents.play import RewardFilter
+from recurrent_sim.agents.episode_loops import RewardFilter
 
 
 class ListQueue(list):

@@ -46,7 +46,7 @@ def test_independent_simulator_steps_on_gpu_as_on_cpu():
     import chainer
     import numpy as np
 
-    from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+    from recurrent_sim.envs.rollout_batch import RolloutBatch
     from recurrent_sim.models import SimulatorConfig, build_simulator
 
     np.random.seed(0)
@@ -61,7 +61,7 @@ def test_independent_simulator_steps_on_gpu_as_on_cpu():
     for device in (None, "@cupy:0"):
         if device:
             sim.to_device(chainer.get_device(device))
-        env = BatchedSimEnv(sim)
+        env = RolloutBatch(sim)
         env.reset(frames, actions)
         env.advance(steps)
         results.append(env.decode())

@@ -224,6 +224,6 @@ def test_heads_that_read_the_frame_read_the_frame_the_game_shows():
     game.warm_up(*warmup())
     _, _, _, info = game.step(1)
     shown = sim.normalize(info["frame"][None])[:, None]
-    expected = sim.heads(game.games.sim_env.state, shown)
+    expected = sim.heads(game.games.rollouts.state, shown)
     probabilities = np.exp(expected.reward_logits.array[0]) / np.exp(expected.reward_logits.array[0]).sum()
     np.testing.assert_allclose(info["reward_probabilities"], probabilities, atol=2e-3)

@@ -21,7 +21,7 @@ from tests.helpers import dead_pid
 from recurrent_sim.commands.validation import (
     check_buffer_size,
     check_savesim_folder,
-    load_simulator_checkpoint,
+    load_simulator,
     prepare_output_folder,
 )
 
@@ -108,23 +108,23 @@ def test_pickled_checkpoint_is_refused_without_running_it(tmp_path, simulator):
     arrays["model/mean_image"] = np.array([_Marker()], dtype=object)
     np.savez(path, **arrays)
     with pytest.raises(CheckpointError, match="truncated or corrupted .*Object arrays cannot be loaded"):
-        load_simulator_checkpoint(path)
+        load_simulator(path)
     assert not (tmp_path / "pickle-ran").exists()
 
 
 def test_simulator_checkpoint_check_names_the_mismatch(tmp_path, simulator):
     save_checkpoint(tmp_path, simulator)
-    assert load_simulator_checkpoint(tmp_path, frame_shape=(32, 32), n_actions=5).config == CONFIG
+    assert load_simulator(tmp_path, frame_shape=(32, 32), n_actions=5)[0].config == CONFIG
     with pytest.raises(CheckpointError, match=r"--loadtosim .*frames 32x32, 5 actions.* this game needs 84x84 frames"):
-        load_simulator_checkpoint(tmp_path, frame_shape=(84, 84), n_actions=5)
+        load_simulator(tmp_path, frame_shape=(84, 84), n_actions=5)
     mismatch = r"the simulator has frames 32x32, 5 actions.*needs 32x32 frames and 4 actions"
     with pytest.raises(CheckpointError, match=mismatch):
-        load_simulator_checkpoint(tmp_path, frame_shape=(32, 32), n_actions=4)
+        load_simulator(tmp_path, frame_shape=(32, 32), n_actions=4)
     with pytest.raises(CheckpointError, match=r"^--load: checkpoint .*nothing.npz does not exist$"):
-        load_simulator_checkpoint(tmp_path / "nothing.npz", flag="--load")
+        load_simulator(tmp_path / "nothing.npz", flag="--load")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"^--loadtosim: no simulator.npz in folder"):
-        load_simulator_checkpoint(tmp_path / "empty")
+        load_simulator(tmp_path / "empty")
 
 
 def test_output_folders(tmp_path, simulator):

@@ -10,7 +10,7 @@ import pytest
 
 from recurrent_sim.data import SampleBuffer
 from recurrent_sim.envs import PreprocessedEnv, make_env
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.envs.rollout_batch import RolloutBatch
 from recurrent_sim.models import Simulator, SimulatorConfig, build_simulator
 from recurrent_sim.models.registry import simulator_config
 from recurrent_sim.training import SequenceSchedule, SimulatorTrainer, TrainingSchedule, make_optimizer
@@ -32,12 +32,12 @@ def play(env, steps, rng, observe):
 
 def prediction_errors(simulator, sequences):
     """Per-step MSE (pixels in [0, 1]) of the model and of copying the last warm-up frame."""
-    sim_env = BatchedSimEnv(simulator)
-    sim_env.reset(sequences.frames[:, :WARMUP], sequences.actions[:, : WARMUP - 1])
+    rollouts = RolloutBatch(simulator)
+    rollouts.reset(sequences.frames[:, :WARMUP], sequences.actions[:, : WARMUP - 1])
     last = sequences.frames[:, WARMUP - 1].astype(np.float64) / 255
     model, copy = [], []
     for k in range(1, HORIZON + 1):
-        predicted = sim_env.step(sequences.actions[:, WARMUP - 2 + k]).astype(np.float64) / 255
+        predicted = rollouts.step(sequences.actions[:, WARMUP - 2 + k]).astype(np.float64) / 255
         real = sequences.frames[:, WARMUP - 1 + k].astype(np.float64) / 255
         model.append(((predicted - real) ** 2).mean())
         copy.append(((last - real) ** 2).mean())

@@ -5,7 +5,7 @@ import os
 import gym
 
 from recurrent_sim.agents import make_acting_agent, make_learning_agent
-from recurrent_sim.commands.validation import load_simulator_checkpoint
+from recurrent_sim.commands.validation import load_simulator
 from recurrent_sim.envs import FRAME_SIZE, PreprocessedEnv, make_env
 from recurrent_sim.envs.image_games import check_image_observations, refuse_non_image_id
 from recurrent_sim.models.footprint import agent_bytes
@@ -50,10 +50,10 @@ def probe_actions(args) -> int:
     return n_actions
 
 
-def load_simulator(args, n_actions):
+def load_loadtosim(args, n_actions):
     """The --loadtosim checkpoint, checked against the game and the flags; sets --frame-size to its frames'."""
     frame_shape = None if args.frame_size is None else (args.frame_size, args.frame_size)
-    checkpoint = load_simulator_checkpoint(args.loadtosim, "--loadtosim", frame_shape, n_actions)
+    checkpoint, _ = load_simulator(args.loadtosim, "--loadtosim", frame_shape, n_actions)
     config = checkpoint.config
     if args.num_output_channels_sim is not None and args.num_output_channels_sim != config.hidden_size:
         raise CheckpointError(

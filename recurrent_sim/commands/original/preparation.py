@@ -14,7 +14,7 @@ from typing import Optional, Union
 import chainer
 import chainerrl.experiments
 
-from recurrent_sim.commands.original.games import frame_size, load_simulator, probe_actions
+from recurrent_sim.commands.original.games import frame_size, load_loadtosim, probe_actions
 from recurrent_sim.commands.validation import check_agent_frame_size, check_buffer_size, check_simulator_memory
 from recurrent_sim.models import HIDDEN_SIZE, SimulatorBase, build_simulator, simulator_config
 from recurrent_sim.models.footprint import sample_buffer_bytes
@@ -111,7 +111,7 @@ def prepare_training(args) -> TrainingSetup:
     check_buffer_size(args.buffer_size_sim // args.processes, sequence,
                       "--buffer_size_sim" if args.processes == 1 else "--buffer_size_sim / processes")
     n_actions = probe_actions(args)
-    checkpoint = load_simulator(args, n_actions) if args.loadtosim else None
+    checkpoint = load_loadtosim(args, n_actions) if args.loadtosim else None
     if checkpoint is not None:
         config = checkpoint.config
     else:
@@ -146,7 +146,7 @@ def prepare_training(args) -> TrainingSetup:
 def prepare_simulator(args) -> SimulatorSetup:
     """Every check of --demo and --train-in-sim: the loaded simulator, trained, on its device."""
     n_actions = probe_actions(args)
-    checkpoint = load_simulator(args, n_actions)
+    checkpoint = load_loadtosim(args, n_actions)
     check_simulator_memory(checkpoint.config)
     simulator = checkpoint.build_simulator()
     if not simulator.has_mean_image:

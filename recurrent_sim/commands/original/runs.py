@@ -12,13 +12,13 @@ import time
 
 from recurrent_sim.agents.game_processes import GameProcesses, train_from_games
 from recurrent_sim.agents.hooks import EverySteps, ProgressFields, Scores, train_agent_with_hooks
-from recurrent_sim.agents.play import DemoRecorder, RewardFilter, run_episodes, summarize
+from recurrent_sim.agents.episode_loops import DemoRecorder, RewardFilter, run_episodes, summarize
 from recurrent_sim.commands.original.games import make_agent, make_game
 from recurrent_sim.commands.original.preparation import SimulatorSetup, TrainingSetup
 from recurrent_sim.data import SampleBuffer
 from recurrent_sim.data.episodes import EpisodeDataset
 from recurrent_sim.data.game_buffers import MultiGameBuffer
-from recurrent_sim.envs.sim_env import SimEnvironment
+from recurrent_sim.envs.demo_env import SimulatorDemoEnv
 from recurrent_sim.envs.simulated_game import SimulatedGame
 from recurrent_sim.envs.warmup_sources import DatasetWarmups, LiveWarmups
 from recurrent_sim.envs.wrappers import AgentReward, EpisodeReturns, TransitionRecorder
@@ -194,7 +194,7 @@ def run_demo(args, outdir, setup: SimulatorSetup) -> int:
     """--eval-n-runs episodes of the agent inside the simulator, re-synchronised with the real game."""
     game = make_game(args, args.seed, outdir)
     warmup = args.unroll_dep if args.sim_warmup_steps is None else args.sim_warmup_steps
-    env = SimEnvironment(game, simulator=setup.simulator, warmup_steps=warmup, chain_period=args.chain_period)
+    env = SimulatorDemoEnv(game, simulator=setup.simulator, warmup_steps=warmup, chain_period=args.chain_period)
     agent = make_agent(args, setup.n_actions, game.observation_space.shape)
     recorder = DemoRecorder(outdir, side_by_side_frames=args.render_b2w, saliency_interval=args.saliency_interval,
                             gif_frames=args.gif_frames, raw_frames=args.render)

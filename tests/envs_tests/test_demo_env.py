@@ -1,10 +1,10 @@
-"""SimEnvironment: simulated frames with warm-up and re-synchronisation in a demo."""
+"""SimulatorDemoEnv: simulated frames with warm-up and re-synchronisation in a demo."""
 import numpy as np
 import pytest
 
 from recurrent_sim.envs import PreprocessedEnv, make_env
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
-from recurrent_sim.envs.sim_env import SimEnvironment
+from recurrent_sim.envs.rollout_batch import RolloutBatch
+from recurrent_sim.envs.demo_env import SimulatorDemoEnv
 
 
 def _twin_game():
@@ -14,12 +14,12 @@ def _twin_game():
 
 def test_demo_warms_up_then_shows_predictions_then_resyncs(game, tiny_simulator):
     warmup, period = 3, 4
-    env = SimEnvironment(game, simulator=tiny_simulator, warmup_steps=warmup, chain_period=period)
+    env = SimulatorDemoEnv(game, simulator=tiny_simulator, warmup_steps=warmup, chain_period=period)
     twin = _twin_game()
     obs = env.reset()
     real_frames, actions = [twin.reset()[-1]], []
     rng = np.random.RandomState(0)
-    reference = BatchedSimEnv(tiny_simulator)
+    reference = RolloutBatch(tiny_simulator)
     for t in range(1, 16):
         action = int(rng.randint(5))
         actions.append(action)
@@ -52,7 +52,7 @@ def test_demo_warms_up_then_shows_predictions_then_resyncs(game, tiny_simulator)
 
 
 def test_demo_counters_restart_every_episode(game, tiny_simulator):
-    env = SimEnvironment(game, simulator=tiny_simulator, warmup_steps=2, chain_period=5)
+    env = SimulatorDemoEnv(game, simulator=tiny_simulator, warmup_steps=2, chain_period=5)
     env.reset()
     for _ in range(9):
         env.step(1)
@@ -68,7 +68,7 @@ def test_demo_counters_restart_every_episode(game, tiny_simulator):
 
 
 def test_demo_without_warmup_predicts_from_the_first_step(game, tiny_simulator):
-    env = SimEnvironment(game, simulator=tiny_simulator, warmup_steps=0, chain_period=0)
+    env = SimulatorDemoEnv(game, simulator=tiny_simulator, warmup_steps=0, chain_period=0)
     env.reset()
     for _ in range(30):
         _, _, _, info = env.step(2)
@@ -77,7 +77,7 @@ def test_demo_without_warmup_predicts_from_the_first_step(game, tiny_simulator):
 
 def test_bad_arguments(game, tiny_simulator):
     with pytest.raises(ValueError, match="warmup_steps"):
-        SimEnvironment(game, simulator=tiny_simulator, warmup_steps=-1)
+        SimulatorDemoEnv(game, simulator=tiny_simulator, warmup_steps=-1)
     big = PreprocessedEnv(make_env("BlockWorld-v0", seed=0), size=(40, 40))
     with pytest.raises(ValueError, match="frames"):
-        SimEnvironment(big, simulator=tiny_simulator)
+        SimulatorDemoEnv(big, simulator=tiny_simulator)

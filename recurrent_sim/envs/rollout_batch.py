@@ -1,6 +1,9 @@
-"""N simulated games stepped together in one forward pass.
+"""The batched core of the simulated envs: N simulator rollouts stepped together in one forward pass.
 
-After :meth:`BatchedSimEnv.reset` on real frames the games run on the
+Frames in, predicted frames out (no reward, no frame stacks: those are
+:class:`~recurrent_sim.envs.batched_simulated_game.BatchedSimulatedGame`'s).
+
+After :meth:`RolloutBatch.reset` on real frames the games run on the
 simulator alone: each :meth:`step` feeds the current frames (the last real
 frame right after a reset, the previous predictions afterwards) and the N
 actions, and returns the N predicted next frames. :meth:`set_frames`
@@ -27,7 +30,7 @@ import chainer
 import numpy as np
 
 from recurrent_sim.models import fast_conv
-from recurrent_sim.training.sequence_loss import detach
+from recurrent_sim.models.simulator_base import detach
 from recurrent_sim.utils.cpu_pool import fast_path_threads
 
 
@@ -55,7 +58,7 @@ def _inference(simulator):
             yield
 
 
-class BatchedSimEnv:
+class RolloutBatch:
     """A batch of games played inside a :class:`Simulator`.
 
     Args:

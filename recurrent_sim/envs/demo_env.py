@@ -1,10 +1,10 @@
-"""The agent's view of a game through a trained simulator (the demo).
+"""The original script's ``--demo`` env: the real game, seen by the agent through a trained simulator.
 
-:class:`SimEnvironment` wraps a :class:`PreprocessedEnv` and gives an agent
+:class:`SimulatorDemoEnv` wraps a :class:`PreprocessedEnv` and gives an agent
 (n_frames, H, W) uint8 stacked observations built from the simulator's
 frames. (While the simulator learns, the agent plays the
 :class:`PreprocessedEnv` itself and the play loop hands every real
-transition to the trainer: see :func:`recurrent_sim.agents.play.train`.)
+transition to the trainer: see :func:`recurrent_sim.agents.episode_loops.train`.)
 
 The simulator is warmed up on the first ``warmup_steps`` real transitions of
 each episode (the agent sees real frames meanwhile), then fed its own
@@ -22,12 +22,12 @@ import logging
 
 import numpy as np
 
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.envs.rollout_batch import RolloutBatch
 
 logger = logging.getLogger(__name__)
 
 
-class SimEnvironment:
+class SimulatorDemoEnv:
     """A real game seen by an agent through a simulator.
 
     Args:
@@ -65,7 +65,7 @@ class SimEnvironment:
         self.action_space = env.action_space
         self.observation_space = env.observation_space
         self.n_frames = env.n_frames
-        self._sim_env = BatchedSimEnv(simulator)
+        self._rollouts = RolloutBatch(simulator)
         self._frames = collections.deque(maxlen=self.n_frames)
         self._reset_counters()
 
@@ -97,7 +97,7 @@ class SimEnvironment:
     def _start_simulating(self):  # the warm-up is over: from now on the agent sees predictions
         frames = np.stack(self._warmup_frames)[None]
         actions = np.asarray(self._warmup_actions, dtype=np.int32).reshape(1, -1)
-        self._sim_env.reset(frames, actions)
+        self._rollouts.reset(frames, actions)
         self._simulating = True
         self._warmup_frames, self._warmup_actions = [], []
         logger.debug("simulator warmed up on %d real transitions", actions.shape[1])
@@ -117,13 +117,13 @@ class SimEnvironment:
                 self._start_simulating()
             shown = real
         else:
-            predicted = self._sim_env.step(np.array([action], dtype=np.int32))[0]
+            predicted = self._rollouts.step(np.array([action], dtype=np.int32))[0]
             error = float(np.mean(np.square(predicted.astype(np.float32) - real.astype(np.float32)))) / 255.0**2
             self.episode_errors.append(error)
             info["sim_error"] = error
             self.steps_since_sync += 1
             if self.chain_period and self.steps_since_sync >= self.chain_period:
-                self._sim_env.set_frames(real[None])
+                self._rollouts.set_frames(real[None])
                 self.steps_since_sync = 0
                 info["resynced"] = True
                 shown = real

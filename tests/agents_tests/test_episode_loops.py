@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from recurrent_sim.agents import make_acting_agent, make_learning_agent
-from recurrent_sim.agents.play import DemoRecorder, RewardFilter, run_episodes, saliency_panels, summarize, train
-from recurrent_sim.envs.sim_env import SimEnvironment
+from recurrent_sim.agents.episode_loops import DemoRecorder, RewardFilter, run_episodes, saliency_panels, summarize, train
+from recurrent_sim.envs.demo_env import SimulatorDemoEnv
 
 
 def test_reward_filter_keeps_negative_rewards_by_default():
@@ -61,7 +61,7 @@ def test_train_plays_the_steps_and_learns(game):
 
 
 def test_demo_episodes_write_side_by_side_frames_gif_and_saliency(tmp_path, game, tiny_simulator):
-    env = SimEnvironment(game, simulator=tiny_simulator, warmup_steps=5, chain_period=10)
+    env = SimulatorDemoEnv(game, simulator=tiny_simulator, warmup_steps=5, chain_period=10)
     agent = make_acting_agent(5, (4, 32, 32))
     recorder = DemoRecorder(str(tmp_path), saliency_interval=25, gif_frames=40, raw_frames=True, scale=2)
     scores = run_episodes(env, agent, 2, recorder=recorder)

@@ -1,7 +1,7 @@
-"""Agents playing environments: the training loop, demo episodes, and what a
+"""Agents through episodes: the online training loop, demo episodes, and what a
 demo leaves on disk (side-by-side real | simulated frames, saliency maps).
 
-The environment is a :class:`~recurrent_sim.envs.sim_env.SimEnvironment`
+The environment is a :class:`~recurrent_sim.envs.demo_env.SimulatorDemoEnv`
 (or anything with its ``reset``/``step`` interface); agents are chainerrl
 agents (``act``, ``act_and_train``, ``stop_episode_and_train``).
 """

@@ -1,8 +1,8 @@
-"""BatchedSimEnv with a prediction-independent simulator: action-only steps, frames decoded when asked."""
+"""RolloutBatch with a prediction-independent simulator: action-only steps, frames decoded when asked."""
 import numpy as np
 import pytest
 
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.envs.rollout_batch import RolloutBatch
 from recurrent_sim.models import SimulatorConfig, build_simulator
 
 N_GAMES, WARMUP, SIZE, K = 3, 4, 32, 6
@@ -46,7 +46,7 @@ def reference_rollout(sim, frames, actions, steps):
 
 def test_steps_follow_the_action_only_definition(simulator):
     frames, actions, steps = games()
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     env.reset(frames, actions)
     stepped = np.stack([env.step(steps[:, k]) for k in range(K)], axis=1)
     expected = reference_rollout(simulator, frames, actions, steps)
@@ -58,11 +58,11 @@ def test_steps_follow_the_action_only_definition(simulator):
 def test_advance_then_decode_equals_stepping_with_decoding(architecture):
     sim = make_simulator(architecture)
     frames, actions, steps = games()
-    stepped = BatchedSimEnv(sim)
+    stepped = RolloutBatch(sim)
     stepped.reset(frames, actions)
     for k in range(K):
         last = stepped.step(steps[:, k])
-    advanced = BatchedSimEnv(sim)
+    advanced = RolloutBatch(sim)
     advanced.reset(frames, actions)
     advanced.advance(steps[:, :2])
     advanced.advance(steps[:, 2:])
@@ -74,7 +74,7 @@ def test_advance_then_decode_equals_stepping_with_decoding(architecture):
 
 def test_action_only_steps_call_neither_encoder_nor_decoder(simulator, monkeypatch):
     frames, actions, steps = games()
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     env.reset(frames, actions)
     env.advance(steps[:, :1])  # consumes the last real frame: encoded, not decoded
     calls = []
@@ -95,16 +95,16 @@ def test_action_only_steps_call_neither_encoder_nor_decoder(simulator, monkeypat
 def test_restarted_games_feed_their_real_frame_while_the_others_run_on_actions(simulator):
     frames, actions, steps = games()
     new_frames, new_actions, _ = games(seed=2, n=1)
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     env.reset(frames, actions)
     env.advance(steps[:, :2])
     env.reset_games([1], new_frames, new_actions)
     together = env.step(steps[:, 2])
 
-    alone = BatchedSimEnv(simulator)
+    alone = RolloutBatch(simulator)
     alone.reset(new_frames, new_actions)
     assert np.abs(together[1].astype(int) - alone.step(steps[1:2, 2])[0].astype(int)).max() <= 1
-    kept = BatchedSimEnv(simulator)
+    kept = RolloutBatch(simulator)
     kept.reset(frames[[0, 2]], actions[[0, 2]])
     kept.advance(steps[[0, 2], :2])
     assert np.abs(together[[0, 2]].astype(int) - kept.step(steps[[0, 2], 2]).astype(int)).max() <= 1
@@ -112,7 +112,7 @@ def test_restarted_games_feed_their_real_frame_while_the_others_run_on_actions(s
 
 def test_advance_checks_its_actions(simulator):
     frames, actions, steps = games()
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     with pytest.raises(RuntimeError, match="reset"):
         env.advance(steps)
     env.reset(frames, actions)

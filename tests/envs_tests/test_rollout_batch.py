@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from recurrent_sim.envs.batched_sim_env import BatchedSimEnv
+from recurrent_sim.envs.rollout_batch import RolloutBatch
 from recurrent_sim.models import Simulator, SimulatorConfig
 
 N_GAMES, WARMUP, SIZE = 5, 4, 32
@@ -25,14 +25,14 @@ def games(seed=1, n=N_GAMES):
 
 
 def play_alone(simulator, frames, actions, steps, game):
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     env.reset(frames[game : game + 1], actions[game : game + 1])
     return np.stack([env.step(steps[t, game : game + 1])[0] for t in range(len(steps))])
 
 
 def test_batched_games_equal_games_played_alone(simulator):
     frames, actions, steps = games()
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     first = env.reset(frames, actions)
     np.testing.assert_array_equal(first, frames[:, -1])
     together = np.stack([env.step(steps[t]) for t in range(len(steps))], axis=1)
@@ -48,7 +48,7 @@ def test_batched_games_equal_games_played_alone(simulator):
 def test_reset_games_restarts_only_the_chosen_games(simulator):
     frames, actions, steps = games()
     other_frames, other_actions, _ = games(seed=2, n=2)
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     env.reset(frames, actions)
     env.step(steps[0])
     env.step(steps[1])
@@ -61,7 +61,7 @@ def test_reset_games_restarts_only_the_chosen_games(simulator):
         np.testing.assert_array_equal(env.state[0][kept], c_before[kept])
 
     # A restarted game continues exactly like a fresh game from the same frames.
-    fresh = BatchedSimEnv(simulator)
+    fresh = RolloutBatch(simulator)
     fresh.reset(other_frames[:1], other_actions[:1])
     np.testing.assert_allclose(env.state[0][3], fresh.state[0][0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(env.state[1][3], fresh.state[1][0], rtol=1e-5, atol=1e-6)
@@ -69,7 +69,7 @@ def test_reset_games_restarts_only_the_chosen_games(simulator):
 
 def test_set_frames_resynchronises(simulator):
     frames, actions, steps = games()
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     env.reset(frames, actions)
     env.step(steps[0])
     real = np.random.RandomState(3).randint(0, 256, (N_GAMES, SIZE, SIZE)).astype(np.uint8)
@@ -79,7 +79,7 @@ def test_set_frames_resynchronises(simulator):
 
 def test_errors(simulator):
     frames, actions, steps = games()
-    env = BatchedSimEnv(simulator)
+    env = RolloutBatch(simulator)
     with pytest.raises(RuntimeError):
         env.step(steps[0])
     with pytest.raises(RuntimeError):
