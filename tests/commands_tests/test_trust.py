@@ -206,7 +206,7 @@ def test_injected_read_only_output_is_one_line(tmp_path, dataset, cli, monkeypat
      r"the simulator \(32x32 frames, 10000000 LSTM units, batch 16 x \d+ steps\) needs about .* PiB of memory, "
      r"but .* is available; lower --hidden-size or --batch-size"),
     (["collect", "--env", "BlockWorld-v0", "--frame-size", "100000", "--out", "{tmp}/d"],
-     r"the agent and frames \(--frame-size 100000, .*\) needs about .* TiB of memory, but .* is available"),
+     r"the agent and frames \(--frame-size 100000x100000, .*\) needs about .* TiB of memory, but .* is available"),
     (["evaluate", "--loadtosim", "{run}", "--sequences", "100000000", "--out", "{tmp}/e"],
      r"100000000 recorded sequences of 111 frames needs about .* of memory"),
     (["bench", "--env", "BlockWorld-v0", "--frame-size", "32", "--hidden-size", "15000", "--batch-size", "100000"],
