@@ -25,13 +25,12 @@ WARM_UP_STEPS="${WARM_UP_STEPS:-1000}"     # game steps played before phase 1's 
 PHASE2_WARM_UP_STEPS="${PHASE2_WARM_UP_STEPS:-2500}"  # the same for phase 2: its 71-frame sequences need varied play
 TRAINING_STEPS="${TRAINING_STEPS:-4}"      # game steps between simulator updates (each transition is reused in many batches)
 SAVING_STEPS="${SAVING_STEPS:-200}"        # game steps between saves of the best simulator so far
-BATCH_SIZE="${BATCH_SIZE:-16}"             # sequences per simulator update, phase 1
-PHASE2_BATCH_SIZE="${PHASE2_BATCH_SIZE:-32}"  # the same, phase 2 (per processor-second, larger batches made long rollouts steadier)
-UNROLL_DEP="${UNROLL_DEP:-10}"             # warm-up frames of a training sequence (no backprop)
-ARCHITECTURE="${ARCHITECTURE:-skip}"       # --sim-architecture
-LR_SIM="${LR_SIM:-5e-4}"                   # Adam step size of phase 1
+PHASE2_BATCH_SIZE="${PHASE2_BATCH_SIZE:-32}"  # sequences per simulator update, phase 2 (per processor-second, larger batches made long rollouts steadier)
 LR_SIM2="${LR_SIM2:-2.5e-4}"               # Adam step size of phase 2
-LSTM_SIZE="${LSTM_SIZE:-512}"              # --num_output_channels_sim, as in the original training script
+# The rest of phase 1 (Breakout-v0, the non-learning agent's settings, the skip simulator with LSTM 512, scheme 33,
+# 10 warm-up frames, Adam 5e-4, batches of 16) is the recipe recurrent_sim/recipes/main-job.json; these, when set,
+# override it in both phases: BATCH_SIZE (phase 1), UNROLL_DEP, ARCHITECTURE (--sim-architecture), LR_SIM (phase 1),
+# LSTM_SIZE (--num_output_channels_sim).
 EVAL_SEQUENCES="${EVAL_SEQUENCES:-50}"     # held-out sequences of 10 warm-up + 100 predicted frames measured at the end
 DEMO_EPISODES="${DEMO_EPISODES:-1}"        # episodes played inside the simulator
 DEMO_MAX_STEPS="${DEMO_MAX_STEPS:-1000}"   # bound on a demo episode's length
@@ -43,30 +42,33 @@ python="$root/.venv/bin/python"
 
 mkdir -p "$OUT"
 simulator_dir="$OUT/break"
-common=(1 --env Breakout-v0 --outdir "$OUT/outdir" --t-max 5 --lr 7e-4 --min_reward -500 --beta 1e-2
-        --reward-scale-factor 1.0 --logger-level 20 --rmsprop-epsilon 1e-1 --eval-interval 10000000
-        --num_output_channels_sim "$LSTM_SIZE")
+# The demo plays with the recipe's agent and game settings (not its training ones: the demo keeps the default
+# --unroll_dep 15 for its warm-up).
+demo_flags=(1 --env Breakout-v0 --outdir "$OUT/outdir" --t-max 5 --lr 7e-4 --min_reward -500 --beta 1e-2
+            --reward-scale-factor 1.0 --logger-level 20 --rmsprop-epsilon 1e-1 --eval-interval 10000000
+            --num_output_channels_sim "${LSTM_SIZE:-512}")
+overrides=(${UNROLL_DEP:+--unroll_dep "$UNROLL_DEP"} ${ARCHITECTURE:+--sim-architecture "$ARCHITECTURE"}
+           ${LSTM_SIZE:+--num_output_channels_sim "$LSTM_SIZE"})
 
 phase1_dir="$OUT/break_phase1"
 phase1_steps=$(( WARM_UP_STEPS + PHASE1_UPDATES * TRAINING_STEPS ))
 phase2_steps=$(( PHASE2_WARM_UP_STEPS + PHASE2_UPDATES * TRAINING_STEPS ))
 echo "== 2/4 training the simulator: $phase1_steps + $phase2_steps game steps, $PHASE1_UPDATES + $PHASE2_UPDATES updates (log: $OUT/train.log)"
 t0=$(date +%s)
-"$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --savesim "$phase1_dir" --overwrite \
-  --sim-architecture "$ARCHITECTURE" --scheme 33 --unroll_dep "$UNROLL_DEP" --lr-sim "$LR_SIM" \
+"$python" examples/mygym/train_a3c_gym.py 1 --recipe main-job --outdir "$OUT/outdir" --savesim "$phase1_dir" \
+  "${overrides[@]}" ${BATCH_SIZE:+--batch_size "$BATCH_SIZE"} ${LR_SIM:+--lr-sim "$LR_SIM"} \
   --steps "$phase1_steps" --warm_up_steps "$WARM_UP_STEPS" --training_steps "$TRAINING_STEPS" \
-  --saving_steps "$SAVING_STEPS" --batch_size "$BATCH_SIZE" 2>&1 | tee "$OUT/train.log"
-"$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs 0 --loadtosim "$phase1_dir" \
-  --savesim "$simulator_dir" --overwrite --scheme 67 --bptt-chunks 4 --unroll_dep "$UNROLL_DEP" \
-  --lr-sim "$LR_SIM2" --steps "$phase2_steps" --warm_up_steps "$PHASE2_WARM_UP_STEPS" \
-  --training_steps "$TRAINING_STEPS" --saving_steps "$SAVING_STEPS" --batch_size "$PHASE2_BATCH_SIZE" \
-  --seed 1 2>&1 | tee -a "$OUT/train.log"
+  --saving_steps "$SAVING_STEPS" 2>&1 | tee "$OUT/train.log"
+"$python" examples/mygym/train_a3c_gym.py 1 --recipe main-job --outdir "$OUT/outdir" --loadtosim "$phase1_dir" \
+  --savesim "$simulator_dir" "${overrides[@]}" --scheme 67 --bptt-chunks 4 --lr-sim "$LR_SIM2" \
+  --steps "$phase2_steps" --warm_up_steps "$PHASE2_WARM_UP_STEPS" --training_steps "$TRAINING_STEPS" \
+  --saving_steps "$SAVING_STEPS" --batch_size "$PHASE2_BATCH_SIZE" --seed 1 2>&1 | tee -a "$OUT/train.log"
 train_dir=$(sed -n 's/^outputs in //p' "$OUT/train.log" | tail -1)
 train_s=$(( $(date +%s) - t0 ))
 
 echo "== 3/4 demo: $DEMO_EPISODES episode(s) inside the simulator (log: $OUT/demo.log)"
 t0=$(date +%s)
-"$python" examples/mygym/train_a3c_gym.py "${common[@]}" --eval-n-runs "$DEMO_EPISODES" --loadtosim "$simulator_dir" \
+"$python" examples/mygym/train_a3c_gym.py "${demo_flags[@]}" --eval-n-runs "$DEMO_EPISODES" --loadtosim "$simulator_dir" \
   --demo --render-b2w --chain_period "$CHAIN_PERIOD" --max-episode-len "$DEMO_MAX_STEPS" 2>&1 | tee "$OUT/demo.log"
 demo_dir=$(sed -n 's/^outputs in //p' "$OUT/demo.log" | tail -1)
 demo_s=$(( $(date +%s) - t0 ))

@@ -33,6 +33,10 @@ game (reward and episode end come from the simulator's heads)::
     python examples/mygym/train_a3c_gym.py 1 --env BlockWorld-v1 --agent a3c --train-in-sim \
         --pretrained-sim blockworld --steps 40000 --eval-interval 40000 --eval-n-runs 50
 
+``--recipe NAME`` takes a job's flags from a shipped recipe
+(``recurrent_sim/recipes/NAME.json``; ``--recipe main-job`` is phase 1 of
+run_main_job.sh); flags given on the line override it.
+
 Errors a user can cause are reported in one line (exit status 2), and so
 are failures of the machine (disk full, read-only folder: exit status 1).
 Every check runs before anything is written: a refused run leaves no
@@ -61,6 +65,7 @@ try:  # Ctrl-C while the modules load (the first second): taken once they are lo
             prepare_simulator,
             prepare_training,
         )
+        from recurrent_sim.commands.original.recipe import add_recipe_flag, parse_with_recipe
         from recurrent_sim.commands.original.runs import run_demo, run_training, run_training_in_sim
         from recurrent_sim.commands.validation import one_line_errors
         from recurrent_sim.envs import ENV, FRAME_BUFFER_LENGTH, FRAME_SIZE
@@ -202,6 +207,7 @@ def build_parser():
     SCHEME.add_to(p, help=SCHEME.help + " (default: the --obs_dep/--pred_dep split)", show_default=False)
     BPTT_CHUNKS.add_to(p, show_default=False)
     CURRICULUM.add_to(p, CURRICULUM.original_flag, default=None, show_default=False)
+    add_recipe_flag(p)
     return p
 
 
@@ -234,7 +240,7 @@ def main(argv=None):
     prog = os.path.basename(sys.argv[0]) or "train_a3c_gym.py"
     try:
         try:
-            args = build_parser().parse_args(argv)
+            args = parse_with_recipe(build_parser(), argv)
         except SystemExit as e:  # --help, or a bad flag already reported in one line
             return e.code
         logging.basicConfig(level=args.logger_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

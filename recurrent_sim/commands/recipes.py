@@ -6,6 +6,14 @@
 unless the same setting was given as a flag; the values then count as
 given (a ``--resume`` checks them) and are written to ``config.json`` like
 any flag.
+
+The original script (``examples/mygym/train_a3c_gym.py --recipe NAME``)
+reads the same files, but its own object, ``"original_script"``, keyed by
+the script's dest names (``num_output_channels_sim``, ``lr_sim``, ``t_max``,
+``overwrite`` ...: its flags without the dashes, ``-`` as ``_``), since some
+of its flags differ from the settings (its ``--lr`` is the agent's); see
+:mod:`recurrent_sim.commands.original.recipe`. A file may hold either
+object or both; each command lists and reads only the recipes with its own.
 """
 import argparse
 import json
@@ -17,25 +25,41 @@ from recurrent_sim.utils.settings import SETTINGS
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
 
 
-def recipe_names() -> list:
-    """Names of the shipped recipes, sorted."""
-    return sorted(name[:-len(".json")] for name in os.listdir(FOLDER) if name.endswith(".json"))
+SETTINGS_KEY = "settings"  # recurrent-sim train's object: {setting name: value}
+ORIGINAL_KEY = "original_script"  # the original script's object: {its dest name: value}
 
 
-def load_recipe(name: str) -> dict:
-    """The settings of recipe ``name``: ``{setting name: value as JSON gives it}``.
+def _read(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except ValueError:
+        return None
+
+
+def recipe_names(key: str = SETTINGS_KEY) -> list:
+    """Names of the shipped recipes holding a ``key`` object, sorted."""
+    names = sorted(name[:-len(".json")] for name in os.listdir(FOLDER) if name.endswith(".json"))
+    return [name for name in names if isinstance((_read(os.path.join(FOLDER, f"{name}.json")) or {}).get(key), dict)]
+
+
+def load_recipe(name: str, key: str = SETTINGS_KEY) -> dict:
+    """The ``key`` object of recipe ``name``: ``{setting (or dest) name: value as JSON gives it}``.
 
     Raises:
-        UserError: no such recipe (the message lists them), or a file that is not a recipe.
+        UserError: no such recipe for this command (the message lists them), or a file that is not a recipe.
     """
     path = os.path.join(FOLDER, f"{name}.json")
+    shipped = ", ".join(recipe_names(key)) or "none"
     if os.sep in str(name) or name in ("", ".", "..") or not os.path.isfile(path):
-        raise UserError(f"--recipe: no recipe {name!r}; shipped: {', '.join(recipe_names()) or 'none'}")
-    with open(path, encoding="utf-8") as f:
-        recipe = json.load(f)
-    if not isinstance(recipe, dict) or not isinstance(recipe.get("settings"), dict):
-        raise UserError(f"--recipe {name}: {path} holds no \"settings\" object")
-    return recipe["settings"]
+        raise UserError(f"--recipe: no recipe {name!r}; shipped: {shipped}")
+    recipe = _read(path)
+    if not isinstance(recipe, dict):
+        raise UserError(f"--recipe {name}: {path} is not a JSON object")
+    if not isinstance(recipe.get(key), dict):
+        raise UserError(f"--recipe {name}: {path} holds no \"{key}\" object (a recipe of another command); "
+                        f"shipped for this one: {shipped}")
+    return recipe[key]
 
 
 def recipe_value(recipe: str, name: str, value):
