@@ -62,22 +62,31 @@ def load_recipe(name: str, key: str = SETTINGS_KEY) -> dict:
     return recipe[key]
 
 
-def recipe_value(recipe: str, name: str, value):
-    """``value`` of setting ``name`` read from recipe ``recipe``, parsed and checked as its flag would be."""
-    setting = SETTINGS[name]
-    if setting.type is bool:
+def parse_recipe_value(where: str, value, switch: bool, type_=None, choices=None):
+    """``value`` (as read from a recipe's JSON) parsed as a flag would parse it: a true/false
+    ``switch``, else text through ``type_`` (None: kept as text) and checked against ``choices``;
+    UserError messages start with ``where`` (``--recipe NAME: flag``)."""
+    if switch:
         if not isinstance(value, bool):
-            raise UserError(f"--recipe {recipe}: {name} must be true or false, got {value!r}")
+            raise UserError(f"{where} must be true or false, got {value!r}")
         return value
     text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
     try:
-        parsed = setting.type(text) if setting.type is not None else text
+        parsed = type_(text) if type_ is not None else text
     except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
-        raise UserError(f"--recipe {recipe}: {name}: {e}") from None
-    if setting.choices is not None and parsed not in setting.choices:
-        raise UserError(f"--recipe {recipe}: {name} must be one of {', '.join(map(str, setting.choices))}, "
-                        f"got {parsed!r}")
-    setting.validate(parsed)
+        raise UserError(f"{where}: {e or 'invalid value ' + repr(text)}") from None
+    if choices is not None and parsed not in choices:
+        raise UserError(f"{where} must be one of {', '.join(map(str, choices))}, got {parsed!r}")
+    return parsed
+
+
+def recipe_value(recipe: str, name: str, value):
+    """``value`` of setting ``name`` read from recipe ``recipe``, parsed and checked as its flag would be."""
+    setting = SETTINGS[name]
+    switch = setting.type is bool
+    parsed = parse_recipe_value(f"--recipe {recipe}: {name}", value, switch, setting.type, setting.choices)
+    if not switch:
+        setting.validate(parsed)
     return parsed
 
 

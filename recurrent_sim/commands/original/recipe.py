@@ -10,9 +10,8 @@ the line overrides the recipe, and the values land in ``args`` (so in the
 run's config.json, with ``recipe``) like any flag.
 """
 import argparse
-import json
 
-from recurrent_sim.commands.recipes import ORIGINAL_KEY, load_recipe, recipe_names
+from recurrent_sim.commands.recipes import ORIGINAL_KEY, load_recipe, parse_recipe_value, recipe_names
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.settings import SettingError
 
@@ -27,18 +26,10 @@ def add_recipe_flag(parser: argparse.ArgumentParser):
 
 def recipe_flag_value(recipe: str, action: argparse.Action, value):
     """``value`` of flag ``action`` read from recipe ``recipe``, parsed and checked as the flag would be."""
-    where = f"--recipe {recipe}: {action.dest}"
-    if action.nargs == 0:  # store_true / store_false
-        if not isinstance(value, bool):
-            raise UserError(f"{where} must be true or false, got {value!r}")
-        return value
-    text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-    try:
-        parsed = action.type(text) if action.type is not None else text
-    except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
-        raise UserError(f"{where}: {e or 'invalid value ' + repr(text)}") from None
-    if action.choices is not None and parsed not in action.choices:
-        raise UserError(f"{where} must be one of {', '.join(map(str, action.choices))}, got {parsed!r}")
+    switch = action.nargs == 0  # store_true / store_false
+    parsed = parse_recipe_value(f"--recipe {recipe}: {action.dest}", value, switch, action.type, action.choices)
+    if switch:
+        return parsed
     setting = getattr(action, "setting", None)
     if setting is not None:
         try:
