@@ -65,16 +65,17 @@ def test_flags_override_the_recipe_wherever_they_stand(script):
 
 
 def test_the_help_lists_the_shipped_recipes_of_the_script(script):
-    assert recipes.recipe_names(recipes.ORIGINAL_KEY) == ["main-job"]
+    assert recipes.recipe_names(recipes.ORIGINAL_KEY) == ["blockworld-a3c", "main-job"]
     assert "long-job" in recipes.recipe_names() and "main-job" not in recipes.recipe_names()
-    assert "shipped: main-job" in " ".join(script.build_parser().format_help().split())
+    assert "shipped: blockworld-a3c, main-job" in " ".join(script.build_parser().format_help().split())
 
 
 def test_a_bad_recipe_name_is_one_line_and_writes_nothing(script, capsys, tmp_path):
     outdir = tmp_path / "runs"
     code, out, err = run_original_script(script, capsys, "1", "--recipe", "nothing", "--outdir", outdir)
     assert code == 2 and out == ""
-    assert err.split(": ", 1)[1] == "error: --recipe: no recipe 'nothing'; shipped: main-job\n"
+    assert err.split(": ", 1)[1] == ("error: --recipe: no recipe 'nothing'; shipped: "
+                                         "blockworld-a3c, main-job\n")
     code, _, err = run_original_script(script, capsys, "1", "--recipe", "long-job", "--outdir", outdir)
     assert code == 2 and err.count("\n") == 1 and "holds no \"original_script\" object" in err
     assert not outdir.exists()
