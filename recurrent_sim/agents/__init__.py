@@ -9,6 +9,7 @@ from recurrent_sim.agents.a3c import (  # NOQA
     SaliencyA3C,
     scale_frames,
 )
+from recurrent_sim.agents.settings import AGENT_LR, BETA, RMSPROP_EPSILON, T_MAX, WEIGHT_DECAY
 from recurrent_sim.models.agent_network import AgentNetwork
 
 
@@ -56,12 +57,12 @@ def make_learning_agent(
     load=None,
     seed=0,
     gpu=-1,
-    lr=7e-4,
-    rmsprop_epsilon=1e-1,
-    weight_decay=0.0,
-    t_max=5,
+    lr=AGENT_LR.default,
+    rmsprop_epsilon=RMSPROP_EPSILON.default,
+    weight_decay=WEIGHT_DECAY.default,
+    t_max=T_MAX.default,
     gamma=0.99,
-    beta=1e-2,
+    beta=BETA.default,
 ) -> SaliencyA3C:
     """A learning A3C agent (chainerrl) with shared RMSProp, as in the A3C paper.
 

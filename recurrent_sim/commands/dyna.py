@@ -23,11 +23,13 @@ import dataclasses
 import os
 from typing import Optional
 
+from recurrent_sim.agents.settings import AGENT_LR, REWARD_SCALE_FACTOR
 from recurrent_sim.commands.flags import MAX_EPISODE_STEPS, OUT, RESUME
 from recurrent_sim.commands.dyna_rounds import (
     STATE_FILE, DynaRun, new_state, read_state, simulator_settings, write_state,
 )
 from recurrent_sim.commands.validation import check_agent_frame_size, check_simulator_memory, one_line_errors
+from recurrent_sim.envs.batched_simulated_game import SIM_EPISODE_LEN, SIM_REWARD
 from recurrent_sim.envs.preprocessing import FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.envs.registration import ENV, make_game
 from recurrent_sim.models import HIDDEN_SIZE
@@ -43,7 +45,7 @@ from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.memory import check_fits
 from recurrent_sim.utils.run_folder import write_run_config
 from recurrent_sim.utils.settings import (
-    SEED, Setting, non_negative_float, positive_float, positive_int,
+    SEED, Setting, non_negative_float, positive_int,
 )
 from recurrent_sim.utils.signals import StopRequest
 
@@ -56,13 +58,6 @@ EPISODES_PER_ROUND = Setting("episodes_per_round", 100, "real episodes the curre
 SIM_UPDATES = Setting("sim_updates", 1000, "simulator updates per round, on every episode so far", positive_int)
 AGENT_STEPS = Setting("agent_steps", 20000, "steps the A3C agent trains inside the simulated game per round",
                       positive_int)
-AGENT_LR = Setting("agent_lr", 7e-4, "the A3C agent's RMSProp learning rate", positive_float)
-REWARD_SCALE_FACTOR = Setting("reward_scale_factor", 1.0, "the agent learns from the simulated reward x this",
-                              positive_float)
-SIM_EPISODE_LEN = Setting("sim_episode_len", 50, "steps after which a simulated episode ends if the episode-end "
-                          "head has not ended it", positive_int)
-SIM_REWARD = Setting("sim_reward", "expected", "the agent's reward in the simulator: the reward head's first "
-                     "class (-1, 0, +1) or its expected sign p(positive) - p(negative)", choices=("class", "expected"))
 SIM_WARMUP = Setting("sim_warmup", None, "real frames (windows of OUT/data) each simulated episode starts from "
                      "(default: --unroll-dep)", positive_int)
 SCORE_EPISODES = Setting("score_episodes", 50, "real episodes each round's agent is scored on (the same seeds "
@@ -100,9 +95,9 @@ class DynaSettings:
     # the agent inside it, and its score
     agent_steps: int = AGENT_STEPS.field()
     agent_lr: float = AGENT_LR.field()
-    reward_scale_factor: float = REWARD_SCALE_FACTOR.field()
+    reward_scale_factor: float = REWARD_SCALE_FACTOR.field(1.0)
     sim_episode_len: int = SIM_EPISODE_LEN.field()
-    sim_reward: str = SIM_REWARD.field()
+    sim_reward: str = SIM_REWARD.field("expected")
     sim_warmup: Optional[int] = SIM_WARMUP.field()
     score_episodes: int = SCORE_EPISODES.field()
 

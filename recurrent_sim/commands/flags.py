@@ -2,7 +2,9 @@
 
 The library's settings are defined beside the code that uses them
 (``BATCH_SIZE`` in :mod:`recurrent_sim.training.run_settings` ...); the ones
-here name folders, servers and evaluation sizes that no library class holds.
+here name folders, servers and evaluation sizes that no library class holds
+(those the original script shares, ``--load``, ``--loadtosim``, ``--recipe`` ...,
+live where its import stays light and are imported here).
 Every flag of every command is built by :meth:`Setting.add_to` from one of
 them (``tests/commands_tests/test_flags_from_settings.py`` fails otherwise);
 a command specialises a setting's default or help where its meaning there
@@ -11,8 +13,12 @@ is narrower (``--out`` is a dataset folder for ``collect``, a run folder for
 """
 import argparse
 
+from recurrent_sim.agents.settings import LOAD  # NOQA: F401 (shared with the original script)
+from recurrent_sim.commands.recipes import RECIPE  # NOQA: F401
+from recurrent_sim.envs.preprocessing import MAX_EPISODE_STEPS  # NOQA: F401
 from recurrent_sim.evaluation.metrics import DEFAULT_THRESHOLD_FRACTION
 from recurrent_sim.evaluation.objects import DEFAULT_DISTANCE, DEFAULT_LEVEL
+from recurrent_sim.pretrained import LOADTOSIM, PRETRAINED  # NOQA: F401
 from recurrent_sim.utils.settings import Check, Setting, positive_float, positive_int
 
 _positive = Check(lambda v: v > 0, "a positive integer")
@@ -21,16 +27,9 @@ LOG_LEVEL = Setting("log_level", "INFO", "logging level", choices=("DEBUG", "INF
 OUT = Setting("out", None, "output folder", metavar="DIR")
 DATA = Setting("data", (), "dataset folders made by `recurrent-sim collect`", flags=("data",), metavar="DATASET")
 RESUME = Setting("resume", False, "continue the run in --out from its newest checkpoint", bool)
-LOADTOSIM = Setting("loadtosim", None, "simulator folder (its simulator.npz) or checkpoint file", metavar="DIR")
-PRETRAINED = Setting("pretrained", None, "a simulator shipped with the package, by name (blockworld), instead of "
-                     "--loadtosim", metavar="NAME")
-LOAD = Setting("load", None, "agent folder (saved by the training script) of the agent that plays", metavar="DIR")
-RECIPE = Setting("recipe", None, "a named recipe shipped with the package (recurrent_sim/recipes/NAME.json): its "
-                 "settings, which flags given on the command line override", metavar="NAME")
 
 # collect
 EPISODES = Setting("episodes", 10, "episodes the folder holds when the command ends", positive_int)
-MAX_EPISODE_STEPS = Setting("max_episode_steps", None, "cut episodes after this many steps", positive_int)
 POLICY = Setting("policy", "agent", "who plays: the A3C agent (non-learning, or trained with --load) or uniformly "
                  "random actions", choices=("agent", "random"))
 

@@ -20,9 +20,11 @@ import json
 import os
 
 from recurrent_sim.utils.errors import UserError
-from recurrent_sim.utils.settings import SETTINGS
+from recurrent_sim.utils.settings import SETTINGS, Setting
 
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+RECIPE = Setting("recipe", None, "a named recipe shipped with the package (recurrent_sim/recipes/NAME.json): its "
+                 "settings, which flags given on the command line override", metavar="NAME", original_flag="--recipe")
 
 
 SETTINGS_KEY = "settings"  # recurrent-sim train's object: {setting name: value}

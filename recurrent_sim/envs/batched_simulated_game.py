@@ -31,8 +31,14 @@ import numpy as np
 from recurrent_sim.envs.rollout_batch import RolloutBatch
 from recurrent_sim.models.heads import NEGATIVE, POSITIVE, class_rewards
 from recurrent_sim.utils.images import luminance
+from recurrent_sim.utils.settings import Setting, positive_int
 
 REWARD_MODES = ("class", "expected")
+SIM_REWARD = Setting("sim_reward", "class", "the agent's reward in the simulator: the reward head's first class "
+                     "(-1, 0, +1) or its expected sign p(positive) - p(negative)", choices=REWARD_MODES,
+                     original_flag="--sim-reward")
+SIM_EPISODE_LEN = Setting("sim_episode_len", 50, "steps after which a simulated episode ends if the episode-end "
+                          "head has not ended it", positive_int, original_flag="--sim-episode-len")
 
 
 class BatchedSimulatedGame:

@@ -25,6 +25,8 @@ FRAME_SIZE = Setting("frame_size", 84, "side of the square gray frames the simul
 COLOR = Setting("color", "gray", "colour of the recorded frames: gray (one channel) or rgb (three, as the paper's)",
                 choices=tuple(COLOR_CHANNELS))
 FRAME_BUFFER_LENGTH = Setting("frame_buffer_length", 4, "frames stacked in the agent's observation", positive_int)
+MAX_EPISODE_STEPS = Setting("max_episode_steps", None, "cut episodes after this many steps", positive_int,
+                            original_flag="--max-episode-len")
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,16 @@ and ``TRAINED_WITH.md`` (the commands that made it). Commands take it as
 import os
 
 from recurrent_sim.utils.errors import UserError
+from recurrent_sim.utils.settings import Setting
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT = "simulator.npz"
+
+# where the simulator a command loads comes from: a folder or file, or a shipped one by name
+LOADTOSIM = Setting("loadtosim", None, "simulator folder (its simulator.npz) or checkpoint file", metavar="DIR",
+                    original_flag="--loadtosim")
+PRETRAINED = Setting("pretrained", None, "a simulator shipped with the package, by name (blockworld), instead of "
+                     "--loadtosim", metavar="NAME", original_flag="--pretrained-sim")
 
 
 def pretrained_names():

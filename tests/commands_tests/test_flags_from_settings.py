@@ -1,5 +1,5 @@
-"""Every flag of ``recurrent-sim`` is built from one Setting; the docs' flag tables are the generated ones;
-a recipe gives a job's settings, which flags override."""
+"""Every flag of ``recurrent-sim`` and of the original script is built from one Setting; the docs' flag tables
+are the generated ones; a recipe gives a job's settings, which flags override."""
 import argparse
 import json
 import os
@@ -9,10 +9,11 @@ import pytest
 from recurrent_sim.cli import build_parser
 from recurrent_sim.commands import train
 from recurrent_sim.commands.flag_tables import flag_table, generated, stale_docs
-from recurrent_sim.commands.flags import flags_not_from_settings, sub_parsers
+from recurrent_sim.commands.flags import flag_actions, flags_not_from_settings, sub_parsers
 from recurrent_sim.commands.recipes import apply_recipe, recipe_names
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.settings import SETTINGS, Setting
+from tests.helpers import load_original_script
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,6 +33,49 @@ def test_an_ad_hoc_flag_is_found():
     parser = build_parser()
     sub_parsers(parser)["evaluate"].add_argument("--stray", type=int, default=3, help="not from a setting")
     assert flags_not_from_settings(parser) == ["evaluate --stray"]
+
+
+def test_every_flag_of_the_original_script_is_built_from_a_registered_setting():
+    parser = load_original_script().build_parser()
+    assert sub_parsers(parser) == {} and flags_not_from_settings(parser) == []
+    for action in flag_actions(parser):
+        assert SETTINGS[action.setting.name] is action.setting, action.option_strings
+
+
+def test_an_ad_hoc_flag_of_the_original_script_is_found():
+    parser = load_original_script().build_parser()
+    parser.add_argument("--stray", type=int, default=3, help="not from a setting")
+    parser.add_argument("stray_position", nargs="?")
+    assert flags_not_from_settings(parser) == ["--stray", "stray_position"]
+
+
+# The original script's flags that were ad hoc before their settings: spelling -> (dest, default); a command
+# line or a recipe (keyed by dest) written for the script keeps its meaning.
+ORIGINAL_FLAGS = {
+    "--arch": ("arch", "FFSoftmax"), "--agent": ("agent", "acting"), "--outdir": ("outdir", "results"),
+    "--t-max": ("t_max", 5), "--beta": ("beta", 1e-2), "--profile": ("profile", False),
+    "--steps": ("steps", 8 * 10 ** 7), "--eval-interval": ("eval_interval", 10 ** 5),
+    "--eval-n-runs": ("eval_n_runs", 10), "--reward-scale-factor": ("reward_scale_factor", 1e-2),
+    "--rmsprop-epsilon": ("rmsprop_epsilon", 1e-1), "--render": ("render", False), "--lr": ("lr", 7e-4),
+    "--weight-decay": ("weight_decay", 0.0), "--demo": ("demo", False), "--train-in-sim": ("train_in_sim", False),
+    "--sim-warmup-data": ("sim_warmup_data", None), "--sim-episode-len": ("sim_episode_len", 50),
+    "--sim-reward": ("sim_reward", "class"), "--load": ("load", ""), "--logger-level": ("logger_level", 20),
+    "--monitor": ("monitor", False), "--max-episode-len": ("max_episode_len", None),
+    "--render-b2w": ("render_b2w", False), "--saliency-interval": ("saliency_interval", 10),
+    "--gif-frames": ("gif_frames", 300), "--min_reward": ("min_reward", None), "--loadtosim": ("loadtosim", None),
+    "--pretrained-sim": ("pretrained_sim", None), "--savesim": ("savesim", None),
+    "--sim-warmup-steps": ("sim_warmup_steps", None), "--chain_period": ("chain_period", 20),
+    "--overwrite": ("overwrite", False), "--recipe": ("recipe", None),
+}
+
+
+def test_the_original_script_keeps_its_flags_dest_names_and_defaults():
+    parser = load_original_script().build_parser()
+    by_flag = {action.option_strings[0]: action for action in flag_actions(parser) if action.option_strings}
+    assert {flag: (by_flag[flag].dest, by_flag[flag].default) for flag in ORIGINAL_FLAGS} == ORIGINAL_FLAGS
+    assert [a.dest for a in flag_actions(parser) if not a.option_strings] == ["processes"]
+    args = parser.parse_args(["2", "--lr", "1e-3", "--sim-reward", "expected", "--render", "--load", "a"])
+    assert (args.processes, args.lr, args.sim_reward, args.render, args.load) == (2, 1e-3, "expected", True, "a")
 
 
 def test_the_docs_flag_tables_are_the_generated_ones():

@@ -16,7 +16,7 @@ from recurrent_sim.utils.settings import MAX_SEED
 from tests.commands_tests.test_trust import one_error_line, snapshot
 from tests.helpers import (
     BLOCKWORLD, ORIGINAL_SCRIPT, REPO, SMALL_TRAIN_FLAGS, default_signals, load_original_script, own_lines,
-    python_env, run_original_script, start_cli,
+    python_env, run_original_script,
 )
 
 EVALUATE = ["--env", BLOCKWORLD, "--warmup", "4", "--horizon", "30", "--sequences", "4", "--batch-size", "4"]
@@ -33,6 +33,26 @@ def evaluate(cli, checkpoint, out, seed):
 
 # ----- 7: evaluate replaces its outputs all at once ---------------------------------------------
 
+# `recurrent-sim evaluate ARGS` that, once its first output (config.json) is in the stage, says so on stdout and
+# waits: a signal sent then always lands with the other outputs still to write.
+EVALUATE_PAUSED_AFTER_FIRST_OUTPUT = """
+import sys, time
+import recurrent_sim.commands.evaluate as evaluate
+from recurrent_sim.cli import main
+
+write = evaluate.write_run_config
+
+def write_then_wait(*args, **kwargs):
+    path = write(*args, **kwargs)
+    print("first output staged", flush=True)
+    time.sleep(300)
+    return path
+
+evaluate.write_run_config = write_then_wait
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.parametrize("signum, status, message", [
     (signal.SIGTERM, 143, "recurrent-sim evaluate: terminated (SIGTERM)"),
     (signal.SIGINT, 130, "recurrent-sim evaluate: interrupted"),
@@ -41,12 +61,13 @@ def test_a_signal_while_evaluate_writes_leaves_the_earlier_outputs(tmp_path, unt
                                                                     status, message):
     out = tmp_path / "evaluation"
     before = evaluate(cli, untrained_checkpoint, out, 1)
-    process = start_cli("evaluate", "--loadtosim", untrained_checkpoint, "--out", out, *EVALUATE, "--seed", 2)
-    deadline = time.time() + 300
-    # the first output written: into the stage, or (without one) over the earlier run's config.json
-    while not glob.glob(str(out / ".staging-*" / "config.json")) and snapshot(out) == before:
-        assert process.poll() is None and time.time() < deadline, process.communicate()
-        time.sleep(0.002)
+    argv = ["evaluate", "--loadtosim", untrained_checkpoint, "--out", out, *EVALUATE, "--seed", 2]
+    process = subprocess.Popen([sys.executable, "-c", EVALUATE_PAUSED_AFTER_FIRST_OUTPUT, *map(str, argv)], cwd=REPO,
+                               env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_signals)
+    assert process.stdout.readline() == "first output staged\n", process.communicate()
+    staged = glob.glob(str(out / ".staging-*" / "*"))
+    assert [os.path.basename(path) for path in staged] == ["config.json"]  # the other outputs still to write
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == status, err

@@ -11,17 +11,17 @@ run's config.json, with ``recipe``) like any flag.
 """
 import argparse
 
-from recurrent_sim.commands.recipes import ORIGINAL_KEY, load_recipe, parse_recipe_value, recipe_names
+from recurrent_sim.commands.recipes import ORIGINAL_KEY, RECIPE, load_recipe, parse_recipe_value, recipe_names
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.settings import SettingError
 
 
 def add_recipe_flag(parser: argparse.ArgumentParser):
     """Add ``--recipe NAME`` to the script's ``parser``; its help lists the shipped recipes."""
-    parser.add_argument("--recipe", default=None, metavar="NAME",
-                        help="a named recipe shipped with the package (recurrent_sim/recipes/NAME.json, its "
-                             f"\"{ORIGINAL_KEY}\" object): the job's flags, which flags given on the command line "
-                             f"override; shipped: {', '.join(recipe_names(ORIGINAL_KEY)) or 'none'}")
+    RECIPE.add_to(parser, RECIPE.original_flag, show_default=False,
+                  help="a named recipe shipped with the package (recurrent_sim/recipes/NAME.json, its "
+                       f"\"{ORIGINAL_KEY}\" object): the job's flags, which flags given on the command line "
+                       f"override; shipped: {', '.join(recipe_names(ORIGINAL_KEY)) or 'none'}")
 
 
 def recipe_flag_value(recipe: str, action: argparse.Action, value):
