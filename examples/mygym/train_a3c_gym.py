@@ -60,7 +60,7 @@ try:  # Ctrl-C while the modules load (the first second): taken once they are lo
         import chainerrl.misc
 
         from recurrent_sim.agents.settings import (
-            AGENT_LR, BETA, LOAD, REWARD_SCALE_FACTOR, RMSPROP_EPSILON, T_MAX, WEIGHT_DECAY,
+            AGENT_LR, BETA, LOAD, LR_DECAY, REWARD_SCALE_FACTOR, RMSPROP_EPSILON, T_MAX, WEIGHT_DECAY,
         )
         from recurrent_sim.commands.original.preparation import (
             check_args,
@@ -112,6 +112,7 @@ def build_parser():
     add_original_flags(p, OUTDIR, T_MAX, BETA, PROFILE, STEPS, EVAL_INTERVAL, EVAL_N_RUNS, REWARD_SCALE_FACTOR,
                        RMSPROP_EPSILON, RENDER)
     add_original_flags(p, AGENT_LR, dest="lr", help="A3C learning rate")
+    add_original_flags(p, LR_DECAY, help=f"{LR_DECAY.help}; one game process only")
     add_original_flags(p, WEIGHT_DECAY, DEMO, TRAIN_IN_SIM, SIM_WARMUP_DATA)
     add_original_flags(p, SIM_EPISODE_LEN, help=f"with --train-in-sim: {SIM_EPISODE_LEN.help}")
     add_original_flags(p, SIM_REWARD, help="with --train-in-sim: the reward the agent gets, the reward head's first "

@@ -56,6 +56,17 @@ class TrainingStopped(Exception):
         self.step = step
 
 
+def lr_decay_hook(steps, lr):
+    """Step hook (chainerrl's ``LinearInterpolationHook``) that sets the agent's optimizer's learning
+    rate, linearly from ``lr`` at step 1 to 0 at step ``steps``."""
+    from chainerrl.experiments import LinearInterpolationHook
+
+    def set_lr(env, agent, value):
+        agent.optimizer.lr = value
+
+    return LinearInterpolationHook(steps, lr, 0.0, set_lr)
+
+
 class EverySteps:
     """Step hook: ``action(step)`` every ``interval`` steps (0 or None: never)."""
 

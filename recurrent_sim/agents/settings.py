@@ -8,6 +8,8 @@ AGENT_LR = Setting("agent_lr", 7e-4, "the A3C agent's RMSProp learning rate", po
 RMSPROP_EPSILON = Setting("rmsprop_epsilon", 1e-1, "A3C RMSProp epsilon", positive_float,
                           original_flag="--rmsprop-epsilon")
 WEIGHT_DECAY = Setting("weight_decay", 0.0, "A3C weight decay", non_negative_float, original_flag="--weight-decay")
+LR_DECAY = Setting("lr_decay", False, "decay the A3C learning rate linearly to 0 over the training steps "
+                   "(chainerrl's A3C examples do)", bool, original_flag="--lr-decay")
 T_MAX = Setting("t_max", 5, "A3C rollout length, steps", positive_int, original_flag="--t-max")
 BETA = Setting("beta", 1e-2, "A3C entropy weight", non_negative_float, original_flag="--beta")
 REWARD_SCALE_FACTOR = Setting("reward_scale_factor", 1e-2, "the agent learns from reward x this", positive_float,

@@ -53,6 +53,8 @@ def test_help_lists_every_original_flag_and_the_changed_defaults(script):
     (["1", "--steps", "0"], "argument --steps: expected a positive integer"),
     (["1", "--env", "Breakout-v9"], "Breakout"),
     (["1", "--demo", "--loadtosim", "/nonexistent/sim"], "does not exist"),
+    (["1", "--lr-decay"], "--lr-decay needs a learning agent (--agent a3c, not --demo) and processes 1"),
+    (["2", "--agent", "a3c", "--lr-decay"], "--lr-decay needs a learning agent"),
 ])
 def test_user_errors_are_one_line_and_exit_2(script, capsys, tmp_path, argv, message):
     status, out, err = _run(script, capsys, *argv, "--outdir", str(tmp_path / "out"))
@@ -123,6 +125,32 @@ def test_learning_agent_saves_itself_and_reloads(script, capsys, tmp_path):
     assert status == 0, err
     status, out, err = _run(script, capsys, *argv, "--load", str(tmp_path / "missing"), "--outdir", str(outdir))
     assert status == 2 and "does not exist" in err
+
+
+def test_lr_decay_takes_the_agents_learning_rate_to_zero_over_the_steps(script, capsys, tmp_path, monkeypatch):
+    from recurrent_sim.agents.hooks import lr_decay_hook
+    from recurrent_sim.commands.original import runs
+
+    seen = []
+
+    def recording_hook(steps, lr):
+        hook = lr_decay_hook(steps, lr)
+
+        def record(env, agent, step):
+            hook(env, agent, step)
+            seen.append((step, agent.optimizer.lr))
+        return record
+
+    monkeypatch.setattr(runs, "lr_decay_hook", recording_hook)
+    argv = ["1", "--env", "BlockWorld-v0", "--frame-size", "32", "--num_output_channels_sim", "8", "--steps", "101",
+            "--warm_up_steps", "1000", "--eval-n-runs", "0", "--logger-level", "30", "--agent", "a3c", "--lr", "1e-3"]
+    status, out, err = _run(script, capsys, *argv, "--lr-decay", "--outdir", str(tmp_path / "out"))
+    assert status == 0, err
+    assert [step for step, _ in seen] == list(range(1, 102))
+    assert seen[0][1] == pytest.approx(1e-3) and seen[50][1] == pytest.approx(5e-4) and seen[-1][1] == 0.0
+    seen.clear()
+    status, out, err = _run(script, capsys, *argv, "--outdir", str(tmp_path / "out"))
+    assert status == 0 and seen == []  # without --lr-decay the rate stays
 
 
 def test_script_runs_as_a_program(tmp_path):

@@ -83,6 +83,8 @@ def check_args(args):
         args.loadtosim = pretrained_path(args.pretrained_sim)
     if args.processes < 1:
         raise UserError(f"processes must be at least 1 (got {args.processes})")
+    if args.lr_decay and (args.processes > 1 or args.agent != "a3c" or args.demo):
+        raise UserError("--lr-decay needs a learning agent (--agent a3c, not --demo) and processes 1")
     if (args.demo or args.train_in_sim) and args.processes > 1:
         raise UserError(f"processes must be 1 with {'--demo' if args.demo else '--train-in-sim'} "
                         f"(got {args.processes}): it plays one game")

@@ -11,7 +11,7 @@ import sys
 import time
 
 from recurrent_sim.agents.game_processes import GameProcesses, train_from_games
-from recurrent_sim.agents.hooks import EverySteps, ProgressFields, Scores, train_agent_with_hooks
+from recurrent_sim.agents.hooks import EverySteps, ProgressFields, Scores, lr_decay_hook, train_agent_with_hooks
 from recurrent_sim.agents.episode_loops import DemoRecorder, RewardFilter, run_episodes, summarize
 from recurrent_sim.commands.original.games import make_agent, make_game
 from recurrent_sim.commands.original.preparation import SimulatorSetup, TrainingSetup
@@ -102,6 +102,11 @@ def finish_training(args, trainer, setup: TrainingSetup, stop, rates):
         save_simulator(args, trainer, setup)
 
 
+def agent_hooks(args) -> list:
+    """The agent's own step hooks: with --lr-decay, its learning rate falls linearly to 0 over --steps."""
+    return [lr_decay_hook(args.steps, args.lr)] if args.lr_decay else []
+
+
 def run_training(args, outdir, setup: TrainingSetup) -> int:
     """Training with one game: chainerrl's ``train_agent``, every transition handed to the simulator's trainer."""
     if args.processes > 1:
@@ -121,7 +126,7 @@ def run_training(args, outdir, setup: TrainingSetup) -> int:
 
     with StopRequest() as stop, Progress(args.steps, "training", unit="steps", min_interval=10.0) as progress:
         hooks = [ProgressFields(progress, lambda: {"episodes": len(played.returns), **trainer.progress_fields()}),
-                 EverySteps(args.eval_interval if evaluate else 0, evaluate)]
+                 EverySteps(args.eval_interval if evaluate else 0, evaluate)] + agent_hooks(args)
         env = AgentReward(played, RewardFilter(args.min_reward, args.reward_scale_factor))
         agent_dir = train_agent_with_hooks(agent, env, args.steps, outdir, hooks, stop=stop, finish=finish)
     print(f"agent saved in {agent_dir}")
@@ -183,7 +188,7 @@ def run_training_in_sim(args, outdir, setup: SimulatorSetup) -> int:
 
     with StopRequest() as stop, Progress(args.steps, "training", unit="steps", min_interval=10.0) as progress:
         hooks = [ProgressFields(progress, lambda: {"episodes": len(game.returns)}),
-                 EverySteps(args.eval_interval if args.eval_n_runs else 0, evaluate)]
+                 EverySteps(args.eval_interval if args.eval_n_runs else 0, evaluate)] + agent_hooks(args)
         env = AgentReward(game, RewardFilter(args.min_reward, args.reward_scale_factor))
         agent_dir = train_agent_with_hooks(agent, env, args.steps, outdir, hooks, stop=stop, finish=finish)
     print(f"agent saved in {agent_dir}")
