@@ -23,7 +23,7 @@ import dataclasses
 import os
 from typing import Optional
 
-from recurrent_sim.agents.settings import AGENT_LR, REWARD_SCALE_FACTOR
+from recurrent_sim.agents.settings import AGENT_LR, BETA, REWARD_SCALE_FACTOR, RMSPROP_EPSILON, T_MAX
 from recurrent_sim.commands.flags import MAX_EPISODE_STEPS, OUT, RESUME
 from recurrent_sim.commands.dyna_rounds import (
     STATE_FILE, DynaRun, new_state, read_state, simulator_settings, write_state,
@@ -33,6 +33,7 @@ from recurrent_sim.envs.batched_simulated_game import SIM_EPISODE_LEN, SIM_REWAR
 from recurrent_sim.envs.preprocessing import FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.envs.registration import ENV, make_game
 from recurrent_sim.models import HIDDEN_SIZE
+from recurrent_sim.models.config import ARCHITECTURE, HEAD_INPUT
 from recurrent_sim.models.footprint import MAX_ACTIONS, agent_bytes
 from recurrent_sim.models.registry import simulator_config
 from recurrent_sim.training.heads_loss import DONE_POSITIVE_WEIGHT, DONE_WEIGHT, ERROR_WEIGHT, REWARD_WEIGHT
@@ -68,8 +69,9 @@ SCORE_EPISODES = Setting("score_episodes", 50, "real episodes each round's agent
 class DynaSettings:
     """What defines a dyna run (kept by ``--resume``); each field's flag and help come from its setting.
 
-    The simulator is the skip architecture with heads; its defaults follow the shipped BlockWorld
-    simulator's recipe (``recurrent_sim/pretrained/blockworld/TRAINED_WITH.md``).
+    The simulator has heads; its defaults follow the shipped BlockWorld simulator's recipe
+    (``recurrent_sim/pretrained/blockworld/TRAINED_WITH.md``: the motion architecture, heads that read
+    the predicted frame), the agent's the A3C setting that learns BlockWorld (docs/agents.md).
     """
 
     env: str = ENV.field("BlockWorld-v1")
@@ -80,6 +82,8 @@ class DynaSettings:
     max_episode_steps: Optional[int] = MAX_EPISODE_STEPS.field()
     # the simulator
     sim_updates: int = SIM_UPDATES.field()
+    architecture: str = ARCHITECTURE.field("motion")
+    head_input: str = HEAD_INPUT.field("frame")
     unroll_dep: int = UNROLL_DEP.field(4)
     obs_dep: int = OBS_DEP.field(8)
     pred_dep: int = PRED_DEP.field(4)
@@ -95,6 +99,9 @@ class DynaSettings:
     # the agent inside it, and its score
     agent_steps: int = AGENT_STEPS.field()
     agent_lr: float = AGENT_LR.field()
+    t_max: int = T_MAX.field(20)
+    rmsprop_epsilon: float = RMSPROP_EPSILON.field(1e-5)
+    beta: float = BETA.field()
     reward_scale_factor: float = REWARD_SCALE_FACTOR.field(1.0)
     sim_episode_len: int = SIM_EPISODE_LEN.field()
     sim_reward: str = SIM_REWARD.field("expected")
@@ -103,6 +110,8 @@ class DynaSettings:
 
 
 DEFINING = tuple(field.name for field in dataclasses.fields(DynaSettings))
+# what runs made before these settings existed used: a resumed run of theirs goes on with them
+EARLIER_DEFAULTS = {"architecture": "skip", "head_input": "state", "t_max": 5, "rmsprop_epsilon": 1e-1, "beta": 1e-2}
 CHANGEABLE = ("rounds", "sim_cpu_minutes")  # a resume keeps them unless given again
 
 
@@ -179,7 +188,7 @@ def _resumed_run(args):
     """(settings, state) of the run in --out; the flags given must agree with its settings."""
     try:
         state = read_state(args.out)
-        settings = DynaSettings(**state["settings"])
+        settings = DynaSettings(**{**EARLIER_DEFAULTS, **state["settings"]})
     except FileNotFoundError:
         raise UserError(f"--resume: {args.out} holds no dyna run ({STATE_FILE}); start without --resume") from None
     except (OSError, ValueError, TypeError, KeyError) as e:

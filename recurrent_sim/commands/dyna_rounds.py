@@ -28,7 +28,6 @@ import numpy as np
 
 from recurrent_sim.agents import make_acting_agent, make_learning_agent
 from recurrent_sim.agents.episode_loops import RewardFilter, summarize, train
-from recurrent_sim.commands.train import TRAIN_ARCHITECTURE
 from recurrent_sim.commands.collect import AgentPolicy, episode_seed, play_episode
 from recurrent_sim.data.episodes import EpisodeDataset, EpisodeWriter, read_manifest
 from recurrent_sim.envs import make_game
@@ -90,12 +89,13 @@ def write_state(out, state):
 
 
 def simulator_settings(s, number) -> OfflineSettings:
-    """The settings of round ``number``'s simulator training, from the run's settings ``s``: the skip
+    """The settings of round ``number``'s simulator training, from the run's settings ``s``: its
     architecture with heads, batches drawn from a seed of the round's own."""
     return OfflineSettings(
         sequence=SequenceSchedule(s.unroll_dep, s.obs_dep, s.pred_dep), batch_size=s.batch_size,
         hidden_size=s.hidden_size, optimizer=s.optimizer, lr=s.lr, validation_fraction=s.validation_fraction,
-        seed=offset_seed(s.seed, number), architecture=TRAIN_ARCHITECTURE, heads=True,
+        seed=offset_seed(s.seed, number), architecture=s.architecture, heads=True,
+        head_input=s.head_input,
         reward_weight=s.reward_weight, done_weight=s.done_weight, error_weight=s.error_weight,
         done_positive_weight=s.done_positive_weight)
 
@@ -195,7 +195,7 @@ class DynaRun:
         load = os.path.join(folder, state["agent_partial"]) if state["agent_partial"] else self._previous_agent(number)
         # without ``load`` (round 1) the agent starts from the untrained weights of --seed, the collecting agent's
         agent = make_learning_agent(self.n_actions, self.obs_shape, load=load, seed=s.seed, gpu=self.gpu,
-                                    lr=s.agent_lr)
+                                    lr=s.agent_lr, t_max=s.t_max, rmsprop_epsilon=s.rmsprop_epsilon, beta=s.beta)
         simulator = load_checkpoint(round_simulator(self.out, number)).build_simulator()
         use_device(self.gpu, simulator)
         warmup = max(1, s.sim_warmup if s.sim_warmup is not None else s.unroll_dep)

@@ -198,3 +198,33 @@ def test_a_resume_refuses_other_settings_and_a_new_run_refuses_a_used_folder(tmp
     code, _, err = cli("dyna", "--out", tmp_path / "other", *TINY)
     assert code == 2 and "is not empty" in err
     assert os.listdir(tmp_path / "other") == ["notes.txt"]
+
+
+def test_the_agent_and_simulator_settings_reach_their_phases_and_older_runs_keep_theirs(tmp_path, cli, monkeypatch):
+    made = []
+    make = dyna_rounds.make_learning_agent
+
+    def recording_agent(*args, **kwargs):
+        agent = make(*args, **kwargs)
+        made.append((agent.t_max, agent.beta, agent.optimizer.eps))
+        return agent
+
+    monkeypatch.setattr(dyna_rounds, "make_learning_agent", recording_agent)
+    out = tmp_path / "run"
+    assert cli("dyna", "--out", out, "--rounds", 1, *TINY, "--beta", 0.02)[0] == 0
+    config = load_checkpoint(dyna_rounds.round_simulator(out, 1)).config
+    assert (config.architecture, config.head_input) == ("motion", "frame")  # the shipped simulator's kind
+    assert made == [(20, 0.02, 1e-5)]  # the A3C setting that learns BlockWorld, --beta given
+    # a run made before these settings existed (their values then): its dyna.json lacks them; it goes on
+    # with what it used, not with the new defaults
+    old = tmp_path / "old"
+    earlier = ["--architecture", "skip", "--head-input", "state", "--t-max", 5, "--rmsprop-epsilon", 0.1]
+    assert cli("dyna", "--out", old, "--rounds", 1, *TINY, *earlier)[0] == 0
+    state = json.loads(open(old / "dyna.json").read())
+    for name in ("architecture", "head_input", "t_max", "rmsprop_epsilon", "beta"):
+        del state["settings"][name]
+    (old / "dyna.json").write_text(json.dumps(state))
+    code, _, err = cli("dyna", "--out", old, "--resume", "--rounds", 2)
+    assert code == 0, err
+    assert made[1:] == [(5, 1e-2, 1e-1), (5, 1e-2, 1e-1)]
+    assert load_checkpoint(dyna_rounds.round_simulator(old, 2)).config.architecture == "skip"
