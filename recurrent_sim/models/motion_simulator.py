@@ -20,6 +20,12 @@ decoder, but its output is a choice among *moved copies of the last frame*:
   (a softmax over the candidates): the last frame as it is, the locally
   moved frame, each globally moved copy, and one synthesized image (for
   what no copy holds, such as an object that appears);
+* with ``intensity_bins`` K > 0, the k x k convolution and the masks read
+  the last two frames as K soft intensity planes each (a triangular bin per
+  gray level band) instead of one gray plane: two objects of nearby gray
+  levels (BlockWorld's ball, 226, over its square, 200) then differ as
+  much as an object and the background do, where a gray plane shows the
+  ball over the square at an eighth of its contrast over the background;
 * the prediction is the masked sum of the candidates, a per-pixel convex
   combination of pixel values: with sharp masks and kernels an object is
   moved whole, neither faded nor smeared, and a prediction fed back stays an
@@ -37,8 +43,8 @@ architecture. State: ``(c, h, previous frames)``, see
 Registered as the architecture ``"motion"`` with the skip architecture's
 layers; options (``--architecture-options``): ``kernels`` (default 4),
 ``kernel_size`` (odd, default 5: displacements up to 2 pixels a step),
-``local_kernel`` (default true), ``previous_frame`` (default true), ``skips``
-and ``action_bias`` (as for ``skip``).
+``local_kernel`` (default true), ``intensity_bins`` (default 0: gray planes),
+``previous_frame`` (default true), ``skips`` and ``action_bias`` (as for ``skip``).
 """
 import chainer.functions as F
 import chainer.links as L
@@ -48,8 +54,8 @@ from chainer import initializers
 from recurrent_sim.models.skip_simulator import PREVIOUS_FRAME, SkipSimulator
 
 MOTION_ARCHITECTURE = "motion"
-MOTION_OPTIONS = ("skips", "action_bias", PREVIOUS_FRAME, "kernels", "kernel_size", "local_kernel")
-MOTION_DEFAULTS = {"kernels": 4, "kernel_size": 5, "local_kernel": True}
+MOTION_OPTIONS = ("skips", "action_bias", PREVIOUS_FRAME, "kernels", "kernel_size", "local_kernel", "intensity_bins")
+MOTION_DEFAULTS = {"kernels": 4, "kernel_size": 5, "local_kernel": True, "intensity_bins": 0}
 MOTION_FEATURES = 16  # channels of the decoder's full-size level, read by the mask layer
 KEEP_BIAS = 4.0  # initial mask logit of "the last frame as it is": an untrained model mostly repeats it
 
@@ -78,18 +84,37 @@ def move_pixels_locally(taps, kernels):
     return F.sum(kernels * taps, axis=1, keepdims=True)
 
 
+def intensity_planes(pixels, bins):
+    """(N, C, H, W) pixels in [0, 1] -> (N, C * bins, H, W): plane b of channel c is
+    max(0, 1 - |x (bins - 1) - b|), a triangular bin centred on gray level b / (bins - 1); the planes of
+    a pixel sum to 1 and mix only the two bins around its level."""
+    n, channels, height, width = pixels.shape
+    centres = pixels.xp.arange(bins, dtype=pixels.dtype).reshape(1, 1, bins, 1, 1)
+    scaled = F.broadcast_to(F.expand_dims(pixels, 2) * (bins - 1), (n, channels, bins, height, width))
+    planes = F.relu(1 - abs(scaled - F.broadcast_to(centres, scaled.shape)))
+    return F.reshape(planes, (n, channels * bins, height, width))
+
+
 def motion_options(options):
-    """The motion options with their defaults; ValueError for values no layer can take."""
+    """The motion options with their defaults; ValueError for values no layer can take.
+
+    Returns:
+        (kernels, kernel_size, local_kernel, intensity_bins).
+    """
     values = dict(MOTION_DEFAULTS)
     values.update({name: options[name] for name in MOTION_DEFAULTS if name in options})
     kernels, size, local = values["kernels"], values["kernel_size"], values["local_kernel"]
+    bins = values["intensity_bins"]
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 0 or bins == 1:
+        raise ValueError(f"the motion option intensity_bins must be 0 (gray planes) or an integer >= 2, "
+                         f"got {bins!r}")
     if isinstance(kernels, bool) or not isinstance(kernels, int) or kernels < 1:
         raise ValueError(f"the motion option kernels must be a positive integer, got {kernels!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
         raise ValueError(f"the motion option kernel_size must be an odd integer >= 3, got {size!r}")
     if not isinstance(local, bool):
         raise ValueError(f"the motion option local_kernel must be true or false, got {local!r}")
-    return kernels, size, local
+    return kernels, size, local, bins
 
 
 class MotionSimulator(SkipSimulator):
@@ -106,19 +131,19 @@ class MotionSimulator(SkipSimulator):
     PREVIOUS_FRAME_DEFAULT = True
 
     def __init__(self, config):
-        kernels, kernel_size, local = motion_options(config.options)
+        kernels, kernel_size, local, bins = motion_options(config.options)
         if config.channels != 1:
             raise ValueError("the motion architecture moves the pixels of gray frames; use gray frames "
                              "or another architecture (paper, skip)")
         super().__init__(config, output_channels=MOTION_FEATURES)
-        self.n_kernels, self.kernel_size, self.local_kernel = kernels, kernel_size, local
+        self.n_kernels, self.kernel_size, self.local_kernel, self.intensity_bins = kernels, kernel_size, local, bins
         taps = kernel_size * kernel_size
         # the last frame as it is, the locally moved frame, the globally moved copies, the synthesized image
         candidates = 1 + int(local) + kernels + 1
         local_taps = taps if local else 0
         bias = np.zeros(local_taps + candidates + 1, dtype=np.float32)
         bias[local_taps] = KEEP_BIAS
-        frames_in = 2 if self.previous_frame else 1
+        frames_in = (2 if self.previous_frame else 1) * max(1, bins)  # planes the masks read
         with self.init_scope():
             self.kernel_fc = L.Linear(config.hidden_size, kernels * taps, initialW=initializers.Normal(0.01))
             # what the last frames show within reach of a kernel: the motion the masks and kernels follow
@@ -136,6 +161,8 @@ class MotionSimulator(SkipSimulator):
         pixels = frames + mean  # [0, 1]
         frames_in = [pixels] if previous is None else [previous + mean, pixels]
         seen = F.concat(frames_in, axis=1)
+        if self.intensity_bins:
+            seen = intensity_planes(seen, self.intensity_bins)
         logits = self.mask_conv(F.concat([features, F.relu(self.motion_conv(seen)), seen], axis=1))
         taps = self.kernel_size * self.kernel_size
         local_taps = taps if self.local_kernel else 0

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from recurrent_sim.models import build_simulator
-from recurrent_sim.models.motion_simulator import move_pixels, move_pixels_locally, pixel_taps, repeat_border
+from recurrent_sim.models.motion_simulator import (
+    intensity_planes, move_pixels, move_pixels_locally, pixel_taps, repeat_border,
+)
 from recurrent_sim.models.registry import simulator_config
 
 SIZE = 16 + 16  # the smallest frames the skip layers take are 16; 32 leaves room to move
@@ -143,7 +145,35 @@ def test_without_previous_frame_the_state_is_the_lstm_state():
     ({"kernel_size": True}, "kernel_size must be an odd integer"),
     ({"local_kernel": 1}, "local_kernel must be true or false"),
     ({"residual": False}, "unknown options of the motion architecture"),
+    ({"intensity_bins": 1}, "intensity_bins must be 0"),
+    ({"intensity_bins": -2}, "intensity_bins must be 0"),
+    ({"intensity_bins": True}, "intensity_bins must be 0"),
 ])
 def test_motion_options_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
         _simulator(**options)
+
+
+def test_intensity_planes_separate_nearby_gray_levels_that_one_plane_barely_tells_apart():
+    # BlockWorld's background, square and ball (gray 20, 200, 226) and white, in [0, 1]
+    levels = np.array([20, 200, 226, 255], np.float32) / 255
+    planes = intensity_planes(chainer.Variable(levels.reshape(1, 1, 1, 4)), 16).array[0, :, 0]  # (16, 4)
+    np.testing.assert_allclose(planes.sum(axis=0), 1, atol=1e-6)
+    np.testing.assert_allclose(planes[:, 3], np.eye(16)[15], atol=1e-6)
+    np.testing.assert_allclose(planes[[11, 12], 1], [0.2353, 0.7647], atol=1e-3)  # 200 / 255 * 15 = 11.76
+    square, ball, background = planes[:, 1], planes[:, 2], planes[:, 0]
+    assert np.abs(square - ball).sum() == pytest.approx(2.0)  # no plane in common: as far apart as can be
+    assert np.abs(square - background).sum() == pytest.approx(2.0)
+    assert abs(levels[2] - levels[1]) < 0.15 * abs(levels[1] - levels[0])  # in one gray plane: an eighth
+
+
+def test_intensity_bins_give_the_masks_the_planes_of_both_frames_and_default_to_gray():
+    gray, binned = _simulator(), _simulator(intensity_bins=8)
+    assert gray.motion_conv.W.shape[1] == 2 and binned.motion_conv.W.shape[1] == 2 * 8
+    assert binned.mask_conv.W.shape[1] == gray.mask_conv.W.shape[1] + 2 * 7
+    frames = np.random.RandomState(2).randint(0, 256, (2, 1, SIZE, SIZE)).astype(np.uint8)
+    state = binned.initial_state(2)
+    with chainer.no_backprop_mode():
+        for _ in range(2):
+            prediction, state = binned.predict(binned.normalize(frames), np.array([0, 1], np.int32), state)
+    assert prediction.shape == (2, 1, SIZE, SIZE) and np.isfinite(prediction.array).all()
