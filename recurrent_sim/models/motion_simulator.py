@@ -22,7 +22,8 @@ decoder, but its output is a choice among *moved copies of the last frame*:
   what no copy holds, such as an object that appears);
 * with ``intensity_bins`` K > 0, the k x k convolution and the masks read
   the last two frames as K soft intensity planes each (a triangular bin per
-  gray level band) instead of one gray plane: two objects of nearby gray
+  gray level band, mixed by a 1 x 1 convolution into ``INTENSITY_FEATURES``
+  channels) instead of one gray plane: two objects of nearby gray
   levels (BlockWorld's ball, 226, over its square, 200) then differ as
   much as an object and the background do, where a gray plane shows the
   ball over the square at an eighth of its contrast over the background;
@@ -57,6 +58,7 @@ MOTION_ARCHITECTURE = "motion"
 MOTION_OPTIONS = ("skips", "action_bias", PREVIOUS_FRAME, "kernels", "kernel_size", "local_kernel", "intensity_bins")
 MOTION_DEFAULTS = {"kernels": 4, "kernel_size": 5, "local_kernel": True, "intensity_bins": 0}
 MOTION_FEATURES = 16  # channels of the decoder's full-size level, read by the mask layer
+INTENSITY_FEATURES = 8  # channels a 1 x 1 convolution makes of the intensity planes of the last two frames
 KEEP_BIAS = 4.0  # initial mask logit of "the last frame as it is": an untrained model mostly repeats it
 
 
@@ -143,8 +145,11 @@ class MotionSimulator(SkipSimulator):
         local_taps = taps if local else 0
         bias = np.zeros(local_taps + candidates + 1, dtype=np.float32)
         bias[local_taps] = KEEP_BIAS
-        frames_in = (2 if self.previous_frame else 1) * max(1, bins)  # planes the masks read
+        frames_in = 2 if self.previous_frame else 1
         with self.init_scope():
+            if bins:  # the frames' intensity planes, mixed into a few channels the masks read
+                self.intensity_conv = L.Convolution2D(frames_in * bins, INTENSITY_FEATURES, 1)
+                frames_in = INTENSITY_FEATURES
             self.kernel_fc = L.Linear(config.hidden_size, kernels * taps, initialW=initializers.Normal(0.01))
             # what the last frames show within reach of a kernel: the motion the masks and kernels follow
             self.motion_conv = L.Convolution2D(frames_in, MOTION_FEATURES, kernel_size, 1, kernel_size // 2)
@@ -162,7 +167,7 @@ class MotionSimulator(SkipSimulator):
         frames_in = [pixels] if previous is None else [previous + mean, pixels]
         seen = F.concat(frames_in, axis=1)
         if self.intensity_bins:
-            seen = intensity_planes(seen, self.intensity_bins)
+            seen = self.intensity_conv(intensity_planes(seen, self.intensity_bins))
         logits = self.mask_conv(F.concat([features, F.relu(self.motion_conv(seen)), seen], axis=1))
         taps = self.kernel_size * self.kernel_size
         local_taps = taps if self.local_kernel else 0

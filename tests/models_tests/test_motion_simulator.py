@@ -6,7 +6,7 @@ import pytest
 
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.motion_simulator import (
-    intensity_planes, move_pixels, move_pixels_locally, pixel_taps, repeat_border,
+    INTENSITY_FEATURES, intensity_planes, move_pixels, move_pixels_locally, pixel_taps, repeat_border,
 )
 from recurrent_sim.models.registry import simulator_config
 
@@ -167,10 +167,11 @@ def test_intensity_planes_separate_nearby_gray_levels_that_one_plane_barely_tell
     assert abs(levels[2] - levels[1]) < 0.15 * abs(levels[1] - levels[0])  # in one gray plane: an eighth
 
 
-def test_intensity_bins_give_the_masks_the_planes_of_both_frames_and_default_to_gray():
+def test_intensity_bins_give_the_masks_a_mix_of_the_planes_of_both_frames_and_default_to_gray():
     gray, binned = _simulator(), _simulator(intensity_bins=8)
-    assert gray.motion_conv.W.shape[1] == 2 and binned.motion_conv.W.shape[1] == 2 * 8
-    assert binned.mask_conv.W.shape[1] == gray.mask_conv.W.shape[1] + 2 * 7
+    assert binned.intensity_conv.W.shape[:2] == (INTENSITY_FEATURES, 2 * 8) and not hasattr(gray, "intensity_conv")
+    assert gray.motion_conv.W.shape[1] == 2 and binned.motion_conv.W.shape[1] == INTENSITY_FEATURES
+    assert binned.mask_conv.W.shape[1] == gray.mask_conv.W.shape[1] + INTENSITY_FEATURES - 2
     frames = np.random.RandomState(2).randint(0, 256, (2, 1, SIZE, SIZE)).astype(np.uint8)
     state = binned.initial_state(2)
     with chainer.no_backprop_mode():
