@@ -72,7 +72,8 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
             complete ones, the heads' figures all.
         warmup: real frames the simulator sees before predicting (>= 1).
         batch_size: sequences predicted together.
-        progress: optional Progress advanced by predicted frames.
+        progress: optional Progress advanced by predicted frames; its total (the complete sequences'
+            frames) grows by the frames of each sequence cut short by its episode's end as it comes.
         object_level, object_distance: foreground level (gray levels) and
             matching distance (pixels) of the object measures (:mod:`.objects`).
     Returns:
@@ -91,9 +92,11 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
         frames = np.stack([s.frames for s in batch])
         actions = np.stack([s.actions for s in batch])
         heads = {} if simulator.has_heads else None
+        complete = np.array([s.complete for s in batch])
+        if progress is not None and progress.total and not complete.all():  # beyond the complete ones counted
+            progress.total += int((~complete).sum()) * (frames.shape[1] - warmup)
         predictions = predict_rollouts(simulator, frames, actions, warmup, progress=progress, heads=heads)
         model_errors = per_step_mse(predictions, frames[:, warmup:])
-        complete = np.array([s.complete for s in batch])
         if complete.any():
             errors["model"].append(model_errors[complete])
             for name, value in baseline_errors(frames[complete], warmup, mean_image).items():

@@ -7,6 +7,7 @@ from recurrent_sim.envs import make_game
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.evaluation import evaluate_simulator, predict_rollouts, record_sequences
 
+from recurrent_sim.utils.progress import Progress
 from tests.helpers import BLOCKWORLD, FRAME_SIZE, small_simulator
 
 
@@ -182,3 +183,17 @@ def test_evaluation_batches_give_the_same_errors(simulator_and_data):
     np.testing.assert_array_equal(by_two.curves.mse["repeat_last"], all_at_once.curves.mse["repeat_last"])
     np.testing.assert_array_equal(by_two.example_real, sequences[0].frames[3:])
     assert by_two.origins == [(s.episode, s.start_step) for s in sequences]
+
+
+def test_the_progress_counts_the_sequences_cut_short_that_the_heads_are_measured_on(tmp_path):
+    simulator = small_simulator(heads=True)
+    game = make_game("BlockWorld-v1", seed=0, frame_size=FRAME_SIZE)
+    rng = np.random.default_rng(0)
+    sequences = list(record_sequences(game, lambda obs: int(rng.integers(5)), 4, 54, seed=0, keep_ended=4))
+    simulator.set_mean_image(sequences[0].frames[:1])
+    ended = sum(not s.complete for s in sequences)
+    assert ended > 0
+    with open(tmp_path / "bar", "w") as stream:
+        progress = Progress(4 * 50, "evaluate", stream=stream)
+        evaluate_simulator(simulator, iter(sequences), warmup=4, batch_size=3, progress=progress)
+    assert progress.count == progress.total == (4 + ended) * 50  # the bar ends full, not beyond
