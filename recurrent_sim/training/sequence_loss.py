@@ -28,6 +28,7 @@ computes the same loss with ``predict`` alone, one step at a time.
 The loss is the mean squared error per pixel, pixels in [0, 1], averaged
 over all trained steps.
 """
+import contextlib
 import dataclasses
 
 from typing import Optional
@@ -173,8 +174,18 @@ def sequence_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss
             previous, state = simulator.predict(inputs[:, warm - 1], actions[:, warm - 1], state)
     state, previous = detach(state), detach(previous)
 
-    errors = {"O": 0, "P": 0}
     steps = head_steps(simulator, heads)
+    heads_only = steps is not None and heads.weights.heads_only
+    with chainer.no_backprop_mode() if heads_only else contextlib.nullcontext():  # heads only: no frame graph
+        errors = _trained_steps(simulator, inputs, actions, plan, batch, state, previous, steps)
+    return errors_to_loss(errors, plan, batch * values).add_heads(simulator, steps, heads)
+
+
+def _trained_steps(simulator, inputs, actions, plan, batch, state, previous, steps):
+    """The summed squared errors ``{"O": ..., "P": ...}`` of the plan's trained steps (see the module),
+    each step recorded in ``steps`` (a :class:`HeadSteps`, or None) for the heads."""
+    warm = plan.warmup
+    errors = {"O": 0, "P": 0}
     for start, end, letter in plan_runs(plan):
         if start and start % plan.chunk == 0:
             state, previous = detach(state), detach(previous)
@@ -196,4 +207,4 @@ def sequence_loss(simulator, frames, actions, split, heads=None) -> SequenceLoss
                 errors["P"] = errors["P"] + F.sum(F.squared_difference(previous, inputs[:, t + 1]))
                 if steps is not None:
                     steps.add(simulator.head_features(state), previous, inputs[:, t + 1], t, batch)
-    return errors_to_loss(errors, plan, batch * values).add_heads(simulator, steps, heads)
+    return errors
