@@ -16,7 +16,7 @@ import numpy as np
 from recurrent_sim.evaluation.head_metrics import head_figures
 from recurrent_sim.evaluation.metrics import PREDICTORS, ErrorCurves, baseline_errors, per_step_mse
 from recurrent_sim.evaluation.objects import DEFAULT_DISTANCE, DEFAULT_LEVEL, ObjectCurves, batch_object_measures
-from recurrent_sim.evaluation.positions import PositionCurves, position_errors
+from recurrent_sim.evaluation.positions import PositionCurves, first_losses, position_errors
 from recurrent_sim.models.heads import reward_classes
 from recurrent_sim.evaluation.rollouts import predict_rollouts
 from recurrent_sim.utils.images import luminance
@@ -87,7 +87,7 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
     origins = []
     example = None
     head_parts = []
-    object_parts, position_parts, tracked = [], [], None
+    object_parts, position_parts, loss_parts, tracked = [], [], [], None
     for batch in _batches(sequences, batch_size):
         frames = np.stack([s.frames for s in batch])
         actions = np.stack([s.actions for s in batch])
@@ -107,8 +107,10 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
             if batch[0].objects is not None:
                 tracked = batch[0].objects
                 positions = np.stack([s.positions[warmup:] for s in batch])[complete]
-                position_parts.append(position_errors(positions, gray(predictions[complete]),
-                                                      gray(frames[complete, warmup - 1]), tracked))
+                errors_now = position_errors(positions, gray(predictions[complete]),
+                                             gray(frames[complete, warmup - 1]), tracked)
+                position_parts.append(errors_now)
+                loss_parts.append(first_losses(positions, errors_now, tracked, frames.shape[-2:]))
             if example is None:
                 first = int(np.flatnonzero(complete)[0])
                 example = (frames[first, warmup:].copy(), predictions[first].copy())
@@ -124,7 +126,8 @@ def evaluate_simulator(simulator, sequences, warmup, batch_size=20, progress=Non
     objects = ObjectCurves(_concatenated(object_parts), level=object_level, distance=object_distance)
     positions = None
     if position_parts:
-        positions = PositionCurves([obj.name for obj in tracked], _concatenated(position_parts))
+        positions = PositionCurves([obj.name for obj in tracked], _concatenated(position_parts),
+                                   _concatenated(loss_parts))
     return Evaluation(curves=curves, example_real=example[0], example_predicted=example[1], origins=origins,
                       heads=figures, objects=objects, positions=positions)
 

@@ -20,6 +20,7 @@ wherever the least wrong spot is: its error is then large, as it should be.
 
 Position error = Euclidean distance in pixels between the located centre
 and the true centre; a ball is "within 1 pixel" when that distance is <= 1.
+:func:`first_losses` says where each object was when the model first lost it.
 """
 import dataclasses
 from typing import Dict, Optional, Sequence
@@ -30,6 +31,8 @@ from recurrent_sim.envs.preprocessing import to_gray
 
 POSITION_PREDICTORS = ("model", "repeat_last")
 WITHIN_PIXELS = 1.0  # the "within 1 pixel" share
+# where an object is when the model first puts it more than WITHIN_PIXELS off (see first_losses)
+LOSS_PLACES = ("touching another object", "at a wall", "in the open")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +154,46 @@ def position_errors(real_positions, predictions, warmup_frame, objects) -> Dict[
     return errors
 
 
+def first_losses(real_positions, model_errors, objects, frame_shape) -> Dict[str, np.ndarray]:
+    """Where each object is lost: the first step its model error exceeds ``WITHIN_PIXELS``, and the
+    place it then is (an index into :data:`LOSS_PLACES`, the first that holds):
+
+    * touching another object: the two squares overlap or share an edge (their centres at most
+      ``(side_a + side_b) / 2`` pixels apart on both axes);
+    * at a wall: the object's square is within a pixel of the frame's edge;
+    * in the open: neither.
+
+    Args:
+        real_positions: (N, horizon, n_objects, 2) true centres (y, x), pixels.
+        model_errors: {"{object}_position_error_model": (N, horizon)} (as :func:`position_errors`).
+        objects: the :class:`TrackedObject` s, in the order of ``real_positions``.
+        frame_shape: (H, W) of the frames.
+    Returns:
+        {"{object}_lost_step": (N,) int64, 1-based, 0 when never lost; "{object}_lost_place": (N,) int64,
+        -1 when never lost}.
+    """
+    real_positions = np.asarray(real_positions, dtype=np.float64)
+    n = len(real_positions)
+    limits = np.array(frame_shape, dtype=np.float64) - 1
+    sides = np.array([obj.side for obj in objects], dtype=np.float64)
+    losses = {}
+    for i, obj in enumerate(objects):
+        lost = model_errors[f"{obj.name}_position_error_model"] > WITHIN_PIXELS
+        step = np.where(lost.any(axis=1), lost.argmax(axis=1) + 1, 0)
+        place = np.full(n, -1, dtype=np.int64)
+        for k in np.flatnonzero(step):
+            at = real_positions[k, step[k] - 1]  # (n_objects, 2)
+            reach = (sides[i] + sides) / 2
+            touching = [j for j in range(len(objects))
+                        if j != i and np.all(np.abs(at[j] - at[i]) <= reach[j])]
+            half = (sides[i] - 1) / 2
+            walled = np.any(at[i] - half <= 1) or np.any(at[i] + half >= limits - 1)
+            place[k] = 0 if touching else 1 if walled else 2
+        losses[f"{obj.name}_lost_step"] = step.astype(np.int64)
+        losses[f"{obj.name}_lost_place"] = place
+    return losses
+
+
 @dataclasses.dataclass
 class PositionCurves:
     """Per-sequence, per-step position errors (see :func:`position_errors`).
@@ -162,6 +205,19 @@ class PositionCurves:
 
     objects: Sequence[str]
     errors: Dict[str, np.ndarray]
+    losses: Optional[Dict[str, np.ndarray]] = None  # of :func:`first_losses`
+
+    def lost(self) -> Dict[str, dict]:
+        """Per object: in how many of the sequences the model first put it more than ``WITHIN_PIXELS``
+        off within the horizon, and how many of those at each of :data:`LOSS_PLACES` ({} without losses)."""
+        if not self.losses:
+            return {}
+        summary = {}
+        for name in self.objects:
+            step, place = self.losses[f"{name}_lost_step"], self.losses[f"{name}_lost_place"]
+            summary[name] = {"sequences": int(len(step)), "lost": int((step > 0).sum()),
+                             "places": {where: int((place == i).sum()) for i, where in enumerate(LOSS_PLACES)}}
+        return summary
 
     def table(self) -> Dict[str, np.ndarray]:
         """Columns of ``metrics.csv``, each (horizon,): per object and predictor the mean position

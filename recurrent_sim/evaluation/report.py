@@ -97,6 +97,7 @@ def object_summary(objects, positions=None) -> dict:
             "steps_before": horizon if first is None else first - 1,
         },
         "tracked_objects": list(positions.objects) if positions else [],
+        "first_lost": positions.lost() if positions else {},
         "steps": {str(step): {name: _number(column[step - 1]) for name, column in columns.items()}
                   for step in object_report_steps(horizon)},
         "mean_over_horizon": {name: _number(np.mean(column)) for name, column in columns.items()},
@@ -109,6 +110,9 @@ def object_summary(objects, positions=None) -> dict:
             "object_precision": f"share of predicted objects whose centre is within {objects.distance:g} "
                                 "pixels of real foreground, 1 when there is none",
             "position_error": "pixels between the object's true centre and the centre found in the frame",
+            "first_lost": "sequences whose object the model first puts more than 1 pixel off within the horizon, "
+                          "by where it then is: touching another object (overlapping or sharing an edge), "
+                          "within a pixel of a wall, or in the open (the first that holds)",
         },
     }
 
@@ -215,6 +219,10 @@ def object_lines(objects, positions=None):
                                f"({100 * row[f'{name}_within_1px_repeat_last']:.0f}%)" for name in positions.objects)
             lines.append(f"step {step:3d}: position error model (repeat last frame) {errors}; "
                          f"within 1 px: {within} of sequences")
+    for name, lost in (positions.lost() if positions else {}).items():
+        places = ", ".join(f"{count} {where}" for where, count in lost["places"].items())
+        lines.append(f"{name} first more than 1 px off in {lost['lost']} of {lost['sequences']} sequences within "
+                     f"{horizon} steps" + (f": {places}" if lost["lost"] else ""))
     first = objects.horizon()
     if first is None:
         lines.append(f"object horizon: the mean object recall stays at or above {RECALL_HORIZON} for all "

@@ -120,6 +120,13 @@ def test_object_measures_in_csv_summary_and_log(untrained_run_and_log):
         f"({rows[0]['object_precision_repeat_last']:.3f})")
     assert sum("position error model (repeat last frame) square " in line for line in lines) == 5
     assert sum(line.startswith("object horizon: ") for line in lines) == 1
+    # where each object was first lost: as many sequences as the last step's within-1-px share leaves lost
+    for name in ("square", "ball"):
+        lost = objects["first_lost"][name]
+        never = 1 - rows[-1][f"{name}_within_1px_model"]  # lost at the last step: lost at some step
+        assert lost["lost"] >= round(never * lost["sequences"]) and sum(lost["places"].values()) == lost["lost"]
+        line = next(line for line in lines if line.startswith(f"{name} first more than 1 px off in "))
+        assert line.startswith(f"{name} first more than 1 px off in {lost['lost']} of {lost['sequences']} sequences")
     assert imageio.v2.imread(out / "object_curve.png").shape[:2] == (900, 800)
 
 

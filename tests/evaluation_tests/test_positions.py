@@ -6,8 +6,10 @@ from recurrent_sim.envs import make_game
 from recurrent_sim.envs.preprocessing import preprocess_frame
 from recurrent_sim.evaluation import record_sequences
 from recurrent_sim.evaluation.positions import (
+    LOSS_PLACES,
     PositionCurves,
     TrackedObject,
+    first_losses,
     locate,
     position_errors,
     tracked_objects,
@@ -124,3 +126,26 @@ def test_a_dim_ball_counts_while_brighter_than_halfway_to_its_gray(ball_gray, fo
     located = locate(frame, [square, ball])[0]
     np.testing.assert_array_equal(located[0], [4.5, 4.5])
     assert (located[1].tolist() == [21.5, 11.5]) == found
+
+
+def test_where_an_object_is_first_lost():
+    square, ball = TrackedObject("square", 6, 200, 20), TrackedObject("ball", 4, 226, 20)
+    # 4 sequences of 3 steps, true centres (y, x) of the square and the ball at each step
+    truth = np.zeros((4, 3, 2, 2))
+    truth[:, :, 0] = [20.5, 20.5]  # the square stays at rows/columns 18..23
+    truth[0, :, 1] = [[10.5, 10.5], [20.5, 15.5], [12.5, 12.5]]  # step 2: side by side with the square
+    truth[1, :, 1] = [[10.5, 10.5], [11.5, 11.5], [2.5, 12.5]]  # step 3: its top row is row 1, a wall
+    truth[2, :, 1] = [[10.5, 10.5], [11.5, 11.5], [12.5, 12.5]]  # in the open
+    truth[3, :, 1] = [[20.5, 14.5], [10.5, 10.5], [12.5, 12.5]]  # a pixel from the square
+    ball_errors = np.array([[0.0, 1.5, 0.0], [0.0, 1.0, 4.0], [3.0, 9.0, 9.0], [0.0, 0.0, 0.0]])
+    errors = {"square_position_error_model": np.zeros((4, 3)), "ball_position_error_model": ball_errors}
+    losses = first_losses(truth, errors, [square, ball], (32, 32))
+    np.testing.assert_array_equal(losses["ball_lost_step"], [2, 3, 1, 0])
+    np.testing.assert_array_equal(losses["ball_lost_place"], [0, 1, 2, -1])
+    np.testing.assert_array_equal(losses["square_lost_step"], [0, 0, 0, 0])
+    ball_errors[3, 0] = 2.0  # lost at step 1, a pixel from the square: in the open
+    assert first_losses(truth, errors, [square, ball], (32, 32))["ball_lost_place"][3] == 2
+    curves = PositionCurves(["square", "ball"], errors, losses)
+    assert curves.lost()["ball"] == {"sequences": 4, "lost": 3,
+                                     "places": dict(zip(LOSS_PLACES, [1, 1, 1]))}
+    assert curves.lost()["square"]["lost"] == 0 and PositionCurves(["ball"], errors).lost() == {}
