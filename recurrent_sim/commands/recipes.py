@@ -52,16 +52,20 @@ def load_recipe(name: str, key: str = SETTINGS_KEY) -> dict:
         UserError: no such recipe for this command (the message lists them), or a file that is not a recipe.
     """
     path = os.path.join(FOLDER, f"{name}.json")
-    shipped = ", ".join(recipe_names(key)) or "none"
     if os.sep in str(name) or name in ("", ".", "..") or not os.path.isfile(path):
-        raise UserError(f"--recipe: no recipe {name!r}; shipped: {shipped}")
+        raise UserError(f"--recipe: no recipe {name!r}; shipped: {_shipped(key)}")
     recipe = _read(path)
     if not isinstance(recipe, dict):
         raise UserError(f"--recipe {name}: {path} is not a JSON object")
     if not isinstance(recipe.get(key), dict):
         raise UserError(f"--recipe {name}: {path} holds no \"{key}\" object (a recipe of another command); "
-                        f"shipped for this one: {shipped}")
+                        f"shipped for this one: {_shipped(key)}")
     return recipe[key]
+
+
+def _shipped(key: str) -> str:
+    """The names of :func:`recipe_names` for an error message ("none" when there are none)."""
+    return ", ".join(recipe_names(key)) or "none"
 
 
 def parse_recipe_value(where: str, value, switch: bool, type_=None, choices=None):
