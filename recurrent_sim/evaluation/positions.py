@@ -177,16 +177,16 @@ def first_losses(real_positions, model_errors, objects, frame_shape) -> Dict[str
     limits = np.array(frame_shape, dtype=np.float64) - 1
     sides = np.array([obj.side for obj in objects], dtype=np.float64)
     losses = {}
+    others = ~np.eye(len(objects), dtype=bool)
     for i, obj in enumerate(objects):
         lost = model_errors[f"{obj.name}_position_error_model"] > WITHIN_PIXELS
         step = np.where(lost.any(axis=1), lost.argmax(axis=1) + 1, 0)
         place = np.full(n, -1, dtype=np.int64)
+        reach = (sides[i] + sides)[:, None] / 2  # (n_objects, 1): farthest centre distance that still touches
+        half = (sides[i] - 1) / 2
         for k in np.flatnonzero(step):
             at = real_positions[k, step[k] - 1]  # (n_objects, 2)
-            reach = (sides[i] + sides) / 2
-            touching = [j for j in range(len(objects))
-                        if j != i and np.all(np.abs(at[j] - at[i]) <= reach[j])]
-            half = (sides[i] - 1) / 2
+            touching = np.any(others[i] & np.all(np.abs(at - at[i]) <= reach, axis=1))
             walled = np.any(at[i] - half <= 1) or np.any(at[i] + half >= limits - 1)
             place[k] = 0 if touching else 1 if walled else 2
         losses[f"{obj.name}_lost_step"] = step.astype(np.int64)
