@@ -103,6 +103,8 @@ def snapshot(*roots):
 def check_one_run(command, values, shared, original_script, capsys):
     base, _ = COMMANDS[command]
     tmp = tempfile.mkdtemp(prefix="flags-")
+    cwd = os.getcwd()
+    os.chdir(tmp)  # a relative path among the random values (e.g. --out -0.0) lands in tmp, not the checkout
     try:
         fill = dict(shared, tmp=tmp)
         argv = [a.format(**fill) for a in base]
@@ -122,6 +124,7 @@ def check_one_run(command, values, shared, original_script, capsys):
         assert code in (1, 2) and len(lines) == 1, (argv, code, err)
         assert snapshot(tmp, shared["root"]) == before, (argv, lines[0])
     finally:
+        os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
