@@ -232,7 +232,7 @@ def train(env, agent, steps, reward_filter=None, evaluate=None, eval_interval=No
             if done:
                 agent.stop_episode_and_train(obs, reward, done=True)
                 scores.append(total)
-                logger.info("episode %d finished at step %d: return %g", len(scores), step, total)
+                logger.debug("episode %d finished at step %d: return %g", len(scores), step, total)
                 obs = env.reset()
                 reward, total = 0.0, 0.0
             fields = {"episodes": len(scores)}
