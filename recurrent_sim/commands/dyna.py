@@ -32,22 +32,17 @@ from recurrent_sim.commands.validation import check_agent_frame_size, check_simu
 from recurrent_sim.envs.batched_simulated_game import SIM_EPISODE_LEN, SIM_REWARD
 from recurrent_sim.envs.preprocessing import FRAME_BUFFER_LENGTH, FRAME_SIZE
 from recurrent_sim.envs.registration import ENV, make_game
-from recurrent_sim.models import HIDDEN_SIZE
-from recurrent_sim.models.config import ARCHITECTURE, HEAD_INPUT
 from recurrent_sim.models.footprint import MAX_ACTIONS, agent_bytes
 from recurrent_sim.models.registry import simulator_config
-from recurrent_sim.training.heads_loss import DONE_POSITIVE_WEIGHT, DONE_WEIGHT, ERROR_WEIGHT, REWARD_WEIGHT
-from recurrent_sim.training.optimizers import LR, OPTIMIZER
-from recurrent_sim.training.run_settings import BATCH_SIZE, VALIDATION_FRACTION
-from recurrent_sim.training.sequence_loss import OBS_DEP, PRED_DEP, UNROLL_DEP
+from recurrent_sim.training.heads_loss import HeadWeights
+from recurrent_sim.training.run_settings import OfflineSettings
+from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.device import GPU, use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.locks import FolderLock
 from recurrent_sim.utils.memory import check_fits
 from recurrent_sim.utils.run_folder import write_run_config
-from recurrent_sim.utils.settings import (
-    SEED, Setting, non_negative_float, positive_int,
-)
+from recurrent_sim.utils.settings import SEED, SETTINGS, Setting, non_negative_float, positive_int
 from recurrent_sim.utils.signals import StopRequest
 
 ROUNDS = Setting("rounds", 3, "rounds of: collect, train the simulator, train the agent in it, score it; "
@@ -65,13 +60,22 @@ SCORE_EPISODES = Setting("score_episodes", 50, "real episodes each round's agent
                          "every round)", positive_int)
 
 
+# The simulator each round trains (with heads; its seed is the round's own). Its defaults follow the shipped
+# BlockWorld simulator's recipe (recurrent_sim/pretrained/blockworld/TRAINED_WITH.md: the motion architecture,
+# heads that read the predicted frame); the flags of SIMULATOR_FLAGS change them.
+SIMULATOR = OfflineSettings(sequence=SequenceSchedule(4, 8, 4), architecture="motion", hidden_size=128, lr=5e-4,
+                            heads=True, head_input="frame", head_weights=HeadWeights(0.3, 0.3, 0.03, 10.0))
+SIMULATOR_FLAGS = ("architecture", "head_input", "unroll_dep", "obs_dep", "pred_dep", "hidden_size", "batch_size",
+                   "optimizer", "lr", "validation_fraction", "reward_weight", "done_weight", "done_positive_weight",
+                   "error_weight")
+
+
 @dataclasses.dataclass(frozen=True)
 class DynaSettings:
-    """What defines a dyna run (kept by ``--resume``); each field's flag and help come from its setting.
+    """What defines a dyna run (kept by ``--resume``); each field's flag and help come from its setting,
+    the simulator's from those of :class:`~recurrent_sim.training.run_settings.OfflineSettings`.
 
-    The simulator has heads; its defaults follow the shipped BlockWorld simulator's recipe
-    (``recurrent_sim/pretrained/blockworld/TRAINED_WITH.md``: the motion architecture, heads that read
-    the predicted frame), the agent's the A3C setting that learns BlockWorld (docs/agents.md).
+    The agent's defaults are the A3C setting that learns BlockWorld (docs/agents.md).
     """
 
     env: str = ENV.field("BlockWorld-v1")
@@ -82,20 +86,7 @@ class DynaSettings:
     max_episode_steps: Optional[int] = MAX_EPISODE_STEPS.field()
     # the simulator
     sim_updates: int = SIM_UPDATES.field()
-    architecture: str = ARCHITECTURE.field("motion")
-    head_input: str = HEAD_INPUT.field("frame")
-    unroll_dep: int = UNROLL_DEP.field(4)
-    obs_dep: int = OBS_DEP.field(8)
-    pred_dep: int = PRED_DEP.field(4)
-    hidden_size: int = HIDDEN_SIZE.field(128)
-    batch_size: int = BATCH_SIZE.field()
-    optimizer: str = OPTIMIZER.field()
-    lr: float = LR.field(5e-4)
-    validation_fraction: float = VALIDATION_FRACTION.field()
-    reward_weight: float = REWARD_WEIGHT.field(0.3)
-    done_weight: float = DONE_WEIGHT.field(0.3)
-    done_positive_weight: float = DONE_POSITIVE_WEIGHT.field(10.0)
-    error_weight: float = ERROR_WEIGHT.field(0.03)
+    simulator: OfflineSettings = SIMULATOR
     # the agent inside it, and its score
     agent_steps: int = AGENT_STEPS.field()
     agent_lr: float = AGENT_LR.field()
@@ -108,8 +99,28 @@ class DynaSettings:
     sim_warmup: Optional[int] = SIM_WARMUP.field()
     score_episodes: int = SCORE_EPISODES.field()
 
+    def flat(self) -> dict:
+        """The settings by flag name: dyna.json's and config.json's keys."""
+        values = {}
+        for field in dataclasses.fields(self):
+            if field.name == "simulator":
+                simulator = self.simulator.flat()
+                values.update({name: simulator[name] for name in SIMULATOR_FLAGS})
+            else:
+                values[field.name] = getattr(self, field.name)
+        return values
 
-DEFINING = tuple(field.name for field in dataclasses.fields(DynaSettings))
+    @classmethod
+    def from_flat(cls, values: dict) -> "DynaSettings":
+        """The settings of :meth:`flat`'s names (those missing keep their defaults); ValueError (a
+        SettingError names its setting) for values that cannot work."""
+        values = dict(values)
+        simulator = SIMULATOR.flat()
+        simulator.update({name: values.pop(name) for name in SIMULATOR_FLAGS if name in values})
+        return cls(simulator=OfflineSettings.from_flat(simulator), **values)
+
+
+DEFINING = tuple(DynaSettings().flat())
 # what runs made before these settings existed used: a resumed run of theirs goes on with them
 EARLIER_DEFAULTS = {"architecture": "skip", "head_input": "state", "t_max": 5, "rmsprop_epsilon": 1e-1, "beta": 1e-2}
 CHANGEABLE = ("rounds", "sim_cpu_minutes")  # a resume keeps them unless given again
@@ -127,10 +138,10 @@ def add_parser(subparsers):
     OUT.add_to(parser, required=True, help="run folder (see docs/dyna.md)", show_default=False)
     RESUME.add_to(parser, help="continue the run in --out where it stopped", show_default=False)
     ROUNDS.add_to(parser)
-    for field in dataclasses.fields(DynaSettings):  # a setting whose default is None says it in its help
-        setting = field.metadata["setting"]
-        field_help = "the simulator's learning rate" if field.name == "lr" else None
-        setting.add_to(parser, default=field.default, help=field_help, show_default=field.default is not None)
+    defaults = DynaSettings().flat()
+    for name in DEFINING:  # a setting whose default is None says it in its help
+        field_help = "the simulator's learning rate" if name == "lr" else None
+        SETTINGS[name].add_to(parser, default=defaults[name], help=field_help, show_default=defaults[name] is not None)
     SIM_CPU_MINUTES.add_to(parser)
     GPU.add_to(parser)
     defaults = {name: parser.get_default(name) for name in DEFINING + CHANGEABLE}
@@ -147,13 +158,10 @@ def _check(settings: DynaSettings) -> int:
     if settings.frame_size < 16:
         raise UserError(f"--frame-size {settings.frame_size} is too small: the simulator needs 16 pixels or more")
     check_agent_frame_size(settings.frame_size, "use a larger --frame-size")
-    if settings.validation_fraction > 0 and settings.episodes_per_round < 2:
+    if settings.simulator.validation_fraction > 0 and settings.episodes_per_round < 2:
         raise UserError("--episodes-per-round 1 leaves round 1 no episode to validate on: collect 2 or more, "
                         "or pass --validation-fraction 0")
-    try:
-        sim = simulator_settings(settings, 1)  # SettingError or ValueError for a split that cannot work
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    sim = simulator_settings(settings, 1)
     size = settings.frame_size
     obs_shape = (settings.frame_buffer_length, size, size)
     check_fits(agent_bytes(obs_shape, MAX_ACTIONS, learning=True), f"the agent (--frame-size {size})",
@@ -175,7 +183,10 @@ def _new_run(args):
     """(settings, state) of a new run, checked; refuses an --out that holds anything."""
     values = {name: args.run_defaults[name] for name in DEFINING}
     values.update(_given(args, DEFINING))
-    settings = DynaSettings(**values)
+    try:
+        settings = DynaSettings.from_flat(values)
+    except ValueError as e:  # a split that cannot work
+        raise UserError(str(e)) from None
     if os.path.isfile(os.path.join(args.out, STATE_FILE)):
         raise UserError(f"--out {args.out} already holds a dyna run: add --resume to continue it, or choose "
                         "another --out")
@@ -188,16 +199,17 @@ def _resumed_run(args):
     """(settings, state) of the run in --out; the flags given must agree with its settings."""
     try:
         state = read_state(args.out)
-        settings = DynaSettings(**{**EARLIER_DEFAULTS, **state["settings"]})
+        settings = DynaSettings.from_flat({**EARLIER_DEFAULTS, **state["settings"]})
     except FileNotFoundError:
         raise UserError(f"--resume: {args.out} holds no dyna run ({STATE_FILE}); start without --resume") from None
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise UserError(f"--resume: cannot read {os.path.join(args.out, STATE_FILE)} ({e}); start a new run "
                         "in another --out") from None
+    stored = settings.flat()
     for name, value in _given(args, DEFINING).items():
-        if getattr(settings, name) != value:
+        if stored[name] != value:
             flag = "--" + name.replace("_", "-")
-            raise UserError(f"--resume: {flag} {value} differs from this run's {getattr(settings, name)}; drop "
+            raise UserError(f"--resume: {flag} {value} differs from this run's {stored[name]}; drop "
                             f"{flag} to continue the run, or start a new run in another --out")
     return settings, state
 
@@ -222,7 +234,7 @@ def run(args) -> int:
         changeable.update(state.get("options", {}), **_given(args, CHANGEABLE))
         state["options"] = changeable
         write_run_config(args.out, {"out": os.path.abspath(args.out), "resume": args.resume, "gpu": args.gpu,
-                                    **changeable, **dataclasses.asdict(settings)})
+                                    **changeable, **settings.flat()})
         rounds = changeable["rounds"]
         if state["round"] > rounds:
             print(f"{args.out} already holds {state['round'] - 1} rounds; nothing to do (ask for more with --rounds)")

@@ -37,7 +37,6 @@ from recurrent_sim.training.checkpoint import list_checkpoints, load_checkpoint,
 from recurrent_sim.training.offline import OfflineTrainer
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions
 from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, find_resume_checkpoint
-from recurrent_sim.training.sequence_loss import SequenceSchedule
 from recurrent_sim.utils.device import use_device
 from recurrent_sim.utils.errors import UserError
 from recurrent_sim.utils.files import atomic_write
@@ -70,7 +69,7 @@ def round_simulator(out, round_number) -> str:
 
 def new_state(settings) -> dict:
     """The state of a run that has done nothing yet."""
-    return {"settings": dataclasses.asdict(settings), "round": 1, "phase": PHASES[0], "agent_steps_done": 0,
+    return {"settings": settings.flat(), "round": 1, "phase": PHASES[0], "agent_steps_done": 0,
             "agent_partial": None, "rows": []}
 
 
@@ -89,15 +88,9 @@ def write_state(out, state):
 
 
 def simulator_settings(s, number) -> OfflineSettings:
-    """The settings of round ``number``'s simulator training, from the run's settings ``s``: its
-    architecture with heads, batches drawn from a seed of the round's own."""
-    return OfflineSettings(
-        sequence=SequenceSchedule(s.unroll_dep, s.obs_dep, s.pred_dep), batch_size=s.batch_size,
-        hidden_size=s.hidden_size, optimizer=s.optimizer, lr=s.lr, validation_fraction=s.validation_fraction,
-        seed=offset_seed(s.seed, number), architecture=s.architecture, heads=True,
-        head_input=s.head_input,
-        reward_weight=s.reward_weight, done_weight=s.done_weight, error_weight=s.error_weight,
-        done_positive_weight=s.done_positive_weight)
+    """The settings of round ``number``'s simulator training: those of the run's settings ``s``, with
+    batches and weights drawn from a seed of the round's own."""
+    return dataclasses.replace(s.simulator, seed=offset_seed(s.seed, number))
 
 
 class DynaRun:
@@ -198,7 +191,7 @@ class DynaRun:
                                     lr=s.agent_lr, t_max=s.t_max, rmsprop_epsilon=s.rmsprop_epsilon, beta=s.beta)
         simulator = load_checkpoint(round_simulator(self.out, number)).build_simulator()
         use_device(self.gpu, simulator)
-        warmup = max(1, s.sim_warmup if s.sim_warmup is not None else s.unroll_dep)
+        warmup = max(1, s.sim_warmup if s.sim_warmup is not None else s.simulator.sequence.unroll_dep)
         source = DatasetWarmups(EpisodeDataset([self.data]).episodes, warmup,
                                 seed=offset_seed(s.seed, number + state["agent_steps_done"]))
         game = SimulatedGame(simulator, n_frames=s.frame_buffer_length, max_episode_steps=s.sim_episode_len,

@@ -16,7 +16,6 @@ import dataclasses
 import logging
 import os
 
-from recurrent_sim.commands.common import sequence_schedule
 from recurrent_sim.commands.flags import DATA, LOADTOSIM, OUT, RECIPE, RESUME
 from recurrent_sim.commands.recipes import apply_recipe, recipe_names
 from recurrent_sim.data.episodes import EpisodeDataset
@@ -47,14 +46,24 @@ logger = logging.getLogger(__name__)
 
 
 def _setting_fields(cls, leave_out=()) -> tuple:
-    """Names of the fields of dataclass ``cls`` that a :class:`Setting` defines."""
-    return tuple(f.name for f in dataclasses.fields(cls) if "setting" in f.metadata and f.name not in leave_out)
+    """Names of the fields of dataclass ``cls`` that a :class:`Setting` defines, those of a field that
+    holds a dataclass (the heads' weights) in its place."""
+    names = ()
+    for field in dataclasses.fields(cls):
+        if field.name in leave_out:
+            continue
+        if dataclasses.is_dataclass(field.default):
+            names += _setting_fields(type(field.default))
+        elif "setting" in field.metadata:
+            names += (field.name,)
+    return names
 
 
 # Flags that define a run (a resume must keep them: the fields of OfflineSettings, the sequence split's
 # included; the encoder's size comes from --loadtosim or its default) and flags of how it runs (a resume keeps
 # them unless given again: RunOptions' fields but --gpu). Both are None unless given, so that a resume can tell.
-RUN_SETTINGS = _setting_fields(SequenceSchedule) + _setting_fields(OfflineSettings, leave_out=("encoding_size",))
+RUN_SETTINGS = _setting_fields(SequenceSchedule) + _setting_fields(OfflineSettings,
+                                                                   leave_out=("sequence", "encoding_size"))
 RUN_OPTIONS = _setting_fields(RunOptions, leave_out=("gpu",))
 
 # This command's defaults where they differ from the library's: the skip simulator with the paper's 33% scheme
@@ -107,15 +116,8 @@ def _given(args, names=RUN_SETTINGS) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _flat(settings: OfflineSettings) -> dict:
-    flat = settings.to_dict()
-    flat.update(flat.pop("sequence"))
-    flat["curriculum"] = tuple(flat["curriculum"])
-    return flat
-
-
 def _check_resume_flags(args, settings):
-    stored = _flat(settings)
+    stored = settings.flat()
     for name, value in _given(args).items():
         if stored[name] != value:
             flag = SETTINGS[name].flag
@@ -142,13 +144,11 @@ def _new_settings(args, init) -> OfflineSettings:
             f"--loadtosim {args.loadtosim}; drop --architecture"
         )
     values.update(given)
-    for name in ("unroll_dep", "obs_dep", "pred_dep"):
-        setattr(args, name, values.pop(name))
-    return OfflineSettings(
-        sequence=sequence_schedule(args),
-        encoding_size=init.config.encoding_size if init is not None else OfflineSettings.encoding_size,
-        **values,
-    )
+    values["encoding_size"] = init.config.encoding_size if init is not None else OfflineSettings.encoding_size
+    try:
+        return OfflineSettings.from_flat(values)
+    except ValueError as e:  # a split or a weight that cannot work (a SettingError names its flag itself)
+        raise UserError(str(e)) from None
 
 
 def _new_options(args) -> RunOptions:

@@ -142,7 +142,7 @@ class OfflineTrainer(RunCheckpoints):
         use_device(options.gpu, self.simulator)
         # With heads_only the optimiser sees the heads alone: the rest keeps its weights
         # (its gradients are still computed, and ignored).
-        learner = self.simulator.state_heads if settings.heads_only else self.simulator
+        learner = self.simulator.state_heads if settings.head_weights.heads_only else self.simulator
         self.optimizer = make_optimizer(learner, settings.optimizer, settings.lr, settings.grad_clip)
         ensure_mean_image(self.simulator, (dataset.episodes[i].frames for i in self.train_indices))
         self.loss = get_loss(settings.loss)

@@ -12,14 +12,7 @@ from recurrent_sim.models import (
     HIDDEN_SIZE,
     architecture_names,
 )
-from recurrent_sim.training.heads_loss import (
-    DONE_POSITIVE_WEIGHT,
-    DONE_WEIGHT,
-    ERROR_WEIGHT,
-    HEADS_ONLY,
-    REWARD_WEIGHT,
-    HeadWeights,
-)
+from recurrent_sim.training.heads_loss import HeadWeights
 from recurrent_sim.training.losses import LOSS, loss_names
 from recurrent_sim.training.optimizers import GRAD_CLIP, LR, OPTIMIZER
 from recurrent_sim.training.rank_sampling import RANK_BATCHES
@@ -78,9 +71,8 @@ class OfflineSettings:
             (e.g. ``{"skips": False}`` for the skip architecture), or None.
         heads: the simulator has reward, episode-end and error heads.
         head_input: what the heads read (``state`` or ``frame``; see :mod:`recurrent_sim.models.heads`).
-        heads_only: only the heads learn; the rest of the network keeps its weights.
-        reward_weight, done_weight, error_weight, done_positive_weight: their weights in the loss
-            (see :mod:`recurrent_sim.training.heads_loss`).
+        head_weights: the heads' weights in the loss, and whether only the heads learn (the rest of the
+            network then keeps its weights; see :class:`~recurrent_sim.training.heads_loss.HeadWeights`).
     """
 
     # the batches: one of the paper's training schemes, or the split of ``sequence``
@@ -99,16 +91,12 @@ class OfflineSettings:
     architecture_options: Optional[dict] = ARCHITECTURE_OPTIONS.field()
     heads: bool = HEADS.field()
     head_input: str = HEAD_INPUT.field()
-    heads_only: bool = HEADS_ONLY.field()
     # its loss and optimiser
     loss: str = LOSS.field()
     optimizer: str = OPTIMIZER.field()
     lr: float = LR.field()
     grad_clip: float = GRAD_CLIP.field()
-    reward_weight: float = REWARD_WEIGHT.field()
-    done_weight: float = DONE_WEIGHT.field()
-    error_weight: float = ERROR_WEIGHT.field()
-    done_positive_weight: float = DONE_POSITIVE_WEIGHT.field()
+    head_weights: HeadWeights = HeadWeights()
 
     def __post_init__(self):
         object.__setattr__(self, "curriculum", tuple(int(u) for u in self.curriculum or ()))
@@ -126,18 +114,9 @@ class OfflineSettings:
             raise SettingError("validation_fraction", f"{{flag}} must be in [0, 1), got {self.validation_fraction}")
         if self.head_input not in HEAD_INPUTS:
             raise SettingError("head_input", f"{{flag}} must be one of {', '.join(HEAD_INPUTS)}, got {self.head_input!r}")
-        if self.heads_only and not self.heads:
+        if self.head_weights.heads_only and not self.heads:
             raise SettingError("heads_only", "{flag} needs a simulator with heads: add --heads, or --loadtosim one "
                                "that has them")
-        for name in ("reward_weight", "done_weight", "error_weight", "done_positive_weight"):
-            if not 0 <= getattr(self, name) < float("inf"):
-                raise SettingError(name, f"{{flag}} must be a finite number >= 0, got {getattr(self, name)}")
-
-    @property
-    def head_weights(self) -> HeadWeights:
-        """The weights of the heads' losses."""
-        return HeadWeights(self.reward_weight, self.done_weight, self.error_weight, self.done_positive_weight,
-                           self.heads_only)
 
     @property
     def split(self):
@@ -155,11 +134,28 @@ class OfflineSettings:
         d["curriculum"] = list(self.curriculum)
         return d
 
+    def flat(self) -> dict:
+        """The settings by flag name: :meth:`to_dict` with the split and the heads' weights at the top."""
+        flat = self.to_dict()
+        flat.update(flat.pop("sequence"))
+        flat.update(flat.pop("head_weights"))
+        flat["curriculum"] = tuple(flat["curriculum"])
+        return flat
+
+    @classmethod
+    def from_flat(cls, values: dict) -> "OfflineSettings":
+        """The settings of :meth:`flat`'s names (those missing keep their defaults)."""
+        values = dict(values)
+        sequence = {f.name: values.pop(f.name) for f in dataclasses.fields(SequenceSchedule) if f.name in values}
+        weights = {f.name: values.pop(f.name) for f in dataclasses.fields(HeadWeights) if f.name in values}
+        return cls(sequence=SequenceSchedule(**sequence), head_weights=HeadWeights(**weights), **values)
+
     @classmethod
     def from_dict(cls, d: dict) -> "OfflineSettings":
+        """The settings of :meth:`to_dict`; the heads' weights also as top-level keys (runs made before they
+        were grouped)."""
         d = dict(d)
-        d["sequence"] = SequenceSchedule(**d["sequence"])
-        return cls(**d)
+        return cls.from_flat({**d.pop("sequence"), **d.pop("head_weights", {}), **d})
 
 
 @dataclasses.dataclass(frozen=True)

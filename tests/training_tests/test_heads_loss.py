@@ -147,3 +147,19 @@ def test_heads_only_differentiates_the_heads_alone_and_keeps_the_frame_error(nam
     assert all(grad is None for name, grad in grads.items() if not name.startswith("/state_heads"))
     expected = sum(alone[key] * 1.0 for key in ("reward_loss", "done_loss", "error_loss"))
     assert float(loss.array) == pytest.approx(expected, rel=1e-5)  # the heads' loss, without the frames'
+
+
+def test_run_settings_hold_the_head_weights_and_read_the_flat_keys_of_earlier_runs():
+    """OfflineSettings keeps the heads' weights as one HeadWeights (no field declared twice); the settings a
+    checkpoint stored before they were grouped (top-level reward_weight, ..., heads_only) read back the same."""
+    from recurrent_sim.training.run_settings import OfflineSettings
+
+    weights = HeadWeights(0.5, 0.25, 0.1, done_positive_weight=10.0, heads_only=True)
+    settings = OfflineSettings(heads=True, head_weights=weights)
+    stored = settings.to_dict()
+    assert stored["head_weights"]["done_positive_weight"] == 10.0 and "reward_weight" not in stored
+    assert OfflineSettings.from_dict(stored) == settings
+    earlier = {key: value for key, value in stored.items() if key != "head_weights"}
+    earlier.update(stored["head_weights"])
+    assert OfflineSettings.from_dict(earlier).head_weights == weights
+    assert OfflineSettings.from_dict({**earlier, "heads_only": False}).head_weights.heads_only is False
