@@ -30,7 +30,16 @@ decoder, but its output is a choice among *moved copies of the last frame*:
 * the prediction is the masked sum of the candidates, a per-pixel convex
   combination of pixel values: with sharp masks and kernels an object is
   moved whole, neither faded nor smeared, and a prediction fed back stays an
-  image.
+  image;
+* with ``plane_loss`` K > 0, the frame loss (:meth:`MotionSimulator.frame_error`) compares
+  *intensity planes* instead of pixels: the same masks and kernels move the
+  last frame's K triangular planes (each moved plane a convex mix of planes,
+  so a pixel's planes sum to 1 and their weighted bin centres are the
+  predicted pixel itself), and the loss is their squared difference from the
+  target's planes, summed over the planes. A pixel of the wrong object costs
+  up to 2 whatever the two gray levels (the squared error of BlockWorld's
+  ball over its square: 0.01), and the gradient of a mask grows with how
+  much of the target's level its candidate holds, not with the gray distance.
 
 Pixels are moved in [0, 1] (the normalised frame plus the mean image); the
 frame's border is repeated outside it, so what enters at an edge is the
@@ -45,8 +54,10 @@ Registered as the architecture ``"motion"`` with the skip architecture's
 layers; options (``--architecture-options``): ``kernels`` (default 4),
 ``kernel_size`` (odd, default 5: displacements up to 2 pixels a step),
 ``local_kernel`` (default true), ``intensity_bins`` (default 0: gray planes),
-``previous_frame`` (default true), ``skips`` and ``action_bias`` (as for ``skip``).
+``plane_loss`` (default 0: the squared error of pixels), ``previous_frame`` (default true), ``skips`` and
+``action_bias`` (as for ``skip``).
 """
+import chainer
 import chainer.functions as F
 import chainer.links as L
 import numpy as np
@@ -55,8 +66,9 @@ from chainer import initializers
 from recurrent_sim.models.skip_simulator import PREVIOUS_FRAME, SkipSimulator
 
 MOTION_ARCHITECTURE = "motion"
-MOTION_OPTIONS = ("skips", "action_bias", PREVIOUS_FRAME, "kernels", "kernel_size", "local_kernel", "intensity_bins")
-MOTION_DEFAULTS = {"kernels": 4, "kernel_size": 5, "local_kernel": True, "intensity_bins": 0}
+MOTION_OPTIONS = ("skips", "action_bias", PREVIOUS_FRAME, "kernels", "kernel_size", "local_kernel", "intensity_bins",
+                  "plane_loss")
+MOTION_DEFAULTS = {"kernels": 4, "kernel_size": 5, "local_kernel": True, "intensity_bins": 0, "plane_loss": 0}
 MOTION_FEATURES = 16  # channels of the decoder's full-size level, read by the mask layer
 INTENSITY_FEATURES = 8  # channels a 1 x 1 convolution makes of the intensity planes of the last two frames
 KEEP_BIAS = 4.0  # initial mask logit of "the last frame as it is": an untrained model mostly repeats it
@@ -69,8 +81,9 @@ def repeat_border(pixels, width):
 
 
 def pixel_taps(pixels, kernel_size):
-    """(N, 1, H, W) -> (N, k * k, H, W): at each pixel, the k x k pixels around it in row-major
-    order (tap dy * k + dx reads pixel (y + dy - k // 2, x + dx - k // 2)), the border repeated."""
+    """(N, C, H, W) -> (N, C * k * k, H, W): at each pixel, the k x k pixels around it in row-major
+    order (tap c * k * k + dy * k + dx reads pixel (y + dy - k // 2, x + dx - k // 2) of channel c), the
+    border repeated."""
     return F.im2col(repeat_border(pixels, kernel_size // 2), kernel_size)
 
 
@@ -97,26 +110,54 @@ def intensity_planes(pixels, bins):
     return F.reshape(planes, (n, channels * bins, height, width))
 
 
+def moved_planes(planes, masks, local_kernels, kernels, synthesized, kernel_size):
+    """The candidates' intensity planes mixed as their pixels are (see the module).
+
+    Args:
+        planes: (N, K, H, W) intensity planes of the last frame.
+        masks: (N, candidates, H, W) per-pixel weights of the candidates.
+        local_kernels: (N, k * k, H, W) per-pixel kernels, or None (no local kernel).
+        kernels: (N, kernels, k * k) global kernels.
+        synthesized: (N, K, H, W) intensity planes of the synthesized image.
+
+    Returns:
+        (N, K, H, W) planes, each pixel's summing to 1.
+    """
+    n, bins, height, width = planes.shape
+    taps = kernel_size * kernel_size
+    around = F.reshape(pixel_taps(planes, kernel_size), (n, bins, taps, height, width))
+    candidates = [planes]
+    if local_kernels is not None:
+        candidates.append(F.sum(F.broadcast_to(F.expand_dims(local_kernels, 1), around.shape) * around, axis=2))
+    by_tap = F.reshape(F.transpose(around, (0, 2, 1, 3, 4)), (n, taps, bins * height * width))
+    moved = F.reshape(F.matmul(kernels, by_tap), (n, kernels.shape[1], bins, height, width))
+    candidates.extend(moved[:, i] for i in range(kernels.shape[1]))
+    candidates.append(synthesized)
+    stacked = F.stack(candidates, axis=1)  # (N, candidates, K, H, W)
+    return F.sum(F.broadcast_to(F.expand_dims(masks, 2), stacked.shape) * stacked, axis=1)
+
+
 def motion_options(options):
     """The motion options with their defaults; ValueError for values no layer can take.
 
     Returns:
-        (kernels, kernel_size, local_kernel, intensity_bins).
+        (kernels, kernel_size, local_kernel, intensity_bins, plane_loss).
     """
     values = dict(MOTION_DEFAULTS)
     values.update({name: options[name] for name in MOTION_DEFAULTS if name in options})
     kernels, size, local = values["kernels"], values["kernel_size"], values["local_kernel"]
-    bins = values["intensity_bins"]
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 0 or bins == 1:
-        raise ValueError(f"the motion option intensity_bins must be 0 (gray planes) or an integer >= 2, "
-                         f"got {bins!r}")
+    bins, plane_loss = values["intensity_bins"], values["plane_loss"]
+    for name, value in (("intensity_bins", bins), ("plane_loss", plane_loss)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value == 1:
+            raise ValueError(f"the motion option {name} must be 0 (gray levels) or an integer >= 2 (planes), "
+                             f"got {value!r}")
     if isinstance(kernels, bool) or not isinstance(kernels, int) or kernels < 1:
         raise ValueError(f"the motion option kernels must be a positive integer, got {kernels!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
         raise ValueError(f"the motion option kernel_size must be an odd integer >= 3, got {size!r}")
     if not isinstance(local, bool):
         raise ValueError(f"the motion option local_kernel must be true or false, got {local!r}")
-    return kernels, size, local, bins
+    return kernels, size, local, bins, plane_loss
 
 
 class MotionSimulator(SkipSimulator):
@@ -133,12 +174,13 @@ class MotionSimulator(SkipSimulator):
     PREVIOUS_FRAME_DEFAULT = True
 
     def __init__(self, config):
-        kernels, kernel_size, local, bins = motion_options(config.options)
+        kernels, kernel_size, local, bins, plane_loss = motion_options(config.options)
         if config.channels != 1:
             raise ValueError("the motion architecture moves the pixels of gray frames; use gray frames "
                              "or another architecture (paper, skip)")
         super().__init__(config, output_channels=MOTION_FEATURES)
         self.n_kernels, self.kernel_size, self.local_kernel, self.intensity_bins = kernels, kernel_size, local, bins
+        self.plane_loss = plane_loss
         taps = kernel_size * kernel_size
         # the last frame as it is, the locally moved frame, the globally moved copies, the synthesized image
         candidates = 1 + int(local) + kernels + 1
@@ -174,10 +216,30 @@ class MotionSimulator(SkipSimulator):
         masks = F.softmax(logits[:, local_taps:-1], axis=1)
         around = pixel_taps(pixels, self.kernel_size)
         candidates = [pixels]
+        local_kernels = F.softmax(logits[:, :taps], axis=1) if self.local_kernel else None
         if self.local_kernel:
-            candidates.append(move_pixels_locally(around, F.softmax(logits[:, :taps], axis=1)))
+            candidates.append(move_pixels_locally(around, local_kernels))
         kernels = F.softmax(F.reshape(self.kernel_fc(hidden), (n, self.n_kernels, taps)), axis=2)
         candidates.append(move_pixels(around, kernels))
         candidates.append(F.sigmoid(logits[:, -1:]))
-        prediction = F.sum(masks * F.concat(candidates, axis=1), axis=1, keepdims=True) - mean
-        return self.clip_to_pixels(prediction)
+        prediction = self.clip_to_pixels(F.sum(masks * F.concat(candidates, axis=1), axis=1, keepdims=True) - mean)
+        if self.plane_loss:  # what frame_error compares, the planes mixed as the pixels are, made when asked
+            bins, size, synthesized = self.plane_loss, self.kernel_size, candidates[-1]
+            prediction.mixed_planes = lambda: moved_planes(
+                intensity_planes(chainer.as_variable(pixels), bins), masks, local_kernels, kernels,
+                intensity_planes(synthesized, bins), size)
+        return prediction
+
+    def frame_error(self, predictions, targets):
+        """With ``plane_loss`` K, the squared difference of the K intensity planes of ``predictions``
+        (as :meth:`_decode` mixed them) and of ``targets`` (N, 1, H, W normalised), summed: up to 2 a
+        pixel; otherwise the squared error of the pixels."""
+        if not self.plane_loss:
+            return super().frame_error(predictions, targets)
+        mixed = getattr(predictions, "mixed_planes", None)
+        if mixed is None:
+            raise ValueError("plane_loss measures the predictions this simulator's steps return, "
+                             "not frames made otherwise")
+        pixels = chainer.as_array(targets) + self.xp.broadcast_to(self.mean_image, targets.shape)
+        target_planes = intensity_planes(chainer.as_variable(pixels), self.plane_loss).array
+        return F.sum(F.squared_difference(mixed(), target_planes))

@@ -125,6 +125,12 @@ class SimulatorBase(chainer.Chain):
         high = self.xp.broadcast_to(1.0 - self.mean_image, frames.shape)
         return F.minimum(F.maximum(frames, low), high)
 
+    def frame_error(self, predictions, targets):
+        """The frame loss's sum over (N, C, H, W) normalised ``predictions`` of this simulator and their
+        normalised ``targets``: the squared error of the pixels ([0, 1]); an architecture may measure
+        its own predictions otherwise (the motion architecture's ``plane_loss``)."""
+        return F.sum(F.squared_difference(predictions, targets))
+
     # ----- functional steps (what an architecture implements) --------------
     def initial_state(self, batch_size):
         """The recurrent state of ``batch_size`` new games: a tuple of arrays, batch first."""

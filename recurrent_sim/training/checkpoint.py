@@ -153,16 +153,16 @@ class Checkpoint:
         self.restore_simulator(simulator)
         return simulator
 
-    def restore_simulator(self, simulator, new_heads=False):
+    def restore_simulator(self, simulator, new_heads=False, new_options=False):
         """Load the weights into an existing simulator of the same architecture.
 
-        With ``new_heads`` the simulator may differ in its heads alone
-        (``heads``, ``head_input``): everything else is loaded and its heads
-        keep the weights they were built with.
+        With ``new_heads`` the simulator may differ in its heads alone (``heads``, ``head_input``):
+        everything else is loaded and its heads keep the weights they were built with. With
+        ``new_options`` it may differ in its ``options`` (CheckpointError if they change a weight).
         """
-        config = self.config
-        if new_heads:
-            config = dataclasses.replace(config, heads=simulator.config.heads, head_input=simulator.config.head_input)
+        changed = dict(heads=simulator.config.heads, head_input=simulator.config.head_input) if new_heads else {}
+        config = dataclasses.replace(self.config, **changed, **({"options": simulator.config.options}
+                                                                 if new_options else {}))
         if simulator.config != config:
             raise CheckpointError(
                 f"{self.path} holds a simulator with {describe(self.config)}, "

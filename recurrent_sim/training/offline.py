@@ -37,7 +37,7 @@ from recurrent_sim.data.dataset_sampler import split_episodes, validation_batche
 from recurrent_sim.models import build_simulator
 from recurrent_sim.models.config import describe_frames
 from recurrent_sim.models.registry import frame_settings, simulator_config
-from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, NUMBERED_PREFIX
+from recurrent_sim.training.checkpoint import CHECKPOINT_FILENAME, NUMBERED_PREFIX, CheckpointError
 from recurrent_sim.training.core import TrainingCore
 from recurrent_sim.training.data_parallel import DataParallelStep, SingleProcess
 from recurrent_sim.training.optimizers import make_optimizer
@@ -46,7 +46,7 @@ from recurrent_sim.training.run_checkpoints import RunCheckpoints
 from recurrent_sim.training.run_fields import log_fields
 from recurrent_sim.training.run_settings import OfflineSettings, RunOptions, RunResult
 from recurrent_sim.training.schemes import FINAL_UPDATE
-from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RunState, saved_best_error, settings_of
+from recurrent_sim.training.run_state import CHECKPOINT_FOLDER, RunState, saved_best_error, settings_of, start_config
 from recurrent_sim.training.heads_loss import HEAD_METRICS
 from recurrent_sim.training.losses import PlannedLoss, get_loss
 from recurrent_sim.training.mean_image import ensure_mean_image
@@ -87,16 +87,14 @@ class OfflineTrainer(RunCheckpoints):
         self.ranks = ranks or SingleProcess()
         self.out = os.fspath(out)
         self.checkpoint_folder = os.path.join(self.out, CHECKPOINT_FOLDER)
-        self.dataset = dataset
-        self.settings = settings
-        self.options = options
-        new_heads = init is not None and config is None and (
-            (settings.heads, settings.head_input) != (init.config.heads, init.config.head_input))
+        self.dataset, self.settings, self.options = dataset, settings, options
+        new_heads = new_options = False
         try:
-            if new_heads:  # the loaded simulator with new (untrained) heads
-                config = dataclasses.replace(init.config, heads=settings.heads, head_input=settings.head_input)
-                logger.info("new heads reading the %s on the simulator of %s", settings.head_input, init.path)
-            self.config = config or (init.config if init is not None else None) or simulator_config(
+            if init is not None and config is None:  # the loaded simulator, with new (untrained) heads or options
+                config, new_heads, new_options = start_config(init, settings)
+                if new_heads:
+                    logger.info("new heads reading the %s on the simulator of %s", settings.head_input, init.path)
+            self.config = config or simulator_config(
                 settings.architecture,
                 **frame_settings(settings.architecture, dataset.frame_shape),
                 n_actions=dataset.n_actions,
@@ -132,11 +130,15 @@ class OfflineTrainer(RunCheckpoints):
             self.simulator = build_simulator(self.config)
         except ValueError as e:
             raise UserError(f"cannot build a simulator for this dataset: {e}") from None
-        if tuple(self.config.image_shape) != tuple(dataset.frame_shape):
-            raise UserError(f"the simulator predicts {describe_frames(self.config.image_shape)} frames but the dataset "
-                            f"holds {describe_frames(dataset.frame_shape)} frames: train a new simulator on it")
         if init is not None:
-            init.restore_simulator(self.simulator, new_heads=new_heads)
+            try:
+                init.restore_simulator(self.simulator, new_heads=new_heads, new_options=new_options)
+            except CheckpointError:
+                if not new_options:
+                    raise
+                raise UserError(f"--architecture-options {settings.architecture_options} need other weights than "
+                                f"the simulator of {init.path} has; with --loadtosim give only options that change "
+                                "no weight (such as the motion architecture's plane_loss)") from None
         use_device(options.gpu, self.simulator)
         # With heads_only the optimiser sees the heads alone: the rest keeps its weights
         # (its gradients are still computed, and ignored).

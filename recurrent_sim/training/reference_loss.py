@@ -9,7 +9,6 @@ right (same value, same gradients, for every architecture and split), and
 the baseline that ``recurrent-sim bench`` times it against.
 """
 import chainer
-import chainer.functions as F
 
 from recurrent_sim.models.simulator_base import detach
 from recurrent_sim.training.sequence_loss import SequenceLoss, errors_to_loss, start_sequences
@@ -22,8 +21,8 @@ def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
     the previous prediction during ``P`` steps) with action t and predicts
     frame t + 1. Warm-up steps run without backprop; every ``plan.chunk``
     trained steps the state and the previous prediction are cut from the
-    graph. The loss is the mean squared error per pixel (pixels in [0, 1])
-    over the trained steps.
+    graph. The loss is the simulator's frame error per pixel (the mean squared error,
+    pixels in [0, 1]) over the trained steps.
 
     Args:
         simulator: a :class:`recurrent_sim.models.SimulatorBase`.
@@ -53,5 +52,5 @@ def reference_sequence_loss(simulator, frames, actions, split) -> SequenceLoss:
         t = plan.warmup + i
         inputs = real_frame(t) if letter == "O" else prediction
         prediction, state = simulator.predict(inputs, actions[:, t], state)
-        errors[letter] = errors[letter] + F.sum(F.squared_difference(prediction, real_frame(t + 1)))
+        errors[letter] = errors[letter] + simulator.frame_error(prediction, real_frame(t + 1))
     return errors_to_loss(errors, plan, batch * values)

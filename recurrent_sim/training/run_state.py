@@ -133,3 +133,13 @@ def saved_best_error(out):
     except UserError as e:
         logger.warning("%s; it will be replaced by the next best simulator", e)
         return None
+
+
+def start_config(init, settings: OfflineSettings):
+    """The config of a run that starts from ``init`` (the :class:`~recurrent_sim.training.checkpoint.Checkpoint`
+    of ``--loadtosim``): its own, with the heads and the architecture options ``settings`` ask for (options
+    merged over its own). Returns ``(config, new_heads, new_options)``, the last two True where they differ."""
+    options = {**init.config.options, **(settings.architecture_options or {})}
+    config = dataclasses.replace(init.config, heads=settings.heads, head_input=settings.head_input, options=options)
+    new_heads = (config.heads, config.head_input) != (init.config.heads, init.config.head_input)
+    return config, new_heads, options != dict(init.config.options)

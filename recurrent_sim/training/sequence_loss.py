@@ -26,7 +26,9 @@ at a time through ``predict``. The classic split of the original code,
 computes the same loss with ``predict`` alone, one step at a time.
 
 The loss is the mean squared error per pixel, pixels in [0, 1], averaged
-over all trained steps.
+over all trained steps (the simulator's
+:meth:`~recurrent_sim.models.SimulatorBase.frame_error`: the motion
+architecture's ``plane_loss`` compares intensity planes instead).
 """
 import contextlib
 import dataclasses
@@ -34,7 +36,6 @@ import dataclasses
 from typing import Optional
 
 import chainer
-import chainer.functions as F
 import numpy as np
 
 from recurrent_sim.models.simulator_base import detach
@@ -197,14 +198,14 @@ def _trained_steps(simulator, inputs, actions, plan, batch, state, previous, ste
             )
             targets = inputs[:, step + 1 : step + count + 1].transpose(1, 0, 2, 3, 4)
             targets = targets.reshape((count * batch,) + inputs.shape[2:])
-            errors["O"] = errors["O"] + F.sum(F.squared_difference(predictions, targets))
+            errors["O"] = errors["O"] + simulator.frame_error(predictions, targets)
             previous = predictions[(count - 1) * batch :]
             if steps is not None:
                 steps.add(hiddens, predictions, targets, step, batch)
         else:
             for t in range(step, warm + end):
                 previous, state = simulator.predict(previous, actions[:, t], state)
-                errors["P"] = errors["P"] + F.sum(F.squared_difference(previous, inputs[:, t + 1]))
+                errors["P"] = errors["P"] + simulator.frame_error(previous, inputs[:, t + 1])
                 if steps is not None:
                     steps.add(simulator.head_features(state), previous, inputs[:, t + 1], t, batch)
     return errors

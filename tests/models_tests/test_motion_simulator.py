@@ -148,6 +148,9 @@ def test_without_previous_frame_the_state_is_the_lstm_state():
     ({"intensity_bins": 1}, "intensity_bins must be 0"),
     ({"intensity_bins": -2}, "intensity_bins must be 0"),
     ({"intensity_bins": True}, "intensity_bins must be 0"),
+    ({"plane_loss": 1}, "plane_loss must be 0"),
+    ({"plane_loss": True}, "plane_loss must be 0"),
+    ({"plane_loss": 2.5}, "plane_loss must be 0"),
 ])
 def test_motion_options_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
@@ -178,3 +181,74 @@ def test_intensity_bins_give_the_masks_a_mix_of_the_planes_of_both_frames_and_de
         for _ in range(2):
             prediction, state = binned.predict(binned.normalize(frames), np.array([0, 1], np.int32), state)
     assert prediction.shape == (2, 1, SIZE, SIZE) and np.isfinite(prediction.array).all()
+
+
+@pytest.mark.parametrize("local_kernel", [True, False])
+def test_the_mixed_planes_are_the_prediction_itself_in_planes(local_kernel):
+    """The planes plane_loss compares: each pixel's sum to 1, and their bin centres weighed by them give
+    the predicted pixel (the masks and kernels mix planes as they mix pixels)."""
+    sim = _simulator(plane_loss=16, local_kernel=local_kernel)
+    sim.mask_conv.b.array[...] = np.random.RandomState(4).randn(*sim.mask_conv.b.shape)  # blurred masks
+    frames = np.random.RandomState(5).randint(0, 256, (2, 1, SIZE, SIZE)).astype(np.uint8)
+    prediction, _ = sim.predict(sim.normalize(frames), np.array([0, 1], np.int32), sim.initial_state(2))
+    planes = prediction.mixed_planes().array  # (2, 16, SIZE, SIZE)
+    assert planes.shape == (2, 16, SIZE, SIZE) and planes.min() >= -1e-6
+    np.testing.assert_allclose(planes.sum(axis=1), 1, atol=1e-5)
+    centres = np.arange(16, dtype=np.float32).reshape(1, 16, 1, 1) / 15
+    np.testing.assert_allclose((planes * centres).sum(axis=1, keepdims=True), sim.denormalize(prediction.array),
+                               atol=1e-5)
+
+
+def _keep_the_last_frame(sim):
+    """Masks that choose the last frame as it is everywhere."""
+    sim.mask_conv.W.array[...] = 0
+    sim.mask_conv.b.array[...] = -50.0
+    sim.mask_conv.b.array[_candidate_logit(sim, 0)] = 50.0
+
+
+def test_the_plane_loss_counts_a_misplaced_ball_on_the_square_as_much_as_on_the_background():
+    """BlockWorld's ball (gray 226) predicted 4 pixels off: over the square (200) the squared error of the
+    pixels barely sees it, the plane loss sees it as on the background (20); without plane_loss the
+    simulator's frame error is the squared error."""
+    sim, plain = _simulator(plane_loss=16), _simulator()
+    for s in (sim, plain):
+        _keep_the_last_frame(s)
+    errors = {}
+    for place, level in (("square", 200), ("background", 20)):
+        last = np.full((1, 1, SIZE, SIZE), 20, np.uint8)
+        last[0, 0, 8:20, 8:20] = level
+        target = last.copy()
+        last[0, 0, 10:14, 10:14] = 226
+        target[0, 0, 10:14, 14:18] = 226
+        with chainer.no_backprop_mode():
+            error = {}
+            for name, s in (("planes", sim), ("pixels", plain)):
+                prediction, _ = s.predict(s.normalize(last), np.array([0], np.int32), s.initial_state(1))
+                error[name] = float(s.frame_error(prediction, s.normalize(target)).array)
+        errors[place] = error
+        squared = ((last.astype(np.float64) - target) / 255) ** 2
+        assert error["pixels"] == pytest.approx(squared.sum(), rel=1e-4)
+    assert errors["square"]["pixels"] < 0.02 * errors["background"]["pixels"]
+    assert errors["square"]["planes"] == pytest.approx(errors["background"]["planes"], rel=0.1)
+    assert 32 < errors["square"]["planes"] < 32 * 2  # 32 pixels wrong, each with no plane in common: 1 to 2
+
+
+def test_the_plane_loss_trains_the_masks_and_kernels_and_its_reference_agrees():
+    from recurrent_sim.training.reference_loss import reference_sequence_loss
+    from recurrent_sim.training.sequence_loss import SequenceSchedule, sequence_loss
+
+    sim = _simulator(plane_loss=8)
+    frames = np.random.RandomState(6).randint(0, 256, (2, 6, SIZE, SIZE)).astype(np.uint8)
+    actions = np.random.RandomState(7).randint(0, 3, (2, 5)).astype(np.int32)
+    split = SequenceSchedule(2, 2, 1)
+    result = sequence_loss(sim, frames, actions, split)
+    reference = reference_sequence_loss(sim, frames, actions, split)
+    assert float(result.loss.array) == pytest.approx(float(reference.loss.array), rel=1e-5)
+    assert 0 < float(result.loss.array) <= 2
+    sim.cleargrads()
+    result.loss.backward()
+    for link in (sim.mask_conv, sim.kernel_fc):
+        assert np.abs(link.W.grad).sum() > 0
+    frame = sim.normalize(frames[:, 0])[:, None]
+    with pytest.raises(ValueError, match="plane_loss measures the predictions"):
+        sim.frame_error(chainer.Variable(frame), frame)
