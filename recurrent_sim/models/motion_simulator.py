@@ -37,9 +37,10 @@ decoder, but its output is a choice among *moved copies of the last frame*:
   so a pixel's planes sum to 1 and their weighted bin centres are the
   predicted pixel itself), and the loss is their squared difference from the
   target's planes, summed over the planes. A pixel of the wrong object costs
-  up to 2 whatever the two gray levels (the squared error of BlockWorld's
-  ball over its square: 0.01), and the gradient of a mask grows with how
-  much of the target's level its candidate holds, not with the gray distance.
+  1 to 2 whatever the two gray levels (BlockWorld's ball over its square:
+  1.2; in the squared error of the pixels 0.01), and the gradient of a mask
+  grows with how much of the target's level its candidate holds, not with the
+  gray distance.
 
 Pixels are moved in [0, 1] (the normalised frame plus the mean image); the
 frame's border is repeated outside it, so what enters at an edge is the
@@ -166,8 +167,8 @@ class MotionSimulator(SkipSimulator):
     Args:
         config: a :class:`recurrent_sim.models.config.SimulatorConfig` with the
             skip architecture's layer settings; ``config.options`` may set
-            ``kernels``, ``kernel_size``, ``local_kernel``, ``previous_frame``, ``skips`` and
-            ``action_bias``.
+            ``kernels``, ``kernel_size``, ``local_kernel``, ``intensity_bins``, ``plane_loss``,
+            ``previous_frame``, ``skips`` and ``action_bias``.
     """
 
     OPTIONS = MOTION_OPTIONS
