@@ -120,7 +120,8 @@ class DynaSettings:
         return cls(simulator=OfflineSettings.from_flat(simulator), **values)
 
 
-DEFINING = tuple(DynaSettings().flat())
+DEFAULTS = DynaSettings().flat()  # by flag name
+DEFINING = tuple(DEFAULTS)
 # what runs made before these settings existed used: a resumed run of theirs goes on with them
 EARLIER_DEFAULTS = {"architecture": "skip", "head_input": "state", "t_max": 5, "rmsprop_epsilon": 1e-1, "beta": 1e-2}
 CHANGEABLE = ("rounds", "sim_cpu_minutes")  # a resume keeps them unless given again
@@ -138,10 +139,9 @@ def add_parser(subparsers):
     OUT.add_to(parser, required=True, help="run folder (see docs/dyna.md)", show_default=False)
     RESUME.add_to(parser, help="continue the run in --out where it stopped", show_default=False)
     ROUNDS.add_to(parser)
-    defaults = DynaSettings().flat()
     for name in DEFINING:  # a setting whose default is None says it in its help
         field_help = "the simulator's learning rate" if name == "lr" else None
-        SETTINGS[name].add_to(parser, default=defaults[name], help=field_help, show_default=defaults[name] is not None)
+        SETTINGS[name].add_to(parser, default=DEFAULTS[name], help=field_help, show_default=DEFAULTS[name] is not None)
     SIM_CPU_MINUTES.add_to(parser)
     GPU.add_to(parser)
     defaults = {name: parser.get_default(name) for name in DEFINING + CHANGEABLE}
