@@ -13,6 +13,12 @@ def parameters(path):
     return {name: param.array.copy() for name, param in load_checkpoint(path).build_simulator().namedparams()}
 
 
+def train_errors(run):
+    """The training errors logged by the run folder ``run`` (log.json), in update order."""
+    return [row["train_error"] for row in json.loads((run / "log.json").read_text())["rows"]
+            if row.get("train_error") is not None]
+
+
 def collect(cli, data):
     """8 episodes of random play of BlockWorld-v1 in the folder ``data``."""
     code, _, err = cli("collect", "--env", "BlockWorld-v1", "--frame-size", 32, "--out", data, "--episodes", 8,
@@ -92,10 +98,7 @@ def test_a_loaded_motion_simulator_goes_on_with_the_plane_loss(tmp_path, cli):
     assert all(np.allclose(before[name], after[name], atol=1e-6) for name in before)  # loaded, not new
     # the plane loss is what the run measured: its errors are those of planes (about 1 a wrong pixel), not
     # those of gray levels
-    errors = [row["train_error"] for row in json.loads((planes / "log.json").read_text())["rows"]
-              if row.get("train_error") is not None]
-    plain = [row["train_error"] for row in json.loads((first / "log.json").read_text())["rows"]
-             if row.get("train_error") is not None]
+    errors, plain = train_errors(planes), train_errors(first)
     assert errors and plain and errors[0] > 3 * plain[-1]
 
     code, _, err = cli("train", data, "--out", tmp_path / "other", *SMALL_TRAIN_FLAGS, "--loadtosim", first,
